@@ -1,0 +1,122 @@
+import { statSync } from 'node:fs';
+import { CniError, ErrorCode, toCniError } from './errors';
+import { formatResult } from './result';
+import { readCmdArgs, isSafeName, type CmdArgs, type Command } from './environment';
+import { configVersion, versionAtLeast, versionInfoJson, SUPPORTED_VERSIONS, type CniVersion } from './version';
+
+/** One call of a plugin, after the environment and the configuration have been validated. */
+export interface Invocation {
+  cmd: CmdArgs;
+  /** The configuration exactly as received; plugins that must pass it on keep its bytes. */
+  stdin: Buffer;
+  config: Record<string, unknown>;
+  cniVersion: CniVersion;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface CniPlugin {
+  /** Printed on stderr when the executable is started without CNI_COMMAND. */
+  about: string;
+  /** Returns the result already converted to the configuration's version. */
+  add(inv: Invocation): Promise<Record<string, unknown>>;
+  del(inv: Invocation): Promise<void>;
+  check(inv: Invocation): Promise<void>;
+  status(inv: Invocation): Promise<void>;
+  gc(inv: Invocation): Promise<void>;
+}
+
+export interface PluginOutput {
+  stdout: string;
+  exitCode: number;
+}
+
+// The oldest configuration version that may carry each verb.
+const MIN_VERSION: Partial<Record<Command, string>> = { CHECK: '0.4.0', STATUS: '1.1.0', GC: '1.1.0' };
+
+function parseConfig(stdin: Buffer): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdin.toString('utf8'));
+  } catch (e) {
+    throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: ${(e as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new CniError(ErrorCode.DecodingFailure, 'error unmarshall network config: the configuration must be a JSON object');
+  }
+  const conf = parsed as Record<string, unknown>;
+  if (conf.name === undefined || conf.name === '') throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing network name');
+  if (typeof conf.name !== 'string' || !isSafeName(conf.name)) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', String(conf.name));
+  }
+  return conf;
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const sa = statSync(a);
+    const sb = statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A plugin given the host's own namespace would configure the node instead of the pod; refuse before acting
+ * (the Go skel checks after, which is too late to protect anything).
+ */
+function checkNetnsIsNotOurs(cmd: CmdArgs, env: NodeJS.ProcessEnv): void {
+  const override = (env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
+  if (override === '1' || override === 'true' || cmd.netns === '') return;
+  if (sameFile(cmd.netns, '/proc/self/ns/net')) {
+    throw new CniError(ErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same");
+  }
+}
+
+/** Runs one CNI call of `plugin` without touching the process: the same path serves exec and in-process use. */
+export async function runPlugin(plugin: CniPlugin, env: NodeJS.ProcessEnv, readStdin: () => Buffer): Promise<PluginOutput> {
+  let cniVersion: string | undefined;
+  try {
+    const cmd = readCmdArgs(env);
+    if (cmd.command === 'VERSION') return { stdout: versionInfoJson(), exitCode: 0 };
+    let stdin: Buffer;
+    try {
+      stdin = readStdin();
+    } catch (e) {
+      throw new CniError(ErrorCode.IoFailure, `error reading from stdin: ${(e as Error).message}`);
+    }
+    const config = parseConfig(stdin);
+    const version = configVersion(config);
+    cniVersion = version;
+    const min = MIN_VERSION[cmd.command];
+    if (min && !versionAtLeast(version, min)) {
+      throw new CniError(ErrorCode.IncompatibleVersion, `config version does not allow ${cmd.command}`,
+        `"cniVersion" is "${version}"; ${cmd.command} needs ${min} or later`);
+    }
+    if (cmd.command === 'ADD' || cmd.command === 'DEL' || cmd.command === 'CHECK') checkNetnsIsNotOurs(cmd, env);
+    const inv: Invocation = { cmd, stdin, config, cniVersion: version, env };
+    switch (cmd.command) {
+      case 'ADD':
+        return { stdout: formatResult(await plugin.add(inv)), exitCode: 0 };
+      case 'DEL':
+        await plugin.del(inv);
+        break;
+      case 'CHECK':
+        await plugin.check(inv);
+        break;
+      case 'STATUS':
+        await plugin.status(inv);
+        break;
+      case 'GC':
+        await plugin.gc(inv);
+        break;
+    }
+    return { stdout: '', exitCode: 0 };
+  } catch (err) {
+    return { stdout: formatResult(toCniError(err).toJSON(cniVersion)), exitCode: 1 };
+  }
+}
+
+export function aboutText(plugin: CniPlugin): string {
+  return `${plugin.about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`;
+}

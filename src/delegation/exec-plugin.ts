@@ -1,0 +1,98 @@
+import { spawn } from 'node:child_process';
+import { CniError, ErrorCode } from '../cni/errors';
+import { logError, logVerbose } from '../log/logger';
+
+export interface ExecRequest {
+  pluginPath: string;
+  env: NodeJS.ProcessEnv;
+  stdin: Buffer;
+  timeoutMs: number;
+  /** Names the call in log lines and errors, e.g. `macvlan ADD net1`. */
+  label: string;
+}
+
+interface RawOutcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+const TEXT_FILE_BUSY_RETRIES = 5;
+
+function runOnce(req: ExecRequest): Promise<RawOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(req.pluginPath, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, req.timeoutMs);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    // A plugin may exit without reading its configuration; that is its answer, not our failure.
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut });
+    });
+    child.stdin.end(req.stdin);
+  });
+}
+
+/** Interprets a failed plugin's stdout the way libcni does, so its error code and details survive. */
+function pluginError(o: RawOutcome): CniError {
+  const stdout = o.stdout.trim();
+  const status = `exit status ${o.code}`;
+  if (stdout === '') {
+    const stderr = o.stderr.trim();
+    return new CniError(ErrorCode.Internal, stderr ? `netplugin failed: ${JSON.stringify(stderr)}: ${status}` : `netplugin failed with no error message: ${status}`);
+  }
+  try {
+    const e = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown };
+    if (typeof e.code === 'number') {
+      return new CniError(e.code, typeof e.msg === 'string' ? e.msg : '', typeof e.details === 'string' ? e.details : '');
+    }
+  } catch {
+    // fall through: not an error object
+  }
+  return new CniError(ErrorCode.Internal, `netplugin failed but error parsing its diagnostic message ${JSON.stringify(stdout)}: ${status}`);
+}
+
+function logStderr(label: string, stderr: string, failed: boolean): void {
+  for (const line of stderr.split('\n')) {
+    if (line.trim() === '') continue;
+    if (failed) logError(`${label}: stderr: ${line}`);
+    else logVerbose(`${label}: stderr: ${line}`);
+  }
+}
+
+/** Executes a plugin binary and returns its stdout; a failure becomes the plugin's own CNI error. */
+export async function execPlugin(req: ExecRequest): Promise<string> {
+  let outcome: RawOutcome | undefined;
+  for (let attempt = 0; outcome === undefined; attempt++) {
+    try {
+      outcome = await runOnce(req);
+    } catch (e) {
+      // The binary may be mid-update by an installer; libcni retries the same way.
+      if ((e as NodeJS.ErrnoException).code === 'ETXTBSY' && attempt < TEXT_FILE_BUSY_RETRIES) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      throw new CniError(ErrorCode.Internal, `${req.label}: cannot run ${req.pluginPath}: ${(e as Error).message}`);
+    }
+  }
+  const failed = outcome.code !== 0;
+  logStderr(req.label, outcome.stderr, failed);
+  if (outcome.timedOut) {
+    throw new CniError(ErrorCode.TryAgainLater, `${req.label}: ${req.pluginPath} did not answer within ${req.timeoutMs / 1000}s and was killed`);
+  }
+  if (failed) throw pluginError(outcome);
+  return outcome.stdout;
+}

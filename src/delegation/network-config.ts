@@ -1,0 +1,106 @@
+import { CniError, ErrorCode } from '../cni/errors';
+import { isSafeName } from '../cni/environment';
+import { isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
+import { validatePluginType } from './plugin-path';
+
+/**
+ * One network as libcni sees it: a single plugin configuration or a conflist, with the bytes it was
+ * read from (they go into caches verbatim so that a later DEL runs exactly what ADD ran).
+ */
+export interface NetworkConfig {
+  name: string;
+  cniVersion: string;
+  isList: boolean;
+  disableCheck: boolean;
+  plugins: Array<Record<string, unknown>>;
+  bytes: Buffer;
+}
+
+function asObject(v: unknown, where: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: must be a JSON object, got ${JSON.stringify(v)}`);
+  }
+  return v as Record<string, unknown>;
+}
+
+function asBool(v: unknown, key: string, where: string): boolean {
+  if (v === undefined) return false;
+  if (typeof v === 'boolean') return v;
+  // libcni accepts the strings too; configuration generators write them.
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+}
+
+/**
+ * Parses and checks a network configuration up front, so that a typo is reported before anything is attached.
+ * `where` names the configuration in messages; `inheritedVersion` fills a missing `cniVersion`.
+ */
+export function parseNetworkConfig(raw: unknown, where: string, inheritedVersion: string, bytes?: Buffer): NetworkConfig {
+  const conf = asObject(raw, where);
+  const name = conf.name;
+  if (typeof name !== 'string' || name === '') {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: missing network "name": every network needs one (it names its result cache and IPAM store)`);
+  }
+  if (!isSafeName(name)) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: invalid characters found in network name ${JSON.stringify(name)}`,
+      'use letters, digits, "_", "." and "-", starting with a letter or digit');
+  }
+  const version = conf.cniVersion === undefined || conf.cniVersion === '' ? inheritedVersion : conf.cniVersion;
+  if (typeof version !== 'string' || !isSupportedVersion(version)) {
+    throw new CniError(ErrorCode.IncompatibleVersion, `${where} (network "${name}"): unsupported "cniVersion" ${JSON.stringify(version)}`,
+      `supported: ${SUPPORTED_VERSIONS.join(', ')}`);
+  }
+  const isList = conf.plugins !== undefined;
+  let plugins: Array<Record<string, unknown>>;
+  if (isList) {
+    if (!Array.isArray(conf.plugins) || conf.plugins.length === 0) {
+      throw new CniError(ErrorCode.InvalidNetworkConfig, `${where} (network "${name}"): "plugins" must be a non-empty list of plugin configurations`);
+    }
+    plugins = conf.plugins.map((p, i) => asObject(p, `${where} (network "${name}") plugins[${i}]`));
+    plugins.forEach((p, i) => validatePluginType(p.type, `${where} (network "${name}") plugins[${i}]`));
+  } else {
+    validatePluginType(conf.type, `${where} (network "${name}")`);
+    plugins = [conf];
+  }
+  return {
+    name,
+    cniVersion: version,
+    isList,
+    disableCheck: asBool(conf.disableCheck, 'disableCheck', where),
+    plugins,
+    bytes: bytes ?? Buffer.from(JSON.stringify(conf)),
+  };
+}
+
+/** JSON with object keys sorted at every level, which is how libcni re-marshals a plugin's configuration. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v as object).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
+}
+
+/**
+ * The bytes one plugin receives on stdin (libcni buildOneConfig): its configuration plus the network's name and
+ * version, the previous result, and `runtimeConfig` with only the capabilities it declares.
+ */
+export function buildPluginStdin(
+  net: NetworkConfig,
+  plugin: Record<string, unknown>,
+  prevResult: Record<string, unknown> | undefined,
+  capabilityArgs: Record<string, unknown>,
+): Buffer {
+  const conf: Record<string, unknown> = { ...plugin, name: net.name, cniVersion: net.cniVersion };
+  if (prevResult !== undefined) conf.prevResult = prevResult;
+  const caps = plugin.capabilities;
+  if (caps !== null && typeof caps === 'object') {
+    const rc: Record<string, unknown> = {};
+    for (const [cap, enabled] of Object.entries(caps)) {
+      if (enabled === true && capabilityArgs[cap] !== undefined) rc[cap] = capabilityArgs[cap];
+    }
+    if (Object.keys(rc).length > 0) conf.runtimeConfig = rc;
+  }
+  return Buffer.from(canonicalJson(conf));
+}

@@ -1,0 +1,159 @@
+import { CniError, ErrorCode, toCniError } from '../cni/errors';
+import { joinCniArgs, type ArgPairs } from '../cni/cni-args';
+import type { Command } from '../cni/environment';
+import { versionAtLeast } from '../cni/version';
+import { parseResult, convertResult, type Result } from '../cni/result';
+import { logDebug, isLevelEnabled } from '../log/logger';
+import { execPlugin } from './exec-plugin';
+import { findPlugin } from './plugin-path';
+import { buildPluginStdin, type NetworkConfig } from './network-config';
+import { readCachedResult, removeCachedResult, writeCachedResult } from './result-cache';
+
+/** What the runtime says about one attachment (libcni's RuntimeConf). */
+export interface RuntimeConf {
+  containerId: string;
+  netns: string;
+  ifName: string;
+  args: ArgPairs;
+  capabilityArgs: Record<string, unknown>;
+}
+
+/** Where plugins and caches live, and how long a plugin may take. */
+export interface InvokeContext {
+  cacheDir: string;
+  pluginDirs: string[];
+  timeoutMs: number;
+  baseEnv: NodeJS.ProcessEnv;
+}
+
+export interface AddOutcome {
+  /** The final plugin's result as it printed it (in the network's version). */
+  raw: Record<string, unknown>;
+  result: Result;
+}
+
+export interface ValidAttachment {
+  containerID: string;
+  ifname: string;
+}
+
+async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConfig, plugin: Record<string, unknown>,
+  rt: RuntimeConf, stdin: Buffer): Promise<string> {
+  const type = plugin.type as string;
+  const label = `${type} ${command} (network "${net.name}"${rt.ifName ? `, interface ${rt.ifName}` : ''})`;
+  const env: NodeJS.ProcessEnv = {
+    ...ctx.baseEnv,
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: rt.containerId,
+    CNI_NETNS: rt.netns,
+    CNI_ARGS: joinCniArgs(rt.args),
+    CNI_IFNAME: rt.ifName,
+    CNI_PATH: ctx.pluginDirs.join(':'),
+  };
+  if (isLevelEnabled('debug')) logDebug(`${label}: CNI_ARGS=${env.CNI_ARGS} stdin=${stdin.toString('utf8')}`);
+  try {
+    return await execPlugin({ pluginPath: findPlugin(type, ctx.pluginDirs), env, stdin, timeoutMs: ctx.timeoutMs, label });
+  } catch (e) {
+    // libcni's wording, so that the failing plugin is named however deep the chain is.
+    throw toCniError(e).withContext(`plugin type="${type}" failed (${command.toLowerCase()})`);
+  }
+}
+
+function decodeResult(stdout: string, net: NetworkConfig, type: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdout);
+  } catch (e) {
+    throw new CniError(ErrorCode.DecodingFailure, `plugin "${type}" of network "${net.name}" printed an invalid result: ${(e as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new CniError(ErrorCode.DecodingFailure, `plugin "${type}" of network "${net.name}" printed a result that is not a JSON object`);
+  }
+  const obj = raw as Record<string, unknown>;
+  // libcni's fixupResultVersion: a result without a version is in the configuration's version.
+  if (obj.cniVersion === undefined || obj.cniVersion === '') obj.cniVersion = net.cniVersion;
+  return obj;
+}
+
+/** The cached result, in the network's version, for use as prevResult; undefined when there is none usable. */
+function cachedPrevResult(ctx: InvokeContext, net: NetworkConfig, rt: RuntimeConf): Record<string, unknown> | undefined {
+  const cached = readCachedResult(ctx.cacheDir, { networkName: net.name, containerId: rt.containerId, ifName: rt.ifName });
+  if (cached === undefined) return undefined;
+  try {
+    return convertResult(parseResult(cached, net.cniVersion), net.cniVersion);
+  } catch {
+    return undefined;
+  }
+}
+
+/** ADD through every plugin of the network in order, chaining results; the final one is cached. */
+export async function addNetwork(ctx: InvokeContext, net: NetworkConfig, rt: RuntimeConf): Promise<AddOutcome> {
+  let prev: Record<string, unknown> | undefined;
+  for (const plugin of net.plugins) {
+    const stdin = buildPluginStdin(net, plugin, prev, rt.capabilityArgs);
+    prev = decodeResult(await callPlugin(ctx, 'ADD', net, plugin, rt, stdin), net, plugin.type as string);
+  }
+  const raw = prev as Record<string, unknown>;
+  const result = parseResult(raw, net.cniVersion);
+  writeCachedResult(ctx.cacheDir, net, { ...rt, cniArgs: rt.args, result: raw });
+  return { raw, result };
+}
+
+/**
+ * DEL through every plugin in reverse order. Every plugin is called even when one fails, so that one broken
+ * plugin does not leak what the others hold; the cached result goes only when all succeeded.
+ */
+export async function delNetwork(ctx: InvokeContext, net: NetworkConfig, rt: RuntimeConf): Promise<void> {
+  const prev = versionAtLeast(net.cniVersion, '0.4.0') ? cachedPrevResult(ctx, net, rt) : undefined;
+  const errors: string[] = [];
+  for (const plugin of [...net.plugins].reverse()) {
+    try {
+      await callPlugin(ctx, 'DEL', net, plugin, rt, buildPluginStdin(net, plugin, prev, rt.capabilityArgs));
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  if (errors.length > 0) throw new CniError(ErrorCode.Internal, errors.join('; '));
+  removeCachedResult(ctx.cacheDir, { networkName: net.name, containerId: rt.containerId, ifName: rt.ifName });
+}
+
+export async function checkNetwork(ctx: InvokeContext, net: NetworkConfig, rt: RuntimeConf): Promise<void> {
+  if (!versionAtLeast(net.cniVersion, '0.4.0')) {
+    throw new CniError(ErrorCode.IncompatibleVersion, `configuration version "${net.cniVersion}" does not support the CHECK command`,
+      `network "${net.name}": CHECK needs cniVersion 0.4.0 or later`);
+  }
+  if (net.disableCheck) return;
+  const prev = cachedPrevResult(ctx, net, rt);
+  if (prev === undefined) {
+    throw new CniError(ErrorCode.UnknownContainer,
+      `network "${net.name}": no cached result for container ${rt.containerId} interface ${rt.ifName}; was it added?`);
+  }
+  for (const plugin of net.plugins) {
+    await callPlugin(ctx, 'CHECK', net, plugin, rt, buildPluginStdin(net, plugin, prev, rt.capabilityArgs));
+  }
+}
+
+const NO_ATTACHMENT: RuntimeConf = { containerId: '', netns: '', ifName: '', args: [], capabilityArgs: {} };
+
+/** STATUS exists from 1.1.0 on; an older network is ready as far as the spec can tell. */
+export async function statusNetwork(ctx: InvokeContext, net: NetworkConfig): Promise<void> {
+  if (!versionAtLeast(net.cniVersion, '1.1.0')) return;
+  for (const plugin of net.plugins) {
+    await callPlugin(ctx, 'STATUS', net, plugin, NO_ATTACHMENT, buildPluginStdin(net, plugin, undefined, {}));
+  }
+}
+
+/** GC to every plugin with the attachments to keep (both key spellings, as libcni sends them). */
+export async function gcNetwork(ctx: InvokeContext, net: NetworkConfig, valid: ValidAttachment[]): Promise<void> {
+  if (!versionAtLeast(net.cniVersion, '1.1.0')) return;
+  const errors: string[] = [];
+  for (const plugin of net.plugins) {
+    const withValid = { ...plugin, 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid };
+    try {
+      await callPlugin(ctx, 'GC', net, plugin, NO_ATTACHMENT, buildPluginStdin(net, withValid, undefined, {}));
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  if (errors.length > 0) throw new CniError(ErrorCode.Internal, `GC of network "${net.name}": ${errors.join('; ')}`);
+}

@@ -1,0 +1,96 @@
+import { parseCniArgs, splitCniArgs, type ArgPairs } from '../cni/cni-args';
+import { CniError } from '../cni/errors';
+import type { Invocation } from '../cni/skel';
+import type { InvokeContext, RuntimeConf } from '../delegation/network-invoker';
+import { configureLogging } from '../log/logger';
+import { parseMultusConfig, type MultusConfig } from './config';
+import { interfaceName, type Delegate } from './delegate';
+
+const K8S_KEYS = ['IP', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID'] as const;
+const STANDARD_KEYS = ['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID'];
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+  infraContainerId: string;
+  uid: string;
+}
+
+/** Everything one multus command needs, derived once from the invocation. */
+export interface MultusCall {
+  inv: Invocation;
+  conf: MultusConfig;
+  pod: PodRef;
+  invoke: InvokeContext;
+  /** CNI_ARGS for every delegate. */
+  delegateArgs: ArgPairs;
+}
+
+/**
+ * The delegates' CNI_ARGS: the Kubernetes keys first, in Multus's order, then every other key the runtime passed.
+ * Unlike Multus, a key is never repeated, so no plugin has to guess which copy wins.
+ */
+function buildDelegateArgs(pod: PodRef, runtimeArgs: ArgPairs): ArgPairs {
+  const head: ArgPairs = [
+    ['IgnoreUnknown', 'true'],
+    ['K8S_POD_NAMESPACE', pod.namespace],
+    ['K8S_POD_NAME', pod.name],
+    ['K8S_POD_INFRA_CONTAINER_ID', pod.infraContainerId],
+    ['K8S_POD_UID', pod.uid],
+  ];
+  return [...head, ...runtimeArgs.filter(([k]) => !STANDARD_KEYS.includes(k))];
+}
+
+function dedupe(dirs: string[]): string[] {
+  return [...new Set(dirs.filter((d) => d !== ''))];
+}
+
+export function prepareCall(inv: Invocation): MultusCall {
+  let conf: MultusConfig;
+  try {
+    conf = parseMultusConfig(inv.config, inv.cniVersion);
+  } catch (e) {
+    throw e instanceof CniError ? e.withContext('Multus: error loading netconf') : e;
+  }
+  configureLogging({ logFile: conf.logFile, logLevel: conf.logLevel, logToStderr: conf.logToStderr, logOptions: conf.logOptions });
+  let k8s: Partial<Record<(typeof K8S_KEYS)[number], string>>;
+  try {
+    k8s = parseCniArgs(inv.cmd.args, K8S_KEYS);
+  } catch (e) {
+    throw e instanceof CniError ? e.withContext('error getting k8s args') : e;
+  }
+  const pod: PodRef = {
+    namespace: k8s.K8S_POD_NAMESPACE ?? '',
+    name: k8s.K8S_POD_NAME ?? '',
+    infraContainerId: k8s.K8S_POD_INFRA_CONTAINER_ID ?? '',
+    uid: k8s.K8S_POD_UID ?? '',
+  };
+  return {
+    inv,
+    conf,
+    pod,
+    invoke: {
+      cacheDir: conf.cniDir,
+      pluginDirs: dedupe([conf.binDir, ...inv.cmd.path]),
+      timeoutMs: conf.delegateTimeoutMs,
+      baseEnv: inv.env,
+    },
+    delegateArgs: buildDelegateArgs(pod, splitCniArgs(inv.cmd.args)),
+  };
+}
+
+/** `[namespace/name/uid:network]`, the prefix Multus puts on a delegate's error so the pod can be found from it. */
+export function podPrefix(call: MultusCall, network: string): string {
+  return `[${call.pod.namespace}/${call.pod.name}/${call.pod.uid}:${network}]`;
+}
+
+/** The runtime configuration of delegate `index`. Capability args are the runtime's, for every delegate (as Multus). */
+export function runtimeConfFor(call: MultusCall, d: Delegate, index: number): RuntimeConf {
+  return {
+    containerId: call.inv.cmd.containerId,
+    netns: call.inv.cmd.netns,
+    ifName: interfaceName(d, index, call.inv.cmd.ifName),
+    args: call.delegateArgs,
+    capabilityArgs: call.conf.runtimeConfig,
+  };
+}

@@ -1,0 +1,64 @@
+import type { Invocation } from '../cni/skel';
+import { CniError, ErrorCode } from '../cni/errors';
+import { delNetwork } from '../delegation/network-invoker';
+import { hasCachedResult } from '../delegation/result-cache';
+import { logError, logVerbose } from '../log/logger';
+import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
+import { delegateLabel, type Delegate } from './delegate';
+import { configuredDelegates } from './pod-networks';
+import { warnIfNotReady } from './readiness';
+import { readScratchCache, removeScratchCache } from './scratch-cache';
+
+export interface DelFailure {
+  index: number;
+  message: string;
+  /** ADD had completed for this delegate (its result was cached), so a failure may leave something behind. */
+  wasAttached: boolean;
+}
+
+/** DEL for every delegate, last first, each one tried whatever happened to the others. Returns the failures. */
+export async function delDelegates(call: MultusCall, delegates: Delegate[]): Promise<DelFailure[]> {
+  const failures: DelFailure[] = [];
+  for (let i = delegates.length - 1; i >= 0; i--) {
+    const d = delegates[i]!;
+    const rt = runtimeConfFor(call, d, i);
+    const wasAttached = hasCachedResult(call.invoke.cacheDir, { networkName: d.net.name, containerId: rt.containerId, ifName: rt.ifName });
+    try {
+      await delNetwork(call.invoke, d.net, rt);
+      logVerbose(`${podPrefix(call, delegateLabel(d))}: deleted interface ${rt.ifName}`);
+    } catch (e) {
+      const message = `${podPrefix(call, delegateLabel(d))}: error deleting network "${d.net.name}" on interface ${rt.ifName}: ${(e as Error).message}`;
+      logError(message);
+      failures.push({ index: i, message, wasAttached });
+    }
+  }
+  return failures;
+}
+
+function fail(failures: DelFailure[]): never {
+  throw new CniError(ErrorCode.Internal, failures.map((f) => f.message).join('; '));
+}
+
+export async function cmdDel(inv: Invocation): Promise<void> {
+  const call = prepareCall(inv);
+  const { conf } = call;
+  const { containerId } = inv.cmd;
+  if (conf.readinessIndicatorFile) warnIfNotReady(conf.readinessIndicatorFile);
+  const cache = readScratchCache(conf.cniDir, containerId, conf.cniVersion);
+  if (cache.state === 'found') {
+    const failures = await delDelegates(call, cache.delegates);
+    if (failures.length === 0 || !conf.retryDeleteOnError) removeScratchCache(conf.cniDir, containerId);
+    if (failures.length > 0) fail(failures);
+    return;
+  }
+  // Multus returns success here and leaks every IP the pod held; the configured networks are our best knowledge.
+  logError(cache.state === 'missing'
+    ? `no delegate cache for container ${containerId}; deleting the configured networks instead`
+    : `delegate cache for container ${containerId} is corrupt (${cache.reason}); deleting the configured networks instead`);
+  const failures = await delDelegates(call, configuredDelegates(call));
+  removeScratchCache(conf.cniDir, containerId);
+  // Without the cache we cannot know what was attached: only a delegate whose result is cached certainly was.
+  // Failing for the others would wedge the pod on a network whose ADD never happened (a bad master, say).
+  const real = failures.filter((f) => f.wasAttached);
+  if (real.length > 0) fail(real);
+}

@@ -1,0 +1,35 @@
+import type { NetworkConfig } from '../delegation/network-config';
+
+/**
+ * One network to attach to the pod, with what the pod asked of it. The request fields are the ones Multus keeps
+ * in its scratch cache, so that DEL can repeat them without the API server.
+ */
+export interface Delegate {
+  net: NetworkConfig;
+  /** `namespace/name` of a NetworkAttachmentDefinition; '' for networks from the local configuration. */
+  name: string;
+  ifnameRequest?: string;
+  macRequest?: string;
+  infinibandGUIDRequest?: string;
+  ipRequest?: string[];
+  gatewayRequest?: string[];
+  deviceID?: string;
+  resourceName?: string;
+  isFilterV4Gateway: boolean;
+  isFilterV6Gateway: boolean;
+}
+
+export function delegateFrom(net: NetworkConfig): Delegate {
+  return { net, name: '', isFilterV4Gateway: false, isFilterV6Gateway: false };
+}
+
+/** The primary gets the runtime's interface name; the others net1..netN by position, unless the pod named one. */
+export function interfaceName(d: Delegate, index: number, runtimeIfName: string): string {
+  if (d.ifnameRequest) return d.ifnameRequest;
+  return index === 0 ? runtimeIfName : `net${index}`;
+}
+
+/** How a delegate is named in messages: the NAD it came from, else its network name. */
+export function delegateLabel(d: Delegate): string {
+  return d.name || d.net.name;
+}

@@ -1,0 +1,90 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Invocation } from '../cni/skel';
+import { CniError, ErrorCode } from '../cni/errors';
+import { isSafeName } from '../cni/environment';
+import { gcNetwork, type ValidAttachment } from '../delegation/network-invoker';
+import { logVerbose } from '../log/logger';
+import { prepareCall, type MultusCall } from './call';
+import { delDelegates } from './del';
+import { configuredDelegates } from './pod-networks';
+import { readScratchCache, removeScratchCache } from './scratch-cache';
+
+function validContainers(config: Record<string, unknown>): Set<string> {
+  const list = config['cni.dev/valid-attachments'] ?? config['cni.dev/attachments'] ?? [];
+  if (!Array.isArray(list)) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, '"cni.dev/valid-attachments" must be a list of {containerID, ifname}');
+  }
+  return new Set(list.map((a: { containerID?: unknown }) => String(a?.containerID ?? '')));
+}
+
+interface CachedRecord {
+  networkName: string;
+  containerId: string;
+  ifName: string;
+  netns: string;
+}
+
+/** The libcni result caches under cniDir: which attachments exist, on which interface and netns. */
+function cachedRecords(cniDir: string): CachedRecord[] {
+  const dir = join(cniDir, 'results');
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: CachedRecord[] = [];
+  for (const f of files) {
+    try {
+      const rec = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
+      const { networkName, containerId, ifName, netns } = rec;
+      if (typeof networkName === 'string' && typeof containerId === 'string' && typeof ifName === 'string') {
+        out.push({ networkName, containerId, ifName, netns: typeof netns === 'string' ? netns : '' });
+      }
+    } catch {
+      // a file being written, or not a result cache
+    }
+  }
+  return out;
+}
+
+/** Full DEL of every attachment we hold a scratch cache for that the runtime no longer lists. */
+async function removeStale(call: MultusCall, keep: Set<string>, records: CachedRecord[]): Promise<string[]> {
+  const { cniDir } = call.conf;
+  const errors: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(cniDir);
+  } catch {
+    return errors;
+  }
+  for (const containerId of entries) {
+    if (keep.has(containerId) || !isSafeName(containerId)) continue;
+    const cache = readScratchCache(cniDir, containerId, call.conf.cniVersion);
+    if (cache.state !== 'found') continue;
+    // The primary's result cache remembers the interface name and netns the runtime gave at ADD.
+    const primary = records.find((r) => r.containerId === containerId && r.networkName === cache.delegates[0]!.net.name);
+    logVerbose(`GC: deleting stale attachment of container ${containerId}`);
+    const cmd = { ...call.inv.cmd, containerId, netns: primary?.netns ?? '', ifName: primary?.ifName ?? 'eth0' };
+    const errs = await delDelegates({ ...call, inv: { ...call.inv, cmd } }, cache.delegates);
+    if (errs.length === 0) removeScratchCache(cniDir, containerId);
+    errors.push(...errs.map((f) => f.message));
+  }
+  return errors;
+}
+
+export async function cmdGc(inv: Invocation): Promise<void> {
+  const call = prepareCall(inv);
+  const errors = await removeStale(call, validContainers(inv.config), cachedRecords(call.conf.cniDir));
+  const primary = configuredDelegates(call)[0]!.net;
+  const keep: ValidAttachment[] = cachedRecords(call.conf.cniDir)
+    .filter((r) => r.networkName === primary.name)
+    .map((r) => ({ containerID: r.containerId, ifname: r.ifName }));
+  try {
+    await gcNetwork(call.invoke, primary, keep);
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
+  if (errors.length > 0) throw new CniError(ErrorCode.Internal, errors.join('; '));
+}

@@ -1,0 +1,75 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { CniError, ErrorCode } from '../cni/errors';
+import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
+
+const CONFIG_EXTENSIONS = ['.conf', '.conflist', '.json'];
+
+/** Reads one CNI configuration file; a `.conflist` must be a list, anything else a single plugin. */
+export function loadNetworkFile(path: string, inheritedVersion: string): NetworkConfig {
+  let bytes: Buffer;
+  let raw: unknown;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new CniError(ErrorCode.IoFailure, `cannot read CNI config file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new CniError(ErrorCode.DecodingFailure, `error loading CNI config file ${path}: error parsing configuration: ${(e as Error).message}`);
+  }
+  const isListFile = extname(path) === '.conflist';
+  const obj = raw as Record<string, unknown> | null;
+  if (isListFile && (obj === null || typeof obj !== 'object' || !('plugins' in obj))) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `CNI config file ${path}: a .conflist needs a "plugins" list`);
+  }
+  if (!isListFile && obj !== null && typeof obj === 'object' && !('type' in obj) && 'plugins' in obj) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `CNI config file ${path}: no "type"; perhaps this is supposed to be a .conflist?`);
+  }
+  return parseNetworkConfig(raw, `CNI config file ${path}`, inheritedVersion, bytes);
+}
+
+function configFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => CONFIG_EXTENSIONS.includes(extname(f)))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/** The first configuration (in file name order) in `dir` whose network name is `name`. */
+export function findNetworkByName(dir: string, name: string, inheritedVersion: string): NetworkConfig | undefined {
+  let files: string[];
+  try {
+    files = configFiles(dir);
+  } catch {
+    return undefined;
+  }
+  for (const file of files) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      continue; // other files' problems are not this network's
+    }
+    if ((raw as { name?: unknown } | null)?.name === name) return loadNetworkFile(file, inheritedVersion);
+  }
+  return undefined;
+}
+
+/**
+ * Resolves a `clusterNetwork`/`defaultNetworks` value that is a path: a directory gives its alphabetically first
+ * configuration, a file is read as it is.
+ */
+export function loadNetworkPath(path: string, inheritedVersion: string): NetworkConfig {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (e) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `network path ${path} cannot be read: ${(e as Error).message}`);
+  }
+  if (!isDir) return loadNetworkFile(path, inheritedVersion);
+  const first = configFiles(path).filter((f) => extname(f) !== '.json')[0];
+  if (first === undefined) throw new CniError(ErrorCode.InvalidNetworkConfig, `no .conf or .conflist file in directory ${path}`);
+  return loadNetworkFile(first, inheritedVersion);
+}

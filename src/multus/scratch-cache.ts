@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
+import { writeFileAtomic, removeFile } from '../util/atomic-file';
+import type { Delegate } from './delegate';
+
+/*
+ * `<cniDir>/<containerID>` holds the delegate list of an attached pod in Go Multus's own layout (a JSON array of
+ * DelegateNetConf: `Conf`, `ConfList`, `Name`, the requests, and `Bytes`, the raw configuration in base64), so
+ * that a node switching between the two implementations can still DEL the pods the other one attached.
+ */
+
+export function scratchCachePath(cniDir: string, containerId: string): string {
+  return join(cniDir, containerId);
+}
+
+// Go's types.NetConf as Multus marshals it: the fields it knows, `ipam` and `dns` always present.
+function goNetConf(p: Record<string, unknown>, net: NetworkConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { cniVersion: net.cniVersion, name: net.name };
+  if (typeof p.type === 'string') out.type = p.type;
+  if (p.capabilities && typeof p.capabilities === 'object') out.capabilities = p.capabilities;
+  const ipamType = (p.ipam as { type?: unknown } | undefined)?.type;
+  out.ipam = typeof ipamType === 'string' ? { type: ipamType } : {};
+  out.dns = p.dns && typeof p.dns === 'object' ? p.dns : {};
+  return out;
+}
+
+function toGo(d: Delegate): Record<string, unknown> {
+  const n = d.net;
+  const out: Record<string, unknown> = {
+    Conf: n.isList ? { ipam: {}, dns: {} } : goNetConf(n.plugins[0]!, n),
+    ConfList: n.isList ? { cniVersion: n.cniVersion, name: n.name, plugins: n.plugins.map((p) => goNetConf(p, n)) } : {},
+    Name: d.name,
+  };
+  if (d.ifnameRequest) out.ifnameRequest = d.ifnameRequest;
+  if (d.macRequest) out.macRequest = d.macRequest;
+  if (d.infinibandGUIDRequest) out.infinibandGUIDRequest = d.infinibandGUIDRequest;
+  if (d.ipRequest?.length) out.ipRequest = d.ipRequest;
+  if (d.gatewayRequest) out['default-route'] = d.gatewayRequest;
+  out.IsFilterV4Gateway = d.isFilterV4Gateway;
+  out.IsFilterV6Gateway = d.isFilterV6Gateway;
+  if (d.deviceID) out.deviceID = d.deviceID;
+  if (d.resourceName) out.resourceName = d.resourceName;
+  out.Bytes = n.bytes.toString('base64');
+  return out;
+}
+
+export function writeScratchCache(cniDir: string, containerId: string, delegates: Delegate[]): void {
+  writeFileAtomic(scratchCachePath(cniDir, containerId), JSON.stringify(delegates.map(toGo)));
+}
+
+/** Go decodes field names case-insensitively, so a reader must too. */
+function field(obj: Record<string, unknown>, name: string): unknown {
+  if (name in obj) return obj[name];
+  const lower = name.toLowerCase();
+  const key = Object.keys(obj).find((k) => k.toLowerCase() === lower);
+  return key === undefined ? undefined : obj[key];
+}
+
+function optString(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function optStrings(v: unknown): string[] | undefined {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : undefined;
+}
+
+function fromGo(raw: unknown, index: number, cniVersion: string): Delegate {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`entry ${index} is not an object`);
+  const obj = raw as Record<string, unknown>;
+  const b64 = field(obj, 'Bytes');
+  if (typeof b64 !== 'string' || b64 === '') throw new Error(`entry ${index} has no "Bytes"`);
+  const bytes = Buffer.from(b64, 'base64');
+  // A conflist cached without cniVersion gets the top-level one, keeping every plugin key (Multus PR #1521).
+  const net = parseNetworkConfig(JSON.parse(bytes.toString('utf8')), `cached delegate ${index}`, cniVersion, bytes);
+  const d: Delegate = {
+    net,
+    name: optString(field(obj, 'Name')) ?? '',
+    isFilterV4Gateway: field(obj, 'IsFilterV4Gateway') === true,
+    isFilterV6Gateway: field(obj, 'IsFilterV6Gateway') === true,
+  };
+  const set = <K extends keyof Delegate>(k: K, v: Delegate[K] | undefined): void => {
+    if (v !== undefined) d[k] = v;
+  };
+  set('ifnameRequest', optString(field(obj, 'ifnameRequest')));
+  set('macRequest', optString(field(obj, 'macRequest')));
+  set('infinibandGUIDRequest', optString(field(obj, 'infinibandGUIDRequest')));
+  set('ipRequest', optStrings(field(obj, 'ipRequest')));
+  set('gatewayRequest', optStrings(field(obj, 'default-route')));
+  set('deviceID', optString(field(obj, 'deviceID')));
+  set('resourceName', optString(field(obj, 'resourceName')));
+  return d;
+}
+
+export type ScratchCacheRead =
+  | { state: 'found'; delegates: Delegate[] }
+  | { state: 'missing' }
+  | { state: 'corrupt'; reason: string };
+
+export function readScratchCache(cniDir: string, containerId: string, cniVersion: string): ScratchCacheRead {
+  let text: string;
+  try {
+    text = readFileSync(scratchCachePath(cniDir, containerId), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    return { state: 'corrupt', reason: (e as Error).message };
+  }
+  try {
+    const arr: unknown = JSON.parse(text);
+    if (!Array.isArray(arr) || arr.length === 0) return { state: 'corrupt', reason: 'not a non-empty JSON array' };
+    return { state: 'found', delegates: arr.map((x, i) => fromGo(x, i, cniVersion)) };
+  } catch (e) {
+    return { state: 'corrupt', reason: (e as Error).message };
+  }
+}
+
+export function removeScratchCache(cniDir: string, containerId: string): void {
+  removeFile(scratchCachePath(cniDir, containerId));
+}
