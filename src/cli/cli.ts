@@ -7,6 +7,8 @@ import { toCniError } from '../cni/errors';
 import { validateContainerId, validateInterfaceName } from '../cni/environment';
 import { convertResult, formatResult } from '../cni/result';
 import { versionInfoJson } from '../cni/version';
+import { aboutText } from '../cni/skel';
+import { multusPlugin } from '../multus/plugin';
 import type { NetworkConfig } from '../delegation/network-config';
 import {
   addNetwork, checkNetwork, delNetwork, gcNetwork, statusNetwork, type InvokeContext, type RuntimeConf,
@@ -112,6 +114,11 @@ function networkCommand(program: Program, name: string, summary: string,
 }
 
 export async function runCli(argv: string[]): Promise<void> {
+  if (argv.length <= 2) {
+    // What the reference skel does when it is started without CNI_COMMAND: say what it is, on stderr, and succeed.
+    process.stderr.write(`${aboutText(multusPlugin)}Run 'multus --help' for the command line.\n`);
+    return;
+  }
   const program = new Program('multus')
     .description('multus-ts: a CNI meta-plugin that gives a pod more than one network interface.\n'
       + 'Run by the container runtime with CNI_COMMAND set; run by hand, it offers the operations of cnitool.')

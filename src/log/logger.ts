@@ -67,24 +67,24 @@ export function isLevelEnabled(level: LogLevel): boolean {
 }
 
 export function logPanic(msg: string): void {
-  emit(0, msg);
+  emit('panic', msg);
   // Multus frames a stack trace with these markers (its Go code only ever prints "Multus Panic"
   // there); each frame gets its own header so the file stays one entry per line.
-  emit(0, '========= Stack trace output ========');
-  for (const frame of (new Error('Multus Panic').stack ?? 'Multus Panic').split('\n')) emit(0, frame.trim());
-  emit(0, '========= Stack trace output end ========');
+  emit('panic', '========= Stack trace output ========');
+  for (const frame of (new Error('Multus Panic').stack ?? 'Multus Panic').split('\n')) emit('panic', frame.trim());
+  emit('panic', '========= Stack trace output end ========');
 }
 
 export function logError(msg: string): void {
-  emit(1, msg);
+  emit('error', msg);
 }
 
 export function logVerbose(msg: string): void {
-  emit(2, msg);
+  emit('verbose', msg);
 }
 
 export function logDebug(msg: string): void {
-  emit(3, msg);
+  emit('debug', msg);
 }
 
 // A caller building LogOptions from parsed JSON may pass explicit undefineds, which must not mask defaults.
@@ -92,9 +92,9 @@ function definedOnly(options: LogOptions): LogOptions {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
 }
 
-function emit(level: number, msg: string): void {
-  if (level > currentLevel) return;
-  const line = `${rfc3339(new Date())} [${LEVELS[level]}] ${msg}\n`;
+function emit(level: LogLevel, msg: string): void {
+  if (!isLevelEnabled(level)) return;
+  const line = `${rfc3339(new Date())} [${level}] ${msg}\n`;
   if (toStderr) writeStderr(line);
   if (logFile === undefined) return;
   try {
@@ -134,9 +134,11 @@ function pad(n: number): string {
 // sits at the path, even right after another process rotated it away.
 function appendLine(file: string, data: Buffer): void {
   const { fd, rotated } = openRotatingIfFull(file, data.length);
-  // Another process may rotate the file after we opened it and compress and delete the backup our
-  // line went to before we wrote; the line would be lost, so it goes once more to the current file.
-  for (let attempt = 1, target = fd; !writeStillLinked(target, data) && attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+  // Between our open and our write another process may rotate the file and compress and delete the
+  // backup; a line written there is lost, so it is written again to the current file. Rarely both
+  // copies survive (duplicates beat losses).
+  let target = fd;
+  for (let attempt = 1; !writeStillLinked(target, data) && attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     target = openForAppend(file);
   }
   if (!rotated) return;
@@ -171,7 +173,12 @@ function openRotatingIfFull(file: string, length: number): { fd: number; rotated
   // An empty file is never rotated, so a line longer than maxSize is still written (lumberjack refuses it).
   if (full.size === 0 || full.size + length <= maxBytes) return { fd, rotated: false };
   fs.closeSync(fd);
-  moveToBackup(file, full);
+  try {
+    moveToBackup(file, full);
+  } catch (err) {
+    // An oversized log is better than a lost line.
+    writeStderr(`multus logging: cannot rotate log file ${file} (${errorText(err)})\n`);
+  }
   return { fd: openForAppend(file), rotated: true };
 }
 
@@ -218,7 +225,8 @@ function claimBackupName(file: string): string {
     // Checked only after claiming: compression creates the .gz before deleting the plain backup,
     // so a name freed by compression is seen here as still taken.
     if (!fs.existsSync(candidate + GZ)) return candidate;
-    fs.unlinkSync(candidate);
+    // A compressor that was late to delete the old plain backup may have removed our placeholder.
+    removeIfPresent(candidate);
   }
 }
 
@@ -309,7 +317,8 @@ function gzipBackup(src: string): void {
 }
 
 // Written under a name that is not a backup name and renamed into place, so a concurrent mill never
-// sees a half-written .gz; compressing the same backup twice yields the same bytes.
+// sees a half-written .gz. Processes compressing the same backup at once all finish by writing
+// everything it held, so whichever rename lands last is complete.
 function writeGzip(dest: string, data: Buffer): void {
   const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.tmp`);
   try {

@@ -357,6 +357,22 @@ describe('concurrent plugin processes', () => {
     expect(backups(PLAIN_BACKUP)).toEqual([path.basename(othersBackup)]);
   });
 
+  it('writes a line again when its file was rotated and deleted under it', async () => {
+    const log = await freshLogger();
+    const file = path.join(dir, 'multus.log');
+    configure(log, file);
+    log.logDebug('before');
+    race.afterFstat = () => {
+      const compressed = path.join(dir, 'multus-2099-01-01T00-00-00.000.log');
+      fs.renameSync(file, compressed);
+      fs.unlinkSync(compressed);
+    };
+
+    log.logDebug('not lost');
+    expect(stderr).toEqual([]);
+    expect(messages(fs.readFileSync(file, 'utf8'))).toEqual(['not lost']);
+  });
+
   it('keeps every line when several loggers share one file', async () => {
     const file = path.join(dir, 'multus.log');
     const a = await freshLogger();

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Start-up cost of the executable, the part every pod pays: `CNI_COMMAND=VERSION bin/multus` against a bare
+// `node -e 0`, interleaved so that machine noise hits both alike. Prints medians and the ratio (target <= 1.25).
+// Usage: node scripts/bench-startup.mjs [runs]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const runs = Number(process.argv[2] ?? 40);
+const multus = fileURLToPath(new URL('../bin/multus', import.meta.url));
+const cases = {
+  'node -e 0': [process.execPath, ['-e', '0'], {}],
+  'multus VERSION': [multus, [], { CNI_COMMAND: 'VERSION' }],
+};
+
+function timeOnce([cmd, args, env]) {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${cmd} exited with ${r.status}`);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+for (const c of Object.values(cases)) timeOnce(c); // warm the page cache
+for (let i = 0; i < runs; i++) for (const [k, c] of Object.entries(cases)) samples[k].push(timeOnce(c));
+
+for (const [k, xs] of Object.entries(samples)) console.log(`${k.padEnd(16)} median ${median(xs).toFixed(1)} ms over ${runs} runs`);
+const ratio = median(samples['multus VERSION']) / median(samples['node -e 0']);
+console.log(`ratio ${ratio.toFixed(3)} (target <= 1.25) ${ratio <= 1.25 ? 'OK' : 'OVER TARGET'}`);
