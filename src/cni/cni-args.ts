@@ -22,11 +22,19 @@ export function joinCniArgs(pairs: ArgPairs): string {
  */
 export function parseCniArgs<K extends string>(raw: string, known: readonly K[]): Partial<Record<K, string>> {
   const pairs = splitCniArgs(raw);
-  const ignoreUnknown = pairs.some(([k, v]) => k === 'IgnoreUnknown' && ['1', 'true'].includes(v.toLowerCase()));
+  let ignoreUnknown = false;
   const out: Partial<Record<K, string>> = {};
   const unknown: string[] = [];
   for (const [k, v] of pairs) {
-    if (k === 'IgnoreUnknown') continue;
+    if (k === 'IgnoreUnknown') {
+      // A boolean field in Go: 1/0/true/false in any case, the last pair wins.
+      const b = v.toLowerCase();
+      if (!['1', '0', 'true', 'false'].includes(b)) {
+        throw new CniError(ErrorCode.Internal, `ARGS: error parsing value of pair "${k}=${v}": boolean unmarshal error: invalid input ${v}`);
+      }
+      ignoreUnknown = b === '1' || b === 'true';
+      continue;
+    }
     if ((known as readonly string[]).includes(k)) out[k as K] = v;
     else unknown.push(`${k}=${v}`);
   }

@@ -25,6 +25,9 @@ const REQUIRED: Record<Command, EnvName[]> = {
   VERSION: ['CNI_COMMAND'],
 };
 
+// `/`, `:` and what Go's unicode.IsSpace calls white space (which is not JavaScript's \\s).
+const GO_SPACE_SLASH_COLON = /[/:\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+
 // Container IDs and network names share this rule; both end up in file names.
 const SAFE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -43,7 +46,7 @@ export function validateInterfaceName(name: string): void {
     throw new CniError(ErrorCode.InvalidEnvironment, 'interface name is too long', 'interface name should be less than 16 characters');
   }
   if (name === '.' || name === '..') throw new CniError(ErrorCode.InvalidEnvironment, 'interface name is . or ..');
-  if (/[/:\s]/.test(name)) {
+  if (GO_SPACE_SLASH_COLON.test(name)) {
     throw new CniError(ErrorCode.InvalidEnvironment, 'interface name contains / or : or whitespace characters', name);
   }
 }

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from './errors';
 import { formatResult } from './result';
+import { goField } from '../util/go-json';
 import { readCmdArgs, isSafeName, type CmdArgs, type Command } from './environment';
 import { configVersion, versionAtLeast, versionInfoJson, SUPPORTED_VERSIONS, type CniVersion } from './version';
 
@@ -44,10 +45,12 @@ function parseConfig(stdin: Buffer): Record<string, unknown> {
     throw new CniError(ErrorCode.DecodingFailure, 'error unmarshall network config: the configuration must be a JSON object');
   }
   const conf = parsed as Record<string, unknown>;
-  if (conf.name === undefined || conf.name === '') throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing network name');
-  if (typeof conf.name !== 'string' || !isSafeName(conf.name)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', String(conf.name));
+  const name = goField(conf, 'name');
+  if (name !== undefined && name !== null && typeof name !== 'string') {
+    throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: "name" must be a string, got ${JSON.stringify(name)}`);
   }
+  if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing network name');
+  if (!isSafeName(name)) throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', name);
   return conf;
 }
 

@@ -1,4 +1,5 @@
 import { CniError, ErrorCode } from './errors';
+import { goField } from '../util/go-json';
 
 /** Every spec version this plugin speaks, oldest first. */
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
@@ -34,7 +35,7 @@ export function versionAtLeast(v: string, min: string): boolean {
  * a non-string is a decoding error and an unknown version is refused with the supported list.
  */
 export function configVersion(conf: Record<string, unknown>): CniVersion {
-  const raw = conf.cniVersion;
+  const raw = goField(conf, 'cniVersion');
   if (raw === undefined || raw === null || raw === '') return '0.1.0';
   if (typeof raw !== 'string') {
     throw new CniError(ErrorCode.DecodingFailure, `"cniVersion" must be a string, got ${JSON.stringify(raw)}`);

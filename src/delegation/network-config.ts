@@ -26,8 +26,8 @@ function asObject(v: unknown, where: string): Record<string, unknown> {
 function asBool(v: unknown, key: string, where: string): boolean {
   if (v === undefined) return false;
   if (typeof v === 'boolean') return v;
-  // libcni accepts the strings too; configuration generators write them.
-  if (v === 'true' || v === 'false') return v === 'true';
+  // libcni accepts the strings too, in any case; configuration generators write them.
+  if (typeof v === 'string' && ['true', 'false'].includes(v.toLowerCase())) return v.toLowerCase() === 'true';
   throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
 }
 

@@ -66,15 +66,6 @@ export function isLevelEnabled(level: LogLevel): boolean {
   return LEVELS.indexOf(level) <= currentLevel;
 }
 
-export function logPanic(msg: string): void {
-  emit('panic', msg);
-  // Multus frames a stack trace with these markers (its Go code only ever prints "Multus Panic"
-  // there); each frame gets its own header so the file stays one entry per line.
-  emit('panic', '========= Stack trace output ========');
-  for (const frame of (new Error('Multus Panic').stack ?? 'Multus Panic').split('\n')) emit('panic', frame.trim());
-  emit('panic', '========= Stack trace output end ========');
-}
-
 export function logError(msg: string): void {
   emit('error', msg);
 }

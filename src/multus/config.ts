@@ -3,6 +3,7 @@ import { parseResult } from '../cni/result';
 import type { CniVersion } from '../cni/version';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import type { LogOptions } from '../log/logger';
+import { goField } from '../util/go-json';
 
 /** The thin plugin's configuration (`00-multus.conf`), typed and with Multus's defaults applied. */
 export interface MultusConfig {
@@ -30,7 +31,7 @@ export interface MultusConfig {
   delegateTimeoutMs: number;
 }
 
-// Canonical spellings; input keys are matched to them case-insensitively, as Go's JSON decoder does.
+// Canonical spellings of the keys we read.
 const KEYS = [
   'name', 'cniVersion', 'confDir', 'cniDir', 'binDir', 'kubeconfig', 'delegates', 'clusterNetwork', 'defaultNetworks',
   'logFile', 'logLevel', 'logToStderr', 'logOptions', 'runtimeConfig', 'prevResult', 'readinessindicatorfile',
@@ -39,14 +40,12 @@ const KEYS = [
 ] as const;
 type Key = (typeof KEYS)[number];
 
-const BY_LOWER = new Map<string, Key>(KEYS.map((k) => [k.toLowerCase(), k]));
-
-/** Keeps the keys we know under their canonical name; in document order, so the last spelling wins as in Go. */
+/** Keeps the keys we know under their canonical name, found as Go's decoder finds them. */
 function foldKeys(raw: Record<string, unknown>): Partial<Record<Key, unknown>> {
   const out: Partial<Record<Key, unknown>> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    const canon = BY_LOWER.get(k.toLowerCase());
-    if (canon !== undefined) out[canon] = v;
+  for (const k of KEYS) {
+    const v = goField(raw, k);
+    if (v !== undefined) out[k] = v;
   }
   return out;
 }
@@ -128,7 +127,7 @@ export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniV
     }
   }
   const conf: MultusConfig = {
-    name: raw.name as string,
+    name: folded.name as string,
     cniVersion,
     confDir: r.string('confDir', '/etc/cni/multus/net.d'),
     cniDir: r.string('cniDir', '/var/lib/cni/multus'),
@@ -145,7 +144,7 @@ export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniV
     readinessIndicatorFile: r.string('readinessindicatorfile', ''),
     readinessTimeoutMs: r.positiveNumber('readinessTimeoutSeconds', 45) * 1000,
     namespaceIsolation: r.bool('namespaceIsolation', false),
-    globalNamespaces: r.string('globalNamespaces', 'default').split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    globalNamespaces: (r.string('globalNamespaces', '') || 'default').split(',').map((s) => s.trim()).filter((s) => s !== ''),
     systemNamespaces: r.strings('systemNamespaces', ['kube-system']),
     multusNamespace: r.string('multusNamespace', 'kube-system'),
     retryDeleteOnError: r.bool('retryDeleteOnError', false),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
+import { goField } from '../util/go-json';
 import type { Delegate } from './delegate';
 
 /*
@@ -49,14 +50,6 @@ export function writeScratchCache(cniDir: string, containerId: string, delegates
   writeFileAtomic(scratchCachePath(cniDir, containerId), JSON.stringify(delegates.map(toGo)));
 }
 
-/** Go decodes field names case-insensitively, so a reader must too. */
-function field(obj: Record<string, unknown>, name: string): unknown {
-  if (name in obj) return obj[name];
-  const lower = name.toLowerCase();
-  const key = Object.keys(obj).find((k) => k.toLowerCase() === lower);
-  return key === undefined ? undefined : obj[key];
-}
-
 function optString(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
@@ -68,27 +61,27 @@ function optStrings(v: unknown): string[] | undefined {
 function fromGo(raw: unknown, index: number, cniVersion: string): Delegate {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`entry ${index} is not an object`);
   const obj = raw as Record<string, unknown>;
-  const b64 = field(obj, 'Bytes');
+  const b64 = goField(obj, 'Bytes');
   if (typeof b64 !== 'string' || b64 === '') throw new Error(`entry ${index} has no "Bytes"`);
   const bytes = Buffer.from(b64, 'base64');
   // A conflist cached without cniVersion gets the top-level one, keeping every plugin key (Multus PR #1521).
   const net = parseNetworkConfig(JSON.parse(bytes.toString('utf8')), `cached delegate ${index}`, cniVersion, bytes);
   const d: Delegate = {
     net,
-    name: optString(field(obj, 'Name')) ?? '',
-    isFilterV4Gateway: field(obj, 'IsFilterV4Gateway') === true,
-    isFilterV6Gateway: field(obj, 'IsFilterV6Gateway') === true,
+    name: optString(goField(obj, 'Name')) ?? '',
+    isFilterV4Gateway: goField(obj, 'IsFilterV4Gateway') === true,
+    isFilterV6Gateway: goField(obj, 'IsFilterV6Gateway') === true,
   };
   const set = <K extends keyof Delegate>(k: K, v: Delegate[K] | undefined): void => {
     if (v !== undefined) d[k] = v;
   };
-  set('ifnameRequest', optString(field(obj, 'ifnameRequest')));
-  set('macRequest', optString(field(obj, 'macRequest')));
-  set('infinibandGUIDRequest', optString(field(obj, 'infinibandGUIDRequest')));
-  set('ipRequest', optStrings(field(obj, 'ipRequest')));
-  set('gatewayRequest', optStrings(field(obj, 'default-route')));
-  set('deviceID', optString(field(obj, 'deviceID')));
-  set('resourceName', optString(field(obj, 'resourceName')));
+  set('ifnameRequest', optString(goField(obj, 'ifnameRequest')));
+  set('macRequest', optString(goField(obj, 'macRequest')));
+  set('infinibandGUIDRequest', optString(goField(obj, 'infinibandGUIDRequest')));
+  set('ipRequest', optStrings(goField(obj, 'ipRequest')));
+  set('gatewayRequest', optStrings(goField(obj, 'default-route')));
+  set('deviceID', optString(goField(obj, 'deviceID')));
+  set('resourceName', optString(goField(obj, 'resourceName')));
   return d;
 }
 

@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { REFERENCE_PLUGINS, uniqueId } from './multus';
+import { afterEach, beforeEach } from 'vitest';
+import { REFERENCE_PLUGINS, uniqueId, Workdir } from './multus';
 
 /**
  * Whether the tests that need root, network namespaces and the reference plugins can run here. On CI they must:
@@ -79,4 +80,18 @@ export class TestNode {
   destroy(): void {
     for (const ns of [this.podNs, ...this.extraNs, this.nodeNs]) spawnSync('ip', ['netns', 'del', ns]);
   }
+}
+
+/** A fresh node (namespaces) and work directory for every test of the calling describe block, removed after it. */
+export function nodeFixture(): { readonly node: TestNode; readonly work: Workdir } {
+  const f = {} as { node: TestNode; work: Workdir };
+  beforeEach(() => {
+    f.node = new TestNode();
+    f.work = new Workdir();
+  });
+  afterEach(() => {
+    f.node.destroy();
+    f.work.remove();
+  });
+  return f;
 }

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MULTUS, REFERENCE_PLUGINS, Workdir } from '../helpers/multus';
-import { canUseNamespaces, TestNode } from '../helpers/netns';
+import { canUseNamespaces, nodeFixture } from '../helpers/netns';
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(MULTUS, args, { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
@@ -45,42 +45,33 @@ describe('the human command line', () => {
 });
 
 describe.skipIf(!canUseNamespaces)('the command line in real namespaces', () => {
-  let node: TestNode;
-  let work: Workdir;
-  beforeEach(() => {
-    node = new TestNode();
-    work = new Workdir();
-  });
-  afterEach(() => {
-    node.destroy();
-    work.remove();
-  });
+  const f = nodeFixture();
 
   it('runs a multus configuration through add, check and del like cnitool', () => {
-    const file = join(work.dir, '00-multus.conf');
+    const file = join(f.work.dir, '00-multus.conf');
     writeFileSync(file, JSON.stringify({
-      cniVersion: '1.0.0', name: 'multus-cli', type: 'multus', cniDir: work.cniDir, binDir: REFERENCE_PLUGINS,
+      cniVersion: '1.0.0', name: 'multus-cli', type: 'multus', cniDir: f.work.cniDir, binDir: REFERENCE_PLUGINS,
       delegates: [
-        { cniVersion: '1.0.0', name: `p-${node.id}`, type: 'bridge', bridge: `br${node.id}`,
-          ipam: { type: 'host-local', subnet: '10.221.0.0/24', dataDir: work.ipamDir } },
-        { cniVersion: '1.0.0', name: `s-${node.id}`, type: 'macvlan', master: node.uplink,
-          ipam: { type: 'host-local', subnet: '10.222.0.0/24', dataDir: work.ipamDir } },
+        { cniVersion: '1.0.0', name: `p-${f.node.id}`, type: 'bridge', bridge: `br${f.node.id}`,
+          ipam: { type: 'host-local', subnet: '10.221.0.0/24', dataDir: f.work.ipamDir } },
+        { cniVersion: '1.0.0', name: `s-${f.node.id}`, type: 'macvlan', master: f.node.uplink,
+          ipam: { type: 'host-local', subnet: '10.222.0.0/24', dataDir: f.work.ipamDir } },
       ],
     }));
-    const cacheDir = join(work.dir, 'cache');
+    const cacheDir = join(f.work.dir, 'cache');
     // `multus` is not on --cni-path: the CLI finds its own executable for a configuration of type multus.
-    const run = (verb: string) => spawnSync('ip', ['netns', 'exec', node.nodeNs, MULTUS, verb, file, node.podNetnsPath,
+    const run = (verb: string) => spawnSync('ip', ['netns', 'exec', f.node.nodeNs, MULTUS, verb, file, f.node.podNetnsPath,
       '--cache-dir', cacheDir, '--cni-path', REFERENCE_PLUGINS], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
     const add = run('add');
     expect(add.stderr).toBe('');
     expect(add.status).toBe(0);
     expect(JSON.parse(add.stdout)).toMatchObject({ ips: [{ address: '10.221.0.2/24' }] });
-    expect(node.podLinks().map((l) => l.ifname).sort()).toEqual(['eth0', 'net1']);
+    expect(f.node.podLinks().map((l) => l.ifname).sort()).toEqual(['eth0', 'net1']);
     expect(readdirSync(join(cacheDir, 'results'))).toHaveLength(1);
     expect(run('check').status).toBe(0);
     const del = run('del');
     expect(del.status).toBe(0);
-    expect(node.podLinks()).toEqual([]);
+    expect(f.node.podLinks()).toEqual([]);
     expect(readdirSync(join(cacheDir, 'results'))).toEqual([]);
   });
 });
