@@ -1,20 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { joinCniArgs, parseCniArgs, splitCniArgs } from '../../src/cni/cni-args';
-import { CniError } from '../../src/cni/errors';
+import { caught } from '../helpers/caught';
 
 // cni-contracts.md 1.12 (pkg/types/args.go LoadArgs).
 
 const K8S = ['K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID', 'IP'] as const;
 
-function caught(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CniError);
-    return e as CniError;
-  }
-  throw new Error('expected a CniError, nothing was thrown');
-}
 
 describe('splitCniArgs', () => {
   it('returns no pairs for an empty string', () => {

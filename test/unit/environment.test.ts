@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { readCmdArgs, validateContainerId, validateInterfaceName, isSafeName } from '../../src/cni/environment';
 import { CniError } from '../../src/cni/errors';
+import { caught } from '../helpers/caught';
 
 // cni-contracts.md 1.2: what the reference skel enforces per verb, and its validation messages.
 
@@ -22,15 +23,6 @@ function env(overrides: Record<string, string | undefined>): NodeJS.ProcessEnv {
   return out;
 }
 
-function caught(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CniError);
-    return e as CniError;
-  }
-  throw new Error('expected a CniError, nothing was thrown');
-}
 
 function expectCniError(fn: () => unknown, code: number, msg: string, details = ''): void {
   const e = caught(fn);

@@ -1,18 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { parseMultusConfig } from '../../src/multus/config';
 import { CniError } from '../../src/cni/errors';
+import { caught } from '../helpers/caught';
 
 // multus-behaviour.md section 1 (thin-plugin configuration keys, defaults, Go's case-insensitive decoding).
 
-function caught(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CniError);
-    return e as CniError;
-  }
-  throw new Error('expected a CniError, nothing was thrown');
-}
 
 const PRIMARY = { cniVersion: '1.0.0', name: 'cbr0', type: 'flannel', delegate: { isDefaultGateway: true } };
 

@@ -4,19 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPluginStdin, canonicalJson, parseNetworkConfig } from '../../src/delegation/network-config';
 import { findPlugin, validatePluginType } from '../../src/delegation/plugin-path';
-import { CniError } from '../../src/cni/errors';
+import { caught } from '../helpers/caught';
 
 // cni-contracts.md 1.3 (configuration, request config) and 2 (libcni FindInPath, conf loading).
 
-function caught(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CniError);
-    return e as CniError;
-  }
-  throw new Error('expected a CniError, nothing was thrown');
-}
 
 const MACVLAN = {
   cniVersion: '1.0.0',

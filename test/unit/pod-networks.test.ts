@@ -2,17 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { checkInterfaceNames } from '../../src/multus/pod-networks';
 import { delegateFrom, interfaceName, type Delegate } from '../../src/multus/delegate';
 import { parseNetworkConfig } from '../../src/delegation/network-config';
-import { CniError } from '../../src/cni/errors';
+import { caught } from '../helpers/caught';
 
-function caught(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CniError);
-    return e as CniError;
-  }
-  throw new Error('expected a CniError, nothing was thrown');
-}
 
 function delegate(netName: string, extra: Partial<Delegate> = {}): Delegate {
   const net = parseNetworkConfig({ cniVersion: '1.0.0', name: netName, type: 'macvlan' }, 'test', '1.0.0');

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { convertResult, formatResult, parseResult, type Result } from '../../src/cni/result';
-import { CniError } from '../../src/cni/errors';
+import { caught } from '../helpers/caught';
 
 // host-local, dual stack (cni-contracts.md 8.B): ranges 10.78.0.0/24 and fd99:1::/64.
 const dualStack = {
@@ -30,15 +30,6 @@ const full11 = {
   dns: { nameservers: ['10.0.0.53'], domain: 'example.org', search: ['a.example.org'], options: ['ndots:5'] },
 };
 
-function cniError(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CniError);
-    return e as CniError;
-  }
-  throw new Error('expected a CniError');
-}
 
 function convert(raw: unknown, to: string, fallback = '1.1.0'): Record<string, unknown> {
   return convertResult(parseResult(raw, fallback), to);
@@ -102,10 +93,10 @@ describe('parseResult', () => {
   });
 
   it('refuses an unknown result version with code 1 and the library text', () => {
-    const e = cniError(() => parseResult({ cniVersion: '9.9.9' }, '1.0.0'));
+    const e = caught(() => parseResult({ cniVersion: '9.9.9' }, '1.0.0'));
     expect(e.code).toBe(1);
     expect(e.message).toBe('unsupported CNI result version "9.9.9"');
-    expect(cniError(() => parseResult({}, '0.5.0')).message).toBe('unsupported CNI result version "0.5.0"');
+    expect(caught(() => parseResult({}, '0.5.0')).message).toBe('unsupported CNI result version "0.5.0"');
   });
 
   it.each<[string, unknown, string]>([
@@ -137,7 +128,7 @@ describe('parseResult', () => {
     ['an ip6 holding an IPv4 address', { cniVersion: '0.1.0', ip6: { ip: '10.0.0.2/24' } }, '"ip6.ip" must be an IPv6 address'],
     ['a bad ip6 route', { cniVersion: '0.2.0', ip6: { ip: 'fd00::2/64', routes: [{ dst: '::' }] } }, '"ip6.routes[0].dst"'],
   ])('rejects %s with code 6 naming the field', (_name, raw, text) => {
-    const e = cniError(() => parseResult(raw, '1.1.0'));
+    const e = caught(() => parseResult(raw, '1.1.0'));
     expect(e.code).toBe(6);
     expect(e.message).toMatch(/^invalid CNI result: /);
     expect(e.message).toContain(text);
@@ -237,7 +228,7 @@ describe('convertResult', () => {
     it('refuses a result without IP addresses with the Go text', () => {
       const l2Only = { cniVersion: '1.0.0', interfaces: [{ name: 'eth1', mac: '02:42:ac:11:00:99', sandbox: '/run/netns/c2' }] };
       for (const v of ['0.1.0', '0.2.0']) {
-        const e = cniError(() => convert(l2Only, v));
+        const e = caught(() => convert(l2Only, v));
         expect(e.code).toBe(999);
         expect(e.message).toBe('cannot convert: no valid IP addresses');
       }
@@ -311,7 +302,7 @@ describe('convertResult', () => {
   });
 
   it('refuses an unknown target version with code 1', () => {
-    const e = cniError(() => convert(dualStack, '2.0.0'));
+    const e = caught(() => convert(dualStack, '2.0.0'));
     expect(e.code).toBe(1);
     expect(e.message).toBe('no converter for CNI result version 1.1.0 to 2.0.0');
   });
