@@ -1,16 +1,30 @@
 /*
  * Entry point of bin/multus. kubelet starts this process for every pod, so only what the command needs is loaded:
- * VERSION answers from one small module, the CLI (commander) is loaded only when a person runs the executable.
+ * VERSION answers from one small module, a plugin is loaded by name, and the CLI (commander) only when a person
+ * runs the executable.
  */
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { versionInfoJson } from './cni/version';
 
-async function runCni(): Promise<void> {
+async function runCni(name: string): Promise<void> {
   const { runPlugin } = await import('./cni/skel');
-  const { multusPlugin } = await import('./multus/plugin');
-  const out = await runPlugin(multusPlugin, process.env, () => readFileSync(0));
+  const { loadBuiltinPlugin } = await import('./plugins/registry');
+  const out = await runPlugin(await loadBuiltinPlugin(name), process.env, () => readFileSync(0));
   process.stdout.write(out.stdout);
   process.exitCode = out.exitCode;
+}
+
+async function runHuman(name: string): Promise<void> {
+  const { isBuiltinPlugin, loadBuiltinPlugin } = await import('./plugins/registry');
+  if (name !== 'multus' && isBuiltinPlugin(name)) {
+    // Under a plugin's name this is that plugin, and a reference plugin started without CNI_COMMAND only says what it is.
+    const { aboutText } = await import('./cni/skel');
+    process.stderr.write(aboutText(await loadBuiltinPlugin(name)));
+    return;
+  }
+  const { runCli } = await import('./cli/cli');
+  await runCli(process.argv);
 }
 
 export function main(): void {
@@ -19,7 +33,9 @@ export function main(): void {
     process.stdout.write(versionInfoJson());
     return;
   }
-  const run = command ? runCni() : import('./cli/cli').then((cli) => cli.runCli(process.argv));
+  // The name the executable was started under (a symlink such as /opt/cni/bin/macvlan) says which plugin it is.
+  const name = basename(process.argv[1] ?? 'multus');
+  const run = command ? runCni(name) : runHuman(name);
   run.catch((err: unknown) => {
     // Only a bug gets here; the runtime still deserves an error object rather than silence.
     process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { logError, logVerbose } from '../log/logger';
 
@@ -73,9 +75,32 @@ function logStderr(label: string, stderr: string, failed: boolean): void {
   }
 }
 
+function realpathOrEmpty(path: string | undefined): string {
+  try {
+    return path ? realpathSync(path) : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A plugin whose binary is this very executable (a symlink to it in binDir or CNI_PATH) runs in this process, with
+ * the same configuration, environment and outcome as if it had been started: no new process, no second start-up.
+ * The binary on the path decides, as in every runtime, so installed reference plugins keep being executed.
+ */
+async function runInProcess(req: ExecRequest): Promise<RawOutcome | undefined> {
+  if (realpathOrEmpty(req.pluginPath) !== realpathOrEmpty(process.argv[1])) return undefined;
+  const { isBuiltinPlugin, loadBuiltinPlugin } = await import('../plugins/registry');
+  const name = basename(req.pluginPath);
+  if (!isBuiltinPlugin(name)) return undefined;
+  const { runPlugin } = await import('../cni/skel');
+  const out = await runPlugin(await loadBuiltinPlugin(name), req.env, () => req.stdin);
+  return { code: out.exitCode, stdout: out.stdout, stderr: '', timedOut: false };
+}
+
 /** Executes a plugin binary and returns its stdout; a failure becomes the plugin's own CNI error. */
 export async function execPlugin(req: ExecRequest): Promise<string> {
-  let outcome: RawOutcome | undefined;
+  let outcome = await runInProcess(req);
   for (let attempt = 0; outcome === undefined; attempt++) {
     try {
       outcome = await runOnce(req);

@@ -1,0 +1,26 @@
+import { CniError, ErrorCode } from '../cni/errors';
+
+/** The native helper (native/netns.c, built by node-gyp at install time). */
+interface NativeHelper {
+  /** Runs `fn` with this thread inside the network namespace at `path`; always back home when it returns. */
+  withNetns<T>(path: string, fn: () => T): T;
+  /** flock(2); false when LOCK_NB was given and another process holds the lock. */
+  flock(fd: number, operation: number): boolean;
+}
+
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+let helper: NativeHelper | undefined;
+
+export function nativeHelper(): NativeHelper {
+  if (helper === undefined) {
+    try {
+      helper = require('../../build/Release/netns.node') as NativeHelper;
+    } catch (e) {
+      throw new CniError(ErrorCode.Internal, `the native netns helper is not built (run npm ci): ${(e as Error).message}`);
+    }
+  }
+  return helper;
+}
