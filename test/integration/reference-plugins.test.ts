@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REFERENCE_PLUGINS, runMultus } from '../helpers/multus';
@@ -91,6 +92,17 @@ describe.skipIf(!canUseNamespaces)('multus with the reference plugins, in real n
     expect(readdirSync(join(f.work.cniDir, 'results'))).toEqual([]);
     // The runtime's DEL after a failed ADD has nothing left to do and succeeds.
     expect(call('DEL', multusConf('nosuchdev0')).status).toBe(0);
+  });
+
+  it('DEL succeeds and releases every address when the pod namespace is already gone', () => {
+    expect(call('ADD', multusConf()).status).toBe(0);
+    expect(reservations()).toHaveLength(3);
+    spawnSync('ip', ['netns', 'del', f.node.podNs]);
+    const del = call('DEL', multusConf());
+    expect(del.stdout).toBe('');
+    expect(del.status).toBe(0);
+    expect(reservations()).toEqual([]);
+    expect(readdirSync(f.work.cniDir).filter((x) => x !== 'results')).toEqual([]);
   });
 
   it('prints the primary result converted to the configuration version', () => {
