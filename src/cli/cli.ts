@@ -14,6 +14,8 @@ import {
   addNetwork, checkNetwork, delNetwork, gcNetwork, statusNetwork, type InvokeContext, type RuntimeConf,
 } from '../delegation/network-invoker';
 import { loadNetworkFile } from '../multus/network-files';
+import { registerInstallCommand } from '../install/install-command';
+import { registerValidateCommand } from '../validate/command';
 
 /*
  * The human side of the executable: the operations of cnitool, run through the same delegation code the
@@ -138,5 +140,7 @@ export async function runCli(argv: string[]): Promise<void> {
       const [containerID = '', ifname = 'eth0'] = v.split(':');
       return { containerID, ifname };
     })));
+  registerValidateCommand(program);
+  registerInstallCommand(program);
   await program.parseAsync(argv);
 }

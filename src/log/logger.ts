@@ -31,7 +31,7 @@ export interface LoggingConfig {
 }
 
 // Index order is severity order: a line is written when its index is <= the configured one.
-const LEVELS: readonly LogLevel[] = ['panic', 'error', 'verbose', 'debug'];
+export const LOG_LEVELS: readonly LogLevel[] = ['panic', 'error', 'verbose', 'debug'];
 
 const DEFAULT_LOG_OPTIONS: Required<LogOptions> = { maxAge: 5, maxSize: 100, maxBackups: 5, compress: true };
 const BYTES_PER_MB = 1024 * 1024;
@@ -54,7 +54,7 @@ export function configureLogging(config: LoggingConfig): void {
   if (config.logToStderr !== undefined) toStderr = config.logToStderr;
   if (config.logFile) logFile = config.logFile;
   if (config.logLevel) {
-    const level = LEVELS.indexOf(config.logLevel.toLowerCase() as LogLevel);
+    const level = LOG_LEVELS.indexOf(config.logLevel.toLowerCase() as LogLevel);
     if (level < 0) writeStderr(`multus logging: cannot set logging level to ${config.logLevel}\n`);
     else currentLevel = level;
   }
@@ -63,7 +63,7 @@ export function configureLogging(config: LoggingConfig): void {
 
 /** Lets callers skip building messages that would be discarded. */
 export function isLevelEnabled(level: LogLevel): boolean {
-  return LEVELS.indexOf(level) <= currentLevel;
+  return LOG_LEVELS.indexOf(level) <= currentLevel;
 }
 
 export function logError(msg: string): void {

@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from '../cni/errors';
-import { convertResult } from '../cni/result';
+import { convertResult, type Result } from '../cni/result';
 import type { Invocation } from '../cni/skel';
 import { addNetwork } from '../delegation/network-invoker';
 import { logVerbose } from '../log/logger';
 import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
 import { delegateLabel, type Delegate } from './delegate';
 import { delDelegates } from './del';
-import { checkInterfaceNames, checkPluginsInstalled, configuredDelegates } from './pod-networks';
+import { checkInterfaceNames, checkPluginsInstalled, podDelegates } from './pod-networks';
+import { podContext } from './kube-context';
+import { writeNetworkStatus } from './network-status';
 import { waitForReadiness } from './readiness';
 import { removeScratchCache, writeScratchCache } from './scratch-cache';
 
@@ -17,10 +19,20 @@ import { removeScratchCache, writeScratchCache } from './scratch-cache';
  * the cache stays so that the runtime's DEL can try again. The failed delegate's own DEL is a courtesy: a plugin
  * whose ADD fails must leave nothing (spec), and some reference plugins cannot DEL what they refused to ADD.
  */
-async function rollback(call: MultusCall, delegates: Delegate[], failedIndex: number): Promise<string[]> {
-  const failures = await delDelegates(call, delegates.slice(0, failedIndex + 1));
+async function rollback(call: MultusCall, attempted: Delegate[], failedIndex: number | undefined): Promise<string[]> {
+  const failures = await delDelegates(call, attempted);
   if (failures.every((f) => f.index === failedIndex)) removeScratchCache(call.conf.cniDir, call.inv.cmd.containerId);
   return failures.map((f) => f.message);
+}
+
+/**
+ * Rolls back the delegates ADD attempted (up to `failedIndex`, the one that failed, or all of them when a later
+ * step failed) and throws `err` with where it happened and what the rollback left.
+ */
+async function undo(call: MultusCall, attempted: Delegate[], failedIndex: number | undefined, err: CniError, where: string): Promise<never> {
+  const rollbackErrors = await rollback(call, attempted, failedIndex);
+  const details = [err.details, ...rollbackErrors.map((r) => `rollback: ${r}`)].filter((s) => s).join('; ');
+  throw new CniError(err.code, `${where}: ${err.message}`, details);
 }
 
 export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> {
@@ -31,27 +43,34 @@ export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> 
   if (!existsSync(cmd.netns)) {
     throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${cmd.netns} does not exist`, 'the pod sandbox is gone or the path is wrong');
   }
-  const delegates = configuredDelegates(call);
+  // Everything is resolved and checked before the first delegate runs: a bad annotation attaches nothing.
+  const kube = await podContext(call);
+  const delegates = await podDelegates(call, kube);
   checkInterfaceNames(delegates, cmd.ifName);
   checkPluginsInstalled(call, delegates);
   writeScratchCache(conf.cniDir, cmd.containerId, delegates);
 
   let primary: Record<string, unknown> | undefined;
+  const results: Result[] = [];
   for (let i = 0; i < delegates.length; i++) {
     const d = delegates[i]!;
     const rt = runtimeConfFor(call, d, i);
     try {
       const out = await addNetwork(call.invoke, d.net, rt);
+      results.push(out.result);
       // Converted now, while a refusal can still be rolled back like any other failure.
       if (i === 0) primary = convertResult(out.result, conf.cniVersion);
       logVerbose(`${podPrefix(call, delegateLabel(d))}: added interface ${rt.ifName}`);
     } catch (e) {
-      const err = toCniError(e);
-      const rollbackErrors = await rollback(call, delegates, i);
-      const details = [err.details, ...rollbackErrors.map((r) => `rollback: ${r}`)].filter((s) => s).join('; ');
-      throw new CniError(err.code,
-        `${podPrefix(call, delegateLabel(d))}: error adding container to network "${d.net.name}" on interface ${rt.ifName}: ${err.message}`,
-        details);
+      return undo(call, delegates.slice(0, i + 1), i, toCniError(e),
+        `${podPrefix(call, delegateLabel(d))}: error adding container to network "${d.net.name}" on interface ${rt.ifName}`);
+    }
+  }
+  if (kube?.pod) {
+    try {
+      await writeNetworkStatus(call, kube, delegates, results);
+    } catch (e) {
+      return undo(call, delegates, undefined, toCniError(e), `${podPrefix(call, 'network-status')}: error setting the networks status`);
     }
   }
   return primary!;

@@ -4,6 +4,7 @@ import type { Invocation } from '../cni/skel';
 import type { InvokeContext, RuntimeConf } from '../delegation/network-invoker';
 import { configureLogging } from '../log/logger';
 import { parseMultusConfig, type MultusConfig } from './config';
+import { capabilityArgs } from './capability-args';
 import { interfaceName, type Delegate } from './delegate';
 
 const K8S_KEYS = ['IP', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID'] as const;
@@ -84,13 +85,15 @@ export function podPrefix(call: MultusCall, network: string): string {
   return `[${call.pod.namespace}/${call.pod.name}/${call.pod.uid}:${network}]`;
 }
 
-/** The runtime configuration of delegate `index`. Capability args are the runtime's, for every delegate (as Multus). */
+/** The runtime configuration of delegate `index`: its interface name, and the capabilities the pod asked of it. */
 export function runtimeConfFor(call: MultusCall, d: Delegate, index: number): RuntimeConf {
+  const { containerId, netns } = call.inv.cmd;
+  const ifName = interfaceName(d, index, call.inv.cmd.ifName);
   return {
-    containerId: call.inv.cmd.containerId,
-    netns: call.inv.cmd.netns,
-    ifName: interfaceName(d, index, call.inv.cmd.ifName),
+    containerId,
+    netns,
+    ifName,
     args: call.delegateArgs,
-    capabilityArgs: call.conf.runtimeConfig,
+    capabilityArgs: capabilityArgs(call.conf.runtimeConfig, d, index === 0, containerId, ifName),
   };
 }

@@ -32,18 +32,18 @@ export interface MultusConfig {
 }
 
 // Canonical spellings of the keys we read.
-const KEYS = [
+export const MULTUS_KEYS = [
   'name', 'cniVersion', 'confDir', 'cniDir', 'binDir', 'kubeconfig', 'delegates', 'clusterNetwork', 'defaultNetworks',
   'logFile', 'logLevel', 'logToStderr', 'logOptions', 'runtimeConfig', 'prevResult', 'readinessindicatorfile',
   'namespaceIsolation', 'globalNamespaces', 'systemNamespaces', 'multusNamespace', 'retryDeleteOnError',
   'delegateTimeoutSeconds', 'readinessTimeoutSeconds',
 ] as const;
-type Key = (typeof KEYS)[number];
+type Key = (typeof MULTUS_KEYS)[number];
 
 /** Keeps the keys we know under their canonical name, found as Go's decoder finds them. */
 function foldKeys(raw: Record<string, unknown>): Partial<Record<Key, unknown>> {
   const out: Partial<Record<Key, unknown>> = {};
-  for (const k of KEYS) {
+  for (const k of MULTUS_KEYS) {
     const v = goField(raw, k);
     if (v !== undefined) out[k] = v;
   }

@@ -5,7 +5,8 @@ import { hasCachedResult } from '../delegation/result-cache';
 import { logError, logVerbose } from '../log/logger';
 import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
 import { delegateLabel, type Delegate } from './delegate';
-import { configuredDelegates } from './pod-networks';
+import { podContext } from './kube-context';
+import { podDelegates } from './pod-networks';
 import { warnIfNotReady } from './readiness';
 import { readScratchCache, removeScratchCache } from './scratch-cache';
 
@@ -39,6 +40,19 @@ function fail(failures: DelFailure[]): never {
   throw new CniError(ErrorCode.Internal, failures.map((f) => f.message).join('; '));
 }
 
+/**
+ * Without the cache, the pod's networks as the API describes them now, or, when the pod or the API server is gone,
+ * the configured networks alone. Only this path costs API requests on DEL.
+ */
+async function fallbackDelegates(call: MultusCall): Promise<Delegate[]> {
+  try {
+    return await podDelegates(call, await podContext(call));
+  } catch (e) {
+    logError(`cannot resolve the pod's networks (${(e as Error).message}); deleting the configured networks only`);
+    return podDelegates(call, undefined);
+  }
+}
+
 export async function cmdDel(inv: Invocation): Promise<void> {
   const call = prepareCall(inv);
   const { conf } = call;
@@ -55,7 +69,7 @@ export async function cmdDel(inv: Invocation): Promise<void> {
   logError(cache.state === 'missing'
     ? `no delegate cache for container ${containerId}; deleting the configured networks instead`
     : `delegate cache for container ${containerId} is corrupt (${cache.reason}); deleting the configured networks instead`);
-  const failures = await delDelegates(call, configuredDelegates(call));
+  const failures = await delDelegates(call, await fallbackDelegates(call));
   removeScratchCache(conf.cniDir, containerId);
   // Without the cache we cannot know what was attached: only a delegate whose result is cached certainly was.
   // Failing for the others would wedge the pod on a network whose ADD never happened (a bad master, say).

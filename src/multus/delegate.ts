@@ -1,4 +1,5 @@
 import type { NetworkConfig } from '../delegation/network-config';
+import type { Bandwidth, PortMapping } from '../k8s/network-selection';
 
 /**
  * One network to attach to the pod, with what the pod asked of it. The request fields are the ones Multus keeps
@@ -17,6 +18,9 @@ export interface Delegate {
   resourceName?: string;
   isFilterV4Gateway: boolean;
   isFilterV6Gateway: boolean;
+  /** Requests Multus does not cache either: only ADD passes them on. */
+  portMappingsRequest?: PortMapping[];
+  bandwidthRequest?: Bandwidth;
 }
 
 export function delegateFrom(net: NetworkConfig): Delegate {

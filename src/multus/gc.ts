@@ -7,7 +7,8 @@ import { gcNetwork, type ValidAttachment } from '../delegation/network-invoker';
 import { logVerbose } from '../log/logger';
 import { prepareCall, type MultusCall } from './call';
 import { delDelegates } from './del';
-import { configuredDelegates } from './pod-networks';
+import { connect } from './kube-context';
+import { primaryDelegate } from './pod-networks';
 import { readScratchCache, removeScratchCache } from './scratch-cache';
 
 function validContainers(config: Record<string, unknown>): Set<string> {
@@ -77,7 +78,7 @@ async function removeStale(call: MultusCall, keep: Set<string>, records: CachedR
 export async function cmdGc(inv: Invocation): Promise<void> {
   const call = prepareCall(inv);
   const errors = await removeStale(call, validContainers(inv.config), cachedRecords(call.conf.cniDir));
-  const primary = configuredDelegates(call)[0]!.net;
+  const primary = (await primaryDelegate(call, await connect(call))).net;
   const keep: ValidAttachment[] = cachedRecords(call.conf.cniDir)
     .filter((r) => r.networkName === primary.name)
     .map((r) => ({ containerID: r.containerId, ifname: r.ifName }));

@@ -4,7 +4,8 @@ import type { Invocation } from '../cni/skel';
 import { CniError, ErrorCode } from '../cni/errors';
 import { statusNetwork } from '../delegation/network-invoker';
 import { prepareCall } from './call';
-import { configuredDelegates } from './pod-networks';
+import { connect } from './kube-context';
+import { primaryDelegate } from './pod-networks';
 
 /** Ready when the primary network is: its readiness file exists and its own STATUS (1.1.0+) succeeds. */
 export async function cmdStatus(inv: Invocation): Promise<void> {
@@ -13,6 +14,6 @@ export async function cmdStatus(inv: Invocation): Promise<void> {
   if (file && !existsSync(resolve(file))) {
     throw new CniError(ErrorCode.PluginNotAvailable, `the default network is not ready: readinessindicatorfile @ ${resolve(file)} does not exist`);
   }
-  const primary = configuredDelegates(call)[0]!;
+  const primary = await primaryDelegate(call, await connect(call));
   await statusNetwork(call.invoke, primary.net);
 }

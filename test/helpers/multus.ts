@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,8 +28,7 @@ export interface RunOutcome {
   json: Record<string, unknown> | undefined;
 }
 
-/** Runs the real executable the way a container runtime does: CNI_* environment, configuration on stdin. */
-export function runMultus(o: RunOptions): RunOutcome {
+function invocation(o: RunOptions): { cmd: string; argv: string[]; env: Record<string, string>; input: string } {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: o.command,
@@ -41,15 +40,41 @@ export function runMultus(o: RunOptions): RunOutcome {
     ...o.env,
   };
   const input = typeof o.conf === 'string' ? o.conf : JSON.stringify(o.conf);
-  const [cmd, argv] = o.inNetns ? ['ip', ['netns', 'exec', o.inNetns, MULTUS]] : [MULTUS, []];
-  const r = spawnSync(cmd, argv as string[], { env, input, encoding: 'utf8', timeout: 60_000 });
+  return o.inNetns
+    ? { cmd: 'ip', argv: ['netns', 'exec', o.inNetns, MULTUS], env, input }
+    : { cmd: MULTUS, argv: [], env, input };
+}
+
+function outcome(status: number | null, stdout: string, stderr: string): RunOutcome {
   let json: Record<string, unknown> | undefined;
   try {
-    json = r.stdout ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
+    json = stdout ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;
   } catch {
     json = undefined;
   }
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+  return { status: status ?? -1, stdout, stderr, json };
+}
+
+/** Runs the real executable the way a container runtime does: CNI_* environment, configuration on stdin. */
+export function runMultus(o: RunOptions): RunOutcome {
+  const { cmd, argv, env, input } = invocation(o);
+  const r = spawnSync(cmd, argv, { env, input, encoding: 'utf8', timeout: 60_000 });
+  return outcome(r.status, r.stdout, r.stderr);
+}
+
+/** The same without blocking this process, for tests that serve the plugin from here (the fake API server). */
+export function runMultusAsync(o: RunOptions): Promise<RunOutcome> {
+  const { cmd, argv, env, input } = invocation(o);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve(outcome(code, stdout, stderr)));
+    child.stdin.end(input);
+  });
 }
 
 /** A private scratch directory: multus's cniDir, IPAM stores, spy logs and a plugin directory with the spy. */

@@ -1,0 +1,180 @@
+import {
+  closeSync, copyFileSync, existsSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync,
+  rmSync, utimesSync, writeFileSync,
+} from 'node:fs';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { CniError, ErrorCode } from '../cni/errors';
+import { ENTRY_FILE, NODE_FILE, VERSION_DIR, type AppManifest } from './app-files';
+import { fsyncDir, readlinkOrUndefined, type HostFiles } from './host-files';
+import { onHost, type InstallOptions } from './options';
+
+/*
+ * Puts the executable on the node: the application in its own version directory, `<cni-bin-dir>/multus` a symlink
+ * to it switched in one rename (a runtime exec never sees a half-written file, and there is no "text file busy"),
+ * built-in plugin names linked to `multus`, and versions nobody links to any more removed once no ADD can still
+ * be running them.
+ */
+
+export type AppLayout = Pick<InstallOptions, 'hostPrefix' | 'cniBinDir' | 'installDir' | 'pruneAfterMs'>;
+
+export const MULTUS_LINK = 'multus';
+// Linux reads at most this much of a `#!` line (BINPRM_BUF_SIZE before 5.1); longer interpreter paths are cut.
+const MAX_SHEBANG = 127;
+
+/** The host path of an installed version's entry point: what `<cni-bin-dir>/multus` points at. */
+function entryPointOnHost(o: AppLayout, id: string): string {
+  return join(o.installDir, id, ENTRY_FILE);
+}
+
+/** The installed copy of bin/multus runs the copied node binary, so the host needs no Node of its own. */
+export function entryScript(source: string, nodeOnHost: string): string {
+  if (!source.startsWith('#!')) throw new CniError(ErrorCode.IoFailure, `cannot install the application: ${ENTRY_FILE} does not start with "#!"`);
+  const shebang = `#!${nodeOnHost}`;
+  if (shebang.length > MAX_SHEBANG) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `--install-dir: the node binary's path ${nodeOnHost} is too long for a "#!" line (${MAX_SHEBANG} bytes)`,
+      'choose a shorter --install-dir');
+  }
+  const eol = source.indexOf('\n');
+  return `${shebang}${eol < 0 ? '\n' : source.slice(eol)}`;
+}
+
+function copyDurably(src: string, dst: string, executable: boolean): void {
+  mkdirSync(dirname(dst), { recursive: true, mode: 0o755 });
+  copyFileSync(src, dst);
+  syncFile(dst, executable);
+}
+
+function syncFile(path: string, executable: boolean): void {
+  const fd = openSync(path, 'r+');
+  try {
+    // Fixed modes: the image's umask or ownership must not leak onto the host.
+    fchmodSync(fd, executable ? 0o755 : 0o644);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Copies the application into `<install-dir>/<id>` unless that version is already there. The copy is made in a
+ * temporary directory and renamed into place, so a version directory that exists is complete.
+ */
+export function installVersion(o: AppLayout, app: AppManifest, files: HostFiles): boolean {
+  const base = onHost(o, o.installDir);
+  const target = join(base, app.id);
+  if (existsSync(target)) return false;
+  const nodeOnHost = join(o.installDir, app.id, NODE_FILE);
+  const bytes = app.files.reduce((n, f) => n + f.size, 0);
+  if (files.dryRun) {
+    files.io.out(`would install ${app.files.length} files (${(bytes / 2 ** 20).toFixed(1)} MiB) into ${target}, `
+      + `with ${ENTRY_FILE} starting "#!${nodeOnHost}"\n`);
+    return true;
+  }
+  const tmp = join(base, `.tmp-${app.id}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true, mode: 0o755 });
+  try {
+    for (const f of app.files) {
+      const dst = join(tmp, f.rel);
+      if (f.rel === ENTRY_FILE) {
+        mkdirSync(dirname(dst), { recursive: true, mode: 0o755 });
+        writeFileSync(dst, entryScript(readFileSync(f.src, 'utf8'), nodeOnHost));
+        syncFile(dst, true);
+      } else {
+        copyDurably(f.src, dst, f.executable);
+      }
+    }
+    for (const dir of new Set(app.files.map((f) => dirname(join(tmp, f.rel))))) fsyncDir(dir);
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    // Another installer on this node got there first with the same content: that is the wanted state.
+    if (existsSync(target)) return false;
+    throw new CniError(ErrorCode.IoFailure, `cannot install the application into ${target}: ${(e as Error).message}`);
+  }
+  fsyncDir(base);
+  files.io.log(`installed ${app.files.length} files (${(bytes / 2 ** 20).toFixed(1)} MiB) into ${target}`);
+  return true;
+}
+
+/** The version directory a link in the bin dir points into, if it points into ours. */
+function linkedVersion(o: AppLayout, linkPath: string): string | undefined {
+  const target = readlinkOrUndefined(linkPath);
+  // Built-in plugin links are relative (to `multus`); only absolute targets can point into the install dir.
+  if (target === undefined || !isAbsolute(target)) return undefined;
+  const rel = relative(o.installDir, target);
+  if (rel === '' || rel.startsWith('..') || rel.startsWith(sep)) return undefined;
+  return rel.split(sep)[0];
+}
+
+/** Points `<cni-bin-dir>/multus` at version `id`; the version it replaces starts its grace period now. */
+export function switchMultusLink(o: AppLayout, id: string, files: HostFiles): boolean {
+  const link = join(onHost(o, o.cniBinDir), MULTUS_LINK);
+  const previous = linkedVersion(o, link);
+  if (!files.symlink(link, entryPointOnHost(o, id))) return false;
+  if (!files.dryRun && previous !== undefined && previous !== id) {
+    const dir = join(onHost(o, o.installDir), previous);
+    const now = new Date();
+    if (existsSync(dir)) utimesSync(dir, now, now);
+  }
+  return true;
+}
+
+/**
+ * Links each built-in plugin name to `multus`, the one switch point for every version change. An existing regular
+ * file (the reference plugin) or someone else's symlink is kept unless `force`: an installation that keeps the
+ * reference binaries keeps getting them.
+ */
+export function linkBuiltinPlugins(o: AppLayout, names: readonly string[], force: boolean, files: HostFiles): void {
+  const binDir = onHost(o, o.cniBinDir);
+  for (const name of names) {
+    const path = join(binDir, name);
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      files.symlink(path, MULTUS_LINK);
+      continue;
+    }
+    if (st.isDirectory()) {
+      files.io.log(`kept ${path}: it is a directory, not a plugin`);
+      continue;
+    }
+    const ours = st.isSymbolicLink() && (readlinkOrUndefined(path) === MULTUS_LINK || linkedVersion(o, path) !== undefined);
+    if (ours || force) files.symlink(path, MULTUS_LINK);
+    else files.io.log(`kept ${path}: it is ${st.isSymbolicLink() ? 'a symlink' : 'a file'} this installer did not make; --force replaces it with the built-in ${name}`);
+  }
+}
+
+/**
+ * Removes version directories (and interrupted copies) that no link in the bin dir points at and that have not
+ * been touched for `pruneAfterMs`: a process started from a version keeps loading its modules after the switch.
+ */
+export function pruneVersions(o: AppLayout, keep: string, files: HostFiles, now = Date.now()): string[] {
+  const base = onHost(o, o.installDir);
+  const binDir = onHost(o, o.cniBinDir);
+  let entries: string[];
+  let links: string[];
+  try {
+    entries = readdirSync(base);
+    links = readdirSync(binDir);
+  } catch {
+    return [];
+  }
+  const inUse = new Set([keep, ...links.map((l) => linkedVersion(o, join(binDir, l))).filter((v) => v !== undefined)]);
+  const removed: string[] = [];
+  for (const entry of entries) {
+    if (inUse.has(entry) || !(VERSION_DIR.test(entry) || entry.startsWith('.tmp-'))) continue;
+    const path = join(base, entry);
+    let mtime: number;
+    try {
+      mtime = lstatSync(path).mtimeMs;
+    } catch {
+      continue;
+    }
+    if (now - mtime < o.pruneAfterMs) continue;
+    files.removeTree(path);
+    removed.push(entry);
+  }
+  return removed;
+}

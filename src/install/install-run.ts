@@ -1,0 +1,189 @@
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { toCniError } from '../cni/errors';
+import { appManifest } from './app-files';
+import { installVersion, linkBuiltinPlugins, pruneVersions, switchMultusLink } from './app-install';
+import { HostFiles, type InstallIo } from './host-files';
+import { expiryWarning, nextCheckDelay, syncKubeconfig } from './kubeconfig';
+import { removeMultusConfig, syncMultusConfig } from './multus-conf';
+import { onHost, parseInstallFlags, type InstallOptions, type RawInstallFlags } from './options';
+
+/*
+ * The install command: the executable once, then the kubeconfig and 00-multus (once, or kept current with --watch
+ * until SIGTERM). The kubeconfig goes first because the configuration names it: a runtime that finds 00-multus
+ * must find the kubeconfig too.
+ */
+
+export interface RunContext {
+  io: InstallIo;
+  env: NodeJS.ProcessEnv;
+  /** Ends --watch; without it SIGTERM and SIGINT do. */
+  signal?: AbortSignal;
+  appRoot?: string;
+  nodeBinary?: string;
+}
+
+// Primary-network plugins often write their file in several steps; one look after the burst of events is enough.
+const SETTLE_MS = 200;
+
+function message(e: unknown): string {
+  const err = toCniError(e);
+  return err.details ? `${err.message} (${err.details})` : err.message;
+}
+
+interface TickOutcome {
+  delayMs: number;
+  problems: string[];
+  primaryFile?: string;
+}
+
+/** One pass over the files that must track the node: kubeconfig, then 00-multus. Never throws. */
+function syncFiles(o: InstallOptions, files: HostFiles, env: NodeJS.ProcessEnv, now: number): TickOutcome {
+  const out: TickOutcome = { delayMs: o.intervalMs, problems: [] };
+  if (o.kubeconfigPath !== '') {
+    try {
+      const k = syncKubeconfig(o, files, env);
+      out.delayMs = nextCheckDelay(o.intervalMs, k.expiresAt, o.tokenMarginMs, now);
+      const warning = expiryWarning(k.expiresAt, o.tokenMarginMs, now);
+      if (warning) out.problems.push(warning);
+    } catch (e) {
+      out.problems.push(`kubeconfig not written: ${message(e)}`);
+      return out;
+    }
+  }
+  try {
+    const c = syncMultusConfig(o, files);
+    out.primaryFile = c.primary.file;
+    out.problems.push(...c.warnings);
+  } catch (e) {
+    out.problems.push(`multus configuration not written (the last good one stays): ${message(e)}`);
+  }
+  return out;
+}
+
+/** Installs the executable; returns the installed version's id ('' with --skip-app-install). */
+function installApp(o: InstallOptions, files: HostFiles, ctx: RunContext): string {
+  let id = '';
+  if (o.installApp) {
+    const app = appManifest(ctx.appRoot, ctx.nodeBinary);
+    id = app.id;
+    installVersion(o, app, files);
+    switchMultusLink(o, id, files);
+    pruneVersions(o, id, files);
+  }
+  linkBuiltinPlugins(o, o.builtinPlugins, o.force, files);
+  return id;
+}
+
+/** Resolves after `ms`, or earlier when woken or stopped. */
+class Sleeper {
+  private wake: (() => void) | undefined;
+
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        if (this.wake === done) this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.wake = done;
+    });
+  }
+
+  /** Ends the current sleep shortly, so that a burst of changes is looked at once, after it. */
+  wakeSoon(): void {
+    setTimeout(() => this.wake?.(), SETTLE_MS);
+  }
+}
+
+function stopSignal(ctx: RunContext): { signal: AbortSignal; release(): void } {
+  if (ctx.signal) return { signal: ctx.signal, release: () => undefined };
+  const ac = new AbortController();
+  const stop = (): void => ac.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return {
+    signal: ac.signal,
+    release: () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+    },
+  };
+}
+
+async function watchLoop(o: InstallOptions, files: HostFiles, ctx: RunContext, installed: string): Promise<void> {
+  const { signal, release } = stopSignal(ctx);
+  const sleeper = new Sleeper();
+  const confDir = onHost(o, o.cniConfDir);
+  mkdirSync(confDir, { recursive: true, mode: 0o755 });
+  let watcher: FSWatcher | undefined;
+  try {
+    // A change in the conf dir is acted on at once: pods created between the primary's file and ours would get
+    // no secondary networks. Polling stays, for what inotify does not see (token rotation, other mounts).
+    watcher = watch(confDir, () => sleeper.wakeSoon());
+    watcher.on('error', () => watcher?.close());
+  } catch {
+    watcher = undefined;
+  }
+  let reported = '';
+  let primaryFile: string | undefined;
+  files.io.log(`watching ${confDir} every ${o.intervalMs / 1000} s`);
+  try {
+    while (!signal.aborted) {
+      const tick = syncFiles(o, files, ctx.env, Date.now());
+      if (tick.primaryFile !== undefined && tick.primaryFile !== primaryFile) {
+        primaryFile = tick.primaryFile;
+        files.io.log(`primary network: ${primaryFile}`);
+      }
+      // The same problem every few seconds is noise; say it when it appears and when it is gone.
+      const now = tick.problems.join('\n');
+      if (now !== reported) {
+        for (const p of tick.problems) files.io.log(p);
+        if (now === '' && reported !== '') files.io.log('no problems any more');
+        reported = now;
+      }
+      if (installed !== '') {
+        try {
+          pruneVersions(o, installed, files);
+        } catch (e) {
+          files.io.log(`removing old versions failed: ${message(e)}`);
+        }
+      }
+      await sleeper.sleep(tick.delayMs, signal);
+    }
+  } finally {
+    watcher?.close();
+    release();
+  }
+  files.io.log('stopping');
+  if (o.cleanupOnExit) {
+    removeMultusConfig(o, files);
+    if (o.kubeconfigPath !== '') files.remove(onHost(o, o.kubeconfigPath));
+  }
+}
+
+/** Runs the install command; resolves to the exit status. */
+export async function runInstall(flags: RawInstallFlags, ctx: RunContext): Promise<number> {
+  try {
+    const o = parseInstallFlags(flags);
+    const files = new HostFiles(o.dryRun, ctx.io);
+    const installed = installApp(o, files, ctx);
+    if (o.watch && !o.dryRun) {
+      await watchLoop(o, files, ctx, installed);
+      return 0;
+    }
+    const tick = syncFiles(o, files, ctx.env, Date.now());
+    for (const p of tick.problems) ctx.io.log(p);
+    // Warnings alone (a token close to expiry, a file sorting first) do not fail a one-shot run; missing files do.
+    return tick.primaryFile === undefined ? 1 : 0;
+  } catch (e) {
+    ctx.io.log(`install failed: ${message(e)}`);
+    return 1;
+  }
+}

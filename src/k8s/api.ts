@@ -1,0 +1,206 @@
+/**
+ * The Kubernetes calls the meta-plugin makes, typed and validated at the edge. An ADD costs at most
+ * 2 + (distinct NetworkAttachmentDefinitions) requests: GET the pod, GET each NAD once, one PATCH of pods/status.
+ *
+ * Load with `await import()` and only when a kubeconfig or the in-cluster environment is present: pods whose
+ * networks are all static delegates never pay for the HTTP/TLS stack.
+ */
+import { CniError, ErrorCode } from '../cni/errors';
+import { logVerbose } from '../log/logger';
+import { KubeApiError, KubeClient, NotFoundError, describe, type ClientOptions, type Target } from './client';
+import { inClusterConfig, loadKubeconfig } from './kubeconfig';
+import type { NetworkAttachmentDefinition } from './nad';
+
+export { KubeApiError, KubeClient, NotFoundError, type ClientOptions } from './client';
+export type { NetworkAttachmentDefinition } from './nad';
+
+/** What the plugin uses of a pod. */
+export interface Pod {
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  annotations: Record<string, string>;
+}
+
+/** Annotation values to set; null removes the annotation (RFC 7386). */
+export type AnnotationPatch = Record<string, string | null>;
+
+export type Resource = 'pods' | 'network-attachment-definitions';
+
+export const MERGE_PATCH = 'application/merge-patch+json';
+const NAD_GROUP = 'k8s.cni.cncf.io';
+// client-go's RetryOnConflict default, for the update fallback only.
+const MAX_CONFLICT_RETRIES = 5;
+
+/** True when `err` says that the named object of this resource does not exist (and not that the URL was wrong). */
+export function isNotFound(err: unknown, resource: Resource): err is NotFoundError {
+  return err instanceof NotFoundError && err.resource === resource;
+}
+
+/**
+ * The API for a kubeconfig path (when set) or else the in-cluster environment, or undefined when there is neither,
+ * the way Multus picks its client.
+ */
+export async function connectKubeApi(kubeconfig: string, env: NodeJS.ProcessEnv, options?: ClientOptions): Promise<KubeApi | undefined> {
+  if (kubeconfig) return new KubeApi(new KubeClient(await loadKubeconfig(kubeconfig), options));
+  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return new KubeApi(new KubeClient(inClusterConfig(env), options));
+  return undefined;
+}
+
+export class KubeApi {
+  // A pod may name the same network twice; the second lookup (even a failed one) costs nothing.
+  private readonly nads = new Map<string, Promise<NetworkAttachmentDefinition>>();
+
+  constructor(readonly client: KubeClient) {}
+
+  async getPod(namespace: string, name: string): Promise<Pod> {
+    const target = podTarget(namespace, name);
+    return toPod(await this.client.request({ method: 'GET', path: podPath(target), target }), target, this.client);
+  }
+
+  getNetworkAttachmentDefinition(namespace: string, name: string): Promise<NetworkAttachmentDefinition> {
+    const key = `${namespace}/${name}`;
+    let nad = this.nads.get(key);
+    if (nad === undefined) {
+      nad = this.fetchNad(namespace, name);
+      this.nads.set(key, nad);
+    }
+    return nad;
+  }
+
+  /**
+   * Sets annotations with one merge PATCH of the pod's status subresource: no read first and no conflict loop, since
+   * a merge patch of annotations does not depend on the version it lands on. With `uid` the patch also carries the
+   * pod's uid, so it fails instead of writing to a namesake that replaced the pod meanwhile.
+   *
+   * Multus's ClusterRole grants only get/update on pods/status; when patch is forbidden this falls back to Multus's
+   * read-and-update, so a cluster set up for Multus keeps working.
+   */
+  async patchPodStatusAnnotations(namespace: string, name: string, annotations: AnnotationPatch, uid?: string): Promise<Pod> {
+    const target = podTarget(namespace, name, 'status');
+    const metadata: Record<string, unknown> = { annotations };
+    if (uid) metadata.uid = uid;
+    try {
+      const raw = await this.client.request({ method: 'PATCH', path: podPath(target), target, body: { metadata }, contentType: MERGE_PATCH });
+      return toPod(raw, target, this.client);
+    } catch (e) {
+      if (!(e instanceof KubeApiError) || e.status !== 403) throw e;
+      logVerbose(`k8s: ${e.message}; falling back to get and update (grant patch on pods/status to save a request)`);
+      return this.updatePodStatusAnnotations(target, annotations, uid, e);
+    }
+  }
+
+  /** Closes the kept-alive connection; optional before exit. */
+  close(): void {
+    this.client.close();
+  }
+
+  private async fetchNad(namespace: string, name: string): Promise<NetworkAttachmentDefinition> {
+    const target: Target = { resource: 'network-attachment-definitions', group: NAD_GROUP, namespace, name };
+    checkNames(target);
+    const path = `/apis/${NAD_GROUP}/v1/namespaces/${encodeURIComponent(namespace)}/network-attachment-definitions/${encodeURIComponent(name)}`;
+    const raw = await this.client.request({ method: 'GET', path, target });
+    const bad = (what: string): CniError => malformed(this.client, target, what);
+    const metadata = objectField(raw, 'metadata', bad);
+    const spec = objectField(raw, 'spec', bad, true);
+    const config = spec?.config;
+    if (config !== undefined && config !== null && typeof config !== 'string') throw bad('spec.config is not a string');
+    return {
+      namespace: stringField(metadata, 'namespace', bad) ?? namespace,
+      name: stringField(metadata, 'name', bad) ?? name,
+      annotations: annotationsOf(metadata, bad),
+      config: config ?? '',
+    };
+  }
+
+  private async updatePodStatusAnnotations(target: Target, annotations: AnnotationPatch, uid: string | undefined, forbidden: KubeApiError): Promise<Pod> {
+    const getTarget = { ...target, subresource: undefined };
+    for (let attempt = 1; ; attempt++) {
+      const raw = await this.client.request({ method: 'GET', path: podPath(getTarget), target: getTarget });
+      const pod = toPod(raw, getTarget, this.client);
+      if (uid && pod.uid !== uid) {
+        throw new KubeApiError(ErrorCode.Internal, `${describe(getTarget)} was replaced: expected uid ${uid}, found ${pod.uid}`, 409, 'Conflict');
+      }
+      const obj = raw as { metadata: Record<string, unknown> };
+      const merged: Record<string, string> = { ...pod.annotations };
+      for (const [k, v] of Object.entries(annotations)) {
+        if (v === null) delete merged[k];
+        else merged[k] = v;
+      }
+      obj.metadata.annotations = merged;
+      try {
+        return toPod(await this.client.request({ method: 'PUT', path: podPath(target), target, body: obj }), target, this.client);
+      } catch (e) {
+        if (e instanceof KubeApiError && e.status === 403) {
+          throw new KubeApiError(e.code, `${forbidden.message}; the fallback was refused too: ${e.message}`, 403, e.reason);
+        }
+        if (!(e instanceof KubeApiError) || e.status !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw e;
+      }
+    }
+  }
+}
+
+function podTarget(namespace: string, name: string, subresource?: string): Target {
+  const target: Target = { resource: 'pods', group: '', namespace, name, ...(subresource && { subresource }) };
+  checkNames(target);
+  return target;
+}
+
+function podPath(t: Target): string {
+  const base = `/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.name)}`;
+  return t.subresource ? `${base}/${t.subresource}` : base;
+}
+
+// An empty name would turn a GET of one object into a LIST, and "." or ".." would walk the URL path.
+function checkNames(t: Target): void {
+  for (const [field, value] of [['namespace', t.namespace], ['name', t.name]] as const) {
+    if (!value || value === '.' || value === '..') {
+      throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid ${field} ${JSON.stringify(value)} for ${describe(t)}: it must be a Kubernetes object name`);
+    }
+  }
+}
+
+function toPod(raw: unknown, target: Target, client: KubeClient): Pod {
+  const bad = (what: string): CniError => malformed(client, target, what);
+  const metadata = objectField(raw, 'metadata', bad);
+  const uid = stringField(metadata, 'uid', bad);
+  if (!uid) throw bad('metadata.uid is missing');
+  return {
+    namespace: stringField(metadata, 'namespace', bad) ?? target.namespace,
+    name: stringField(metadata, 'name', bad) ?? target.name,
+    uid,
+    resourceVersion: stringField(metadata, 'resourceVersion', bad) ?? '',
+    annotations: annotationsOf(metadata, bad),
+  };
+}
+
+function objectField(obj: unknown, key: string, bad: (what: string) => CniError): Record<string, unknown>;
+function objectField(obj: unknown, key: string, bad: (what: string) => CniError, optional: true): Record<string, unknown> | undefined;
+function objectField(obj: unknown, key: string, bad: (what: string) => CniError, optional = false): Record<string, unknown> | undefined {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw bad('the answer is not an object');
+  const v = (obj as Record<string, unknown>)[key];
+  if (optional && (v === undefined || v === null)) return undefined;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw bad(`${key} is not an object`);
+  return v as Record<string, unknown>;
+}
+
+function stringField(obj: Record<string, unknown>, key: string, bad: (what: string) => CniError): string | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw bad(`metadata.${key} is not a string`);
+  return v;
+}
+
+function annotationsOf(metadata: Record<string, unknown>, bad: (what: string) => CniError): Record<string, string> {
+  const a = metadata.annotations;
+  if (a === undefined || a === null) return {};
+  if (typeof a !== 'object' || Array.isArray(a) || Object.values(a).some((v) => typeof v !== 'string')) {
+    throw bad('metadata.annotations is not a map of strings');
+  }
+  return a as Record<string, string>;
+}
+
+function malformed(client: KubeClient, target: Target, what: string): CniError {
+  return new CniError(ErrorCode.DecodingFailure, `Kubernetes API server ${client.conn.server} sent a malformed ${describe(target)}: ${what}`);
+}

@@ -1,0 +1,290 @@
+/**
+ * Where the Kubernetes API server is and how to authenticate to it, from a kubeconfig file or from the in-cluster
+ * environment of a pod. Everything is read and checked here, once, so a broken file is reported with its path and
+ * field before any request is made, and the client only ever sees a complete ApiConnection.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { CniError, ErrorCode } from '../cni/errors';
+
+/** One API server and the credentials for it. */
+export interface ApiConnection {
+  /** Where these settings came from, for messages: `kubeconfig <path>` or `in-cluster configuration`. */
+  source: string;
+  /** Base URL without a trailing slash; it may carry a path prefix (an authenticating proxy's /k8s/clusters/c-1). */
+  server: string;
+  /** PEM bundle that signs the server's certificate; without it the system's trusted CAs are used. */
+  ca?: Buffer;
+  insecure: boolean;
+  /** Name to verify the server's certificate against instead of the host in `server`. */
+  tlsServerName?: string;
+  /** Bearer token, already read from its file when it came from one. */
+  token?: string;
+  clientCert?: Buffer;
+  clientKey?: Buffer;
+  /** The credential in words, so a 401 or 403 can say which one was rejected. */
+  credential: string;
+}
+
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+type Obj = Record<string, unknown>;
+
+// Credential mechanisms kubectl knows and this client does not: silently ignoring them would send requests
+// as someone else (or as nobody), so they are refused by name.
+const UNSUPPORTED_USER_FIELDS: Record<string, string> = {
+  exec: 'exec credential plugins are not supported',
+  'auth-provider': 'auth-provider plugins are not supported',
+  username: 'basic authentication is not supported (Kubernetes removed it in 1.19)',
+  password: 'basic authentication is not supported (Kubernetes removed it in 1.19)',
+  as: 'impersonation is not supported',
+};
+const CREDENTIAL_HINT = 'use token, tokenFile or client-certificate/client-key';
+
+/**
+ * Reads the current context of a kubeconfig. The installer writes JSON, which is also YAML and parsed without
+ * loading a YAML parser; hand-written YAML files work too, at the cost of loading one.
+ */
+export async function loadKubeconfig(path: string): Promise<ApiConnection> {
+  const file = resolve(path);
+  const where = `kubeconfig ${file}`;
+  const text = readConfigFile(file, where);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    doc = await parseYaml(text, where);
+  }
+  return fromDocument(doc, where, dirname(file));
+}
+
+/**
+ * The connection a pod has to its own cluster, as client-go's InClusterConfig builds it: the service's environment
+ * variables, the service-account token, and the service-account CA when it is there (else the system's CAs).
+ */
+export function inClusterConfig(env: NodeJS.ProcessEnv, serviceAccountDir = SERVICE_ACCOUNT_DIR): ApiConnection {
+  const where = 'in-cluster configuration';
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `${where}: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set; set "kubeconfig" in the multus configuration instead`,
+    );
+  }
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: KUBERNETES_SERVICE_PORT must be a port number, got ${JSON.stringify(port)}`);
+  }
+  const tokenFile = join(serviceAccountDir, 'token');
+  const caFile = join(serviceAccountDir, 'ca.crt');
+  const ca = readOptional(caFile, where);
+  if (ca !== undefined) requirePem(ca, 'CERTIFICATE', `service-account CA ${caFile}`, where);
+  return {
+    source: where,
+    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    ...(ca !== undefined && { ca }),
+    insecure: false,
+    token: readTokenFile(tokenFile, where),
+    credential: `the service-account token ${tokenFile}`,
+  };
+}
+
+async function parseYaml(text: string, where: string): Promise<unknown> {
+  const { parse } = await import('yaml');
+  try {
+    return parse(text);
+  } catch (e) {
+    throw invalid(where, `is neither JSON nor YAML: ${(e as Error).message}`);
+  }
+}
+
+function fromDocument(doc: unknown, where: string, baseDir: string): ApiConnection {
+  if (!isObject(doc)) throw invalid(where, 'must be a mapping with clusters, users, contexts and current-context');
+  const current = optString(doc, 'current-context', where);
+  if (!current) throw invalid(where, 'current-context is not set; set it to the name of one of its contexts');
+  const context = named(doc, 'contexts', 'context', current, where, `current-context "${current}" not found in contexts`);
+  const clusterName = optString(context, 'cluster', `${where}: context "${current}"`);
+  if (!clusterName) throw invalid(where, `context "${current}" has no cluster`);
+  const cluster = named(doc, 'clusters', 'cluster', clusterName, where, `cluster "${clusterName}" of context "${current}" not found in clusters`);
+  const userName = optString(context, 'user', `${where}: context "${current}"`);
+  // A context without a user is anonymous access, which kubectl allows too.
+  const user = userName
+    ? named(doc, 'users', 'user', userName, where, `user "${userName}" of context "${current}" not found in users`)
+    : {};
+  const files = new FileFields(where, baseDir);
+  return {
+    source: where,
+    ...serverSettings(cluster, `${where}: cluster "${clusterName}"`, files),
+    ...credentials(user, userName ?? '', `${where}: user "${userName}"`, files),
+  };
+}
+
+function serverSettings(cluster: Obj, where: string, files: FileFields): Pick<ApiConnection, 'server' | 'ca' | 'insecure' | 'tlsServerName'> {
+  if (cluster['proxy-url'] !== undefined) throw invalid(where, 'proxy-url is not supported; reach the API server directly');
+  const server = parseServer(optString(cluster, 'server', where), where);
+  const insecure = optBool(cluster, 'insecure-skip-tls-verify', where) ?? false;
+  const ca = files.bytes(cluster, 'certificate-authority', 'certificate-authority-data', where);
+  if (ca !== undefined) {
+    requirePem(ca, 'CERTIFICATE', 'certificate-authority', where);
+    // client-go refuses the pair: a CA that would silently be ignored is a mistake the user should hear about.
+    if (insecure) throw invalid(where, 'insecure-skip-tls-verify cannot be combined with certificate-authority; remove one of them');
+  }
+  const tlsServerName = optString(cluster, 'tls-server-name', where);
+  return { server, ...(ca !== undefined && { ca }), insecure, ...(tlsServerName && { tlsServerName }) };
+}
+
+function credentials(user: Obj, userName: string, where: string, files: FileFields): Pick<ApiConnection, 'token' | 'clientCert' | 'clientKey' | 'credential'> {
+  for (const [field, why] of Object.entries(UNSUPPORTED_USER_FIELDS)) {
+    if (user[field] !== undefined) throw invalid(where, `${field}: ${why}; ${CREDENTIAL_HINT}`);
+  }
+  const described: string[] = [];
+  let token: string | undefined;
+  // As in client-go the file wins over an inline token: it is what kubelet keeps fresh.
+  const tokenFile = optString(user, 'tokenFile', where);
+  if (tokenFile) {
+    const path = files.path(tokenFile);
+    token = readTokenFile(path, where);
+    described.push(`the token in ${path}`);
+  } else {
+    token = optString(user, 'token', where) || undefined;
+    if (token) described.push(`the token of user "${userName}" in ${files.source}`);
+  }
+  const clientCert = files.bytes(user, 'client-certificate', 'client-certificate-data', where);
+  const clientKey = files.bytes(user, 'client-key', 'client-key-data', where);
+  if ((clientCert === undefined) !== (clientKey === undefined)) {
+    throw invalid(where, `${clientCert ? 'client-certificate' : 'client-key'} is set without ${clientCert ? 'client-key' : 'client-certificate'}; set both or neither`);
+  }
+  if (clientCert && clientKey) {
+    requirePem(clientCert, 'CERTIFICATE', 'client-certificate', where);
+    requirePem(clientKey, 'PRIVATE KEY', 'client-key', where);
+    described.push(`the client certificate of user "${userName}" in ${files.source}`);
+  }
+  return {
+    ...(token && { token }),
+    ...(clientCert && clientKey && { clientCert, clientKey }),
+    credential: described.length > 0 ? described.join(' and ') : `no credentials (context has ${userName ? `user "${userName}" without any` : 'no user'})`,
+  };
+}
+
+/** Reads `<field>` (a path, relative to the kubeconfig's directory as kubectl resolves it) or `<field>-data` (base64). */
+class FileFields {
+  constructor(
+    readonly source: string,
+    private readonly baseDir: string,
+  ) {}
+
+  path(p: string): string {
+    return resolve(this.baseDir, p);
+  }
+
+  bytes(obj: Obj, fileField: string, dataField: string, where: string): Buffer | undefined {
+    // Inline data wins over the file, as in client-go, so the file is not even opened.
+    const data = optString(obj, dataField, where);
+    if (data) {
+      const compact = data.replace(/\s+/g, '');
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 !== 0) {
+        throw invalid(where, `${dataField} is not valid base64; it must hold the base64 encoding of the PEM file`);
+      }
+      return Buffer.from(compact, 'base64');
+    }
+    const file = optString(obj, fileField, where);
+    if (!file) return undefined;
+    const path = this.path(file);
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new CniError(ErrorCode.IoFailure, `${where}: cannot read ${fileField} ${path}: ${(e as Error).message}`);
+    }
+  }
+}
+
+function parseServer(raw: string | undefined, where: string): string {
+  if (!raw) throw invalid(where, 'server is not set; it must be the API server URL, e.g. https://10.96.0.1:443');
+  // client-go takes a bare host:port as https.
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw invalid(where, `server ${JSON.stringify(raw)} is not a URL; it must look like https://10.96.0.1:443`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw invalid(where, `server ${JSON.stringify(raw)} must be an https:// (or http://) URL`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw invalid(where, `server ${JSON.stringify(raw)} must not carry credentials, a query or a fragment`);
+  }
+  // Kept as written (a normalised URL would drop :443), so messages show what the user configured.
+  return withScheme.replace(/\/+$/, '');
+}
+
+/** The `field` object of the entry named `name` in the list `list` (kubeconfig's named-list layout). */
+function named(doc: Obj, list: string, field: string, name: string, where: string, missing: string): Obj {
+  const entries = doc[list];
+  if (entries !== undefined && entries !== null && !Array.isArray(entries)) {
+    throw invalid(where, `${list} must be a list of {name, ${field}} entries`);
+  }
+  const entry = (entries ?? []).find((e: unknown) => isObject(e) && e.name === name) as Obj | undefined;
+  if (entry === undefined) throw invalid(where, missing);
+  const value = entry[field];
+  if (!isObject(value)) throw invalid(where, `${list} entry "${name}" has no ${field} mapping`);
+  return value;
+}
+
+function readConfigFile(file: string, where: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CniError(ErrorCode.IoFailure, `${where}: cannot read the file: ${(e as Error).message}`);
+  }
+}
+
+function readOptional(file: string, where: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CniError(ErrorCode.IoFailure, `${where}: cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+function readTokenFile(file: string, where: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new CniError(ErrorCode.IoFailure, `${where}: cannot read the token file ${file}: ${(e as Error).message}`);
+  }
+  if (!token) throw invalid(where, `the token file ${file} is empty`);
+  return token;
+}
+
+// Node only reports a malformed PEM when the first request fails, far from the field that was wrong.
+function requirePem(bytes: Buffer, label: string, field: string, where: string): void {
+  const text = bytes.toString('latin1');
+  if (!new RegExp(`-----BEGIN [A-Z ]*${label}-----`).test(text)) {
+    throw invalid(where, `${field} does not hold a PEM ${label} (no "-----BEGIN ...${label}-----" line)`);
+  }
+}
+
+function optString(obj: Obj, key: string, where: string): string | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw invalid(where, `${key} must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function optBool(obj: Obj, key: string, where: string): boolean | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw invalid(where, `${key} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function invalid(where: string, msg: string): CniError {
+  return new CniError(ErrorCode.InvalidNetworkConfig, `${where}: ${msg}`);
+}

@@ -1,0 +1,521 @@
+import { isIP } from 'node:net';
+import { CniError, ErrorCode } from '../cni/errors';
+import { validateInterfaceName } from '../cni/environment';
+import { goField } from '../util/go-json';
+
+/*
+ * The pod's network-selection annotations (multi-net-spec §4.1; Multus's parsePodNetworkAnnotation), parsed once
+ * into typed elements. Everything Multus would only find out while attaching (a bad name, a duplicate interface,
+ * an unparsable address) is refused here, before the first delegate runs, with the item quoted and the fix named.
+ */
+
+export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
+export const DEFAULT_NETWORK_ANNOTATION = 'v1.multus-cni.io/default-network';
+
+export interface PortMapping {
+  hostPort: number;
+  containerPort: number;
+  protocol?: string;
+  hostIP?: string;
+}
+
+export interface Bandwidth {
+  ingressRate?: number;
+  ingressBurst?: number;
+  egressRate?: number;
+  egressBurst?: number;
+}
+
+/** One element of the annotation, validated. Absent requests are absent keys. */
+export interface NetworkSelection {
+  /** The NetworkAttachmentDefinition's name. */
+  name: string;
+  /** Its namespace: the pod's (or multusNamespace's, for the default network) when the annotation has none. */
+  namespace: string;
+  interface?: string;
+  /** Addresses as written: IPs or CIDRs. */
+  ips?: string[];
+  mac?: string;
+  infinibandGUID?: string;
+  portMappings?: PortMapping[];
+  bandwidth?: Bandwidth;
+  cniArgs?: Record<string, unknown>;
+  /**
+   * Gateways of this attachment's default routes. An empty list is kept as written: Multus reads it as "no
+   * attachment keeps a default route", and that decision belongs to the default-route handling, not the parser.
+   */
+  defaultRoute?: string[];
+  deviceID?: string;
+}
+
+/** A problem found in an annotation: where it is, what is wrong, and how to fix it. */
+export interface SelectionProblem {
+  where: string;
+  problem: string;
+  fix: string;
+}
+
+export interface SelectionCheck {
+  /** Every element that parsed without a problem, in annotation order. */
+  selections: NetworkSelection[];
+  problems: SelectionProblem[];
+  /** JSON keys that neither Multus nor multus-ts reads (ignored, as Multus does; `multus validate` reports them). */
+  ignoredKeys: Array<{ where: string; key: string }>;
+}
+
+/** The one line a problem is shown as, in CNI errors and in `multus validate`. */
+export function formatProblem(p: SelectionProblem): string {
+  return `${p.where}: ${p.problem} — fix: ${p.fix}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Values shared with the NAD and validate modules.
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Kubernetes namespace names. */
+export function isDns1123Label(s: string): boolean {
+  return s.length <= 63 && DNS1123_LABEL.test(s);
+}
+
+/** Kubernetes object names, NetworkAttachmentDefinitions included (custom resource names may contain dots). */
+export function isDns1123Subdomain(s: string): boolean {
+  return s.length <= 253 && DNS1123_SUBDOMAIN.test(s);
+}
+
+export const LABEL_RULE = 'lower case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
+export const SUBDOMAIN_RULE = 'lower case letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253 characters';
+
+/** 4 or 6 for an address Go's net.ParseIP accepts, else 0 (Node alone would also take an IPv6 zone). */
+export function ipFamily(s: string): 0 | 4 | 6 {
+  return s.includes('%') ? 0 : (isIP(s) as 0 | 4 | 6);
+}
+
+/** 4 or 6 for an address/prefix Go's net.ParseCIDR accepts, else 0. */
+export function cidrFamily(s: string): 0 | 4 | 6 {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
+  if (!m) return 0;
+  const family = ipFamily(m[1]!);
+  return family !== 0 && Number(m[2]) <= (family === 4 ? 32 : 128) ? family : 0;
+}
+
+/**
+ * The length in bytes of a link-layer address as Go's net.ParseMAC reads it (groups of two hex digits separated by
+ * ":" or "-", or of four separated by "."; 6, 8 or 20 bytes), or 0 when it is not one.
+ */
+export function hardwareAddressLength(s: string): number {
+  let bytes = 0;
+  if (/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})+$/.test(s) || /^[0-9a-fA-F]{2}(-[0-9a-fA-F]{2})+$/.test(s)) bytes = (s.length + 1) / 3;
+  else if (/^[0-9a-fA-F]{4}(\.[0-9a-fA-F]{4})+$/.test(s)) bytes = (2 * (s.length + 1)) / 5;
+  return [6, 8, 20].includes(bytes) ? bytes : 0;
+}
+
+/** A JSON value as messages quote it, cut short when long. */
+export function shown(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const INTERFACE_RULE = 'interface names are 1 to 15 bytes, without "/", ":" or white space, and not "." or ".."';
+const FORMAT = 'write each item as [namespace/]name[@interface], separated by commas, e.g. default/macvlan-conf@net1';
+const JSON_EXAMPLE = '[{"name": "macvlan-conf", "namespace": "default", "interface": "net1"}]';
+
+// Multus's selection keys (pkg/types NetworkSelectionElement); Go matches them ignoring case.
+export const SELECTION_KEYS = [
+  'name', 'namespace', 'interface', 'interfaceRequest', 'ips', 'mac', 'infiniband-guid', 'portMappings', 'bandwidth',
+  'cni-args', 'default-route', 'deviceID',
+];
+
+class Collector {
+  readonly problems: SelectionProblem[] = [];
+  readonly ignoredKeys: Array<{ where: string; key: string }> = [];
+
+  add(where: string, problem: string, fix: string): void {
+    this.problems.push({ where, problem, fix });
+  }
+}
+
+function interfaceProblem(name: string): string | undefined {
+  try {
+    validateInterfaceName(name);
+    return undefined;
+  } catch (e) {
+    return (e as CniError).message;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Text form: [namespace/]name[@interface], comma separated.
+
+function parseTextItem(item: string, where: string, podNamespace: string, c: Collector): NetworkSelection | undefined {
+  const quoted = JSON.stringify(item);
+  const slash = item.split('/');
+  if (slash.length > 2) {
+    c.add(where, `${quoted} has more than one "/"`, FORMAT);
+    return undefined;
+  }
+  const at = slash[slash.length - 1]!.split('@');
+  if (at.length > 2) {
+    c.add(where, `${quoted} has more than one "@"`, FORMAT);
+    return undefined;
+  }
+  const namespace = slash.length === 2 ? slash[0]!.trim() : undefined;
+  const name = at[0]!.trim();
+  const iface = at.length === 2 ? at[1]!.trim() : undefined;
+  const before = c.problems.length;
+  if (namespace === '') {
+    c.add(where, `${quoted} has nothing before "/"`, 'write the namespace before the "/", or leave out the "/" to use the pod\'s namespace');
+  } else if (namespace !== undefined && !isDns1123Label(namespace)) {
+    c.add(where, `namespace ${JSON.stringify(namespace)} in ${quoted} is not a valid namespace name`, `a namespace name has ${LABEL_RULE}`);
+  }
+  if (name === '') {
+    c.add(where, `${quoted} has no network name`, `name the NetworkAttachmentDefinition, e.g. macvlan-conf or default/macvlan-conf; ${FORMAT}`);
+  } else if (!isDns1123Subdomain(name)) {
+    c.add(where, `network name ${JSON.stringify(name)} in ${quoted} is not a valid NetworkAttachmentDefinition name`,
+      `a NetworkAttachmentDefinition name has ${SUBDOMAIN_RULE}`);
+  }
+  if (iface === '') {
+    c.add(where, `${quoted} has nothing after "@"`, 'write the interface name after "@", or leave out the "@" to get the next netN name');
+  } else if (iface !== undefined) {
+    const bad = interfaceProblem(iface);
+    if (bad) c.add(where, `interface ${JSON.stringify(iface)} in ${quoted}: ${bad}`, INTERFACE_RULE);
+  }
+  if (c.problems.length > before) return undefined;
+  const sel: NetworkSelection = { name, namespace: namespace ?? podNamespace };
+  if (iface !== undefined) sel.interface = iface;
+  return sel;
+}
+
+function parseText(value: string, annotation: string, podNamespace: string, c: Collector): NetworkSelection[] {
+  const out: NetworkSelection[] = [];
+  value.split(',').forEach((raw, i) => {
+    const item = raw.trim();
+    const where = `${annotation} item ${i + 1}`;
+    if (item === '') {
+      c.add(where, 'is empty (a comma at the start or end, or two commas in a row)', 'remove the extra comma');
+      return;
+    }
+    const sel = parseTextItem(item, where, podNamespace, c);
+    if (sel) out.push(sel);
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// JSON form: a list of network-selection elements.
+
+/** Reads the fields of one JSON element, each checked as Go would decode it and then as the spec means it. */
+class ElementReader {
+  constructor(
+    private readonly obj: Record<string, unknown>,
+    readonly where: string,
+    private readonly c: Collector,
+  ) {}
+
+  /** The field, or undefined when absent or null (Go leaves the zero value). */
+  field(key: string): unknown {
+    const v = goField(this.obj, key);
+    return v === null ? undefined : v;
+  }
+
+  bad(key: string, v: unknown, what: string, fix: string): undefined {
+    this.c.add(this.where, `"${key}": ${shown(v)} ${what}`, fix);
+    return undefined;
+  }
+
+  /** A string field; '' counts as absent, as it does for Multus. */
+  string(key: string): string | undefined {
+    const v = this.field(key);
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string') return this.bad(key, v, 'is not a string', `write "${key}" as a JSON string`);
+    return v;
+  }
+
+  list(key: string, what: string): unknown[] | undefined {
+    const v = this.field(key);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) return this.bad(key, v, 'is not a list', `write "${key}" as a JSON list of ${what}`);
+    return v;
+  }
+
+  object(key: string, example: string): Record<string, unknown> | undefined {
+    const v = this.field(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) return this.bad(key, v, 'is not an object', `write "${key}" as a JSON object, e.g. ${example}`);
+    return v as Record<string, unknown>;
+  }
+
+  /** An integer field of a nested object (Go refuses fractions and strings for int fields). */
+  integer(key: string, v: unknown, min: number, max: number, fix: string): number | undefined {
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) {
+      return this.bad(key, v, `is not a whole number from ${min} to ${max}`, fix);
+    }
+    return v as number;
+  }
+}
+
+function jsonName(r: ElementReader): string | undefined {
+  const name = r.field('name');
+  if (name === undefined || name === '') {
+    r.bad('name', name ?? null, 'is missing', `add "name": the NetworkAttachmentDefinition's name, e.g. ${JSON_EXAMPLE}`);
+    return undefined;
+  }
+  if (typeof name !== 'string') return r.bad('name', name, 'is not a string', 'write the NetworkAttachmentDefinition\'s name as a JSON string');
+  if (name.includes('/')) {
+    return r.bad('name', name, 'contains "/"', `in the JSON form the namespace has its own key: {"namespace": ${JSON.stringify(name.split('/')[0])}, "name": ${JSON.stringify(name.split('/').slice(1).join('/'))}}`);
+  }
+  if (name.includes('@')) {
+    return r.bad('name', name, 'contains "@"', 'in the JSON form the interface has its own key: {"name": "...", "interface": "net1"}');
+  }
+  if (!isDns1123Subdomain(name)) return r.bad('name', name, 'is not a valid NetworkAttachmentDefinition name', `a NetworkAttachmentDefinition name has ${SUBDOMAIN_RULE}`);
+  return name;
+}
+
+function jsonInterface(r: ElementReader): string | undefined {
+  // interfaceRequest is the pre-3.2 spelling, read when "interface" is empty.
+  for (const key of ['interface', 'interfaceRequest']) {
+    const iface = r.string(key);
+    if (iface === undefined) continue;
+    const bad = interfaceProblem(iface);
+    return bad ? r.bad(key, iface, `is not a usable interface name: ${bad}`, INTERFACE_RULE) : iface;
+  }
+  return undefined;
+}
+
+function jsonIps(r: ElementReader): string[] | undefined {
+  const ips = r.list('ips', 'addresses, e.g. ["10.1.1.5/24"]');
+  if (ips === undefined || ips.length === 0) return undefined;
+  let ok = true;
+  for (const ip of ips) {
+    if (typeof ip !== 'string' || (ip.includes('/') ? cidrFamily(ip) : ipFamily(ip)) === 0) {
+      r.bad('ips', ip, 'is not an IP address or CIDR', 'write each address as an IP (10.1.1.5) or an IP with prefix length (10.1.1.5/24)');
+      ok = false;
+    }
+  }
+  return ok ? (ips as string[]) : undefined;
+}
+
+function jsonHardwareAddress(r: ElementReader, key: string, lengths: number[], fix: string): string | undefined {
+  const v = r.string(key);
+  if (v === undefined) return undefined;
+  return lengths.includes(hardwareAddressLength(v)) ? v : r.bad(key, v, `is not a ${key === 'mac' ? 'MAC address' : 'GUID'}`, fix);
+}
+
+function jsonPortMappings(r: ElementReader): PortMapping[] | undefined {
+  const list = r.list('portMappings', 'objects, e.g. [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]');
+  if (list === undefined || list.length === 0) return undefined;
+  const out: PortMapping[] = [];
+  list.forEach((raw, i) => {
+    const key = `portMappings[${i}]`;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      r.bad(key, raw, 'is not an object', 'write each port mapping as {"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}');
+      return;
+    }
+    const o = raw as Record<string, unknown>;
+    const portFix = 'ports are whole numbers from 1 to 65535';
+    const hostPort = r.integer(`${key}.hostPort`, goField(o, 'hostPort'), 1, 65535, portFix);
+    const containerPort = r.integer(`${key}.containerPort`, goField(o, 'containerPort'), 1, 65535, portFix);
+    const protocol = goField(o, 'protocol');
+    const hostIP = goField(o, 'hostIP');
+    const badProtocol = protocol !== undefined && protocol !== null && protocol !== ''
+      && (typeof protocol !== 'string' || !['tcp', 'udp', 'sctp'].includes(protocol.toLowerCase()));
+    if (badProtocol) r.bad(`${key}.protocol`, protocol, 'is not a protocol', 'use "tcp", "udp" or "sctp"');
+    const badHostIP = hostIP !== undefined && hostIP !== null && hostIP !== '' && (typeof hostIP !== 'string' || ipFamily(hostIP) === 0);
+    if (badHostIP) r.bad(`${key}.hostIP`, hostIP, 'is not an IP address', 'write the host address to bind, e.g. "0.0.0.0", or leave "hostIP" out');
+    if (hostPort === undefined || containerPort === undefined || badProtocol || badHostIP) return;
+    const pm: PortMapping = { hostPort: hostPort!, containerPort: containerPort! };
+    if (typeof protocol === 'string' && protocol !== '') pm.protocol = protocol;
+    if (typeof hostIP === 'string' && hostIP !== '') pm.hostIP = hostIP;
+    out.push(pm);
+  });
+  return out.length === list.length ? out : undefined;
+}
+
+function jsonBandwidth(r: ElementReader): Bandwidth | undefined {
+  const o = r.object('bandwidth', '{"ingressRate": 1000000, "ingressBurst": 1000000}');
+  if (o === undefined) return undefined;
+  const out: Bandwidth = {};
+  let ok = true;
+  for (const key of ['ingressRate', 'ingressBurst', 'egressRate', 'egressBurst'] as const) {
+    const v = goField(o, key);
+    if (v === undefined || v === null) continue;
+    const n = r.integer(`bandwidth.${key}`, v, 0, Number.MAX_SAFE_INTEGER, 'rates are bits per second and bursts bits, as whole numbers');
+    if (n === undefined) ok = false;
+    else out[key] = n;
+  }
+  return ok ? out : undefined;
+}
+
+function jsonDefaultRoute(r: ElementReader): string[] | undefined {
+  const list = r.list('default-route', 'gateway addresses, e.g. ["192.168.1.1"]');
+  if (list === undefined) return undefined;
+  let ok = true;
+  for (const gw of list) {
+    if (typeof gw !== 'string' || ipFamily(gw) === 0) {
+      r.bad('default-route', gw, 'is not an IP address', 'list the gateway address(es) of the default route, one per IP family, e.g. ["192.168.1.1"]');
+      ok = false;
+    }
+  }
+  return ok ? (list as string[]) : undefined;
+}
+
+function parseJsonElement(raw: unknown, where: string, podNamespace: string, c: Collector): NetworkSelection | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    c.add(where, `${shown(raw)} is not an object`, `write each element as an object, e.g. ${JSON_EXAMPLE}`);
+    return undefined;
+  }
+  const obj = raw as Record<string, unknown>;
+  const label = typeof obj.name === 'string' && obj.name !== '' ? `${where} (${JSON.stringify(obj.name)})` : where;
+  for (const key of Object.keys(obj)) {
+    if (!SELECTION_KEYS.some((k) => k.toLowerCase() === key.toLowerCase())) c.ignoredKeys.push({ where: label, key });
+  }
+  const r = new ElementReader(obj, label, c);
+  const before = c.problems.length;
+  const name = jsonName(r);
+  const namespace = r.string('namespace');
+  if (namespace !== undefined && !isDns1123Label(namespace)) {
+    r.bad('namespace', namespace, 'is not a valid namespace name', `a namespace name has ${LABEL_RULE}`);
+  }
+  const sel: NetworkSelection = { name: name ?? '', namespace: namespace ?? podNamespace };
+  const set = <K extends keyof NetworkSelection>(k: K, v: NetworkSelection[K] | undefined): void => {
+    if (v !== undefined) sel[k] = v;
+  };
+  set('interface', jsonInterface(r));
+  set('ips', jsonIps(r));
+  set('mac', jsonHardwareAddress(r, 'mac', [6, 8, 20], 'write the MAC address as six hex pairs, e.g. "c2:b0:57:49:47:f1"'));
+  set('infinibandGUID', jsonHardwareAddress(r, 'infiniband-guid', [8], 'write the GUID as eight hex pairs, e.g. "c2:9b:61:8b:6e:4c:0d:9a"'));
+  set('portMappings', jsonPortMappings(r));
+  set('bandwidth', jsonBandwidth(r));
+  set('cniArgs', r.object('cni-args', '{"key": "value"}'));
+  set('defaultRoute', jsonDefaultRoute(r));
+  set('deviceID', r.string('deviceID'));
+  return c.problems.length > before ? undefined : sel;
+}
+
+function parseJson(value: string, annotation: string, podNamespace: string, c: Collector): NetworkSelection[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (e) {
+    c.add(annotation, `${shown(value)} is not valid JSON: ${(e as Error).message}`,
+      `write a JSON list such as ${JSON_EXAMPLE}, or the text form without brackets, braces or quotes: default/macvlan-conf@net1`);
+    return [];
+  }
+  if (!Array.isArray(parsed)) {
+    // A single object is refused like Multus does, so that an annotation accepted here works on every Multus node.
+    const isObject = parsed !== null && typeof parsed === 'object';
+    c.add(annotation, isObject ? 'is a single JSON object, not a list' : `${shown(parsed)} is not a JSON list`,
+      isObject ? `put it in square brackets: [${value.trim()}]` : `write a JSON list such as ${JSON_EXAMPLE}`);
+    return [];
+  }
+  const out: NetworkSelection[] = [];
+  parsed.forEach((raw, i) => {
+    const sel = parseJsonElement(raw, `${annotation}[${i}]`, podNamespace, c);
+    if (sel) out.push(sel);
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function selectionLabel(s: NetworkSelection): string {
+  return `${s.namespace}/${s.name}${s.interface ? `@${s.interface}` : ''}`;
+}
+
+function duplicateInterfaces(selections: NetworkSelection[], annotation: string, c: Collector): void {
+  const seen = new Map<string, NetworkSelection>();
+  for (const s of selections) {
+    if (s.interface === undefined) continue;
+    const first = seen.get(s.interface);
+    if (first) {
+      c.add(annotation, `interface ${JSON.stringify(s.interface)} is requested twice, by ${JSON.stringify(selectionLabel(first))} and ${JSON.stringify(selectionLabel(s))}`,
+        'give each attachment its own interface name');
+    } else {
+      seen.set(s.interface, s);
+    }
+  }
+}
+
+function ecmpProblems(selections: NetworkSelection[], where: string, c: Collector): void {
+  for (const family of [4, 6] as const) {
+    const gateways = selections.flatMap((s) => (s.defaultRoute ?? []).filter((gw) => ipFamily(gw) === family).map((gw) => `${gw} (${selectionLabel(s)})`));
+    if (gateways.length > 1) {
+      c.add(where, `multus does not support ECMP for default-route: ${gateways.length} IPv${family} gateways are requested: ${gateways.join(', ')}`,
+        `keep one IPv${family} gateway in "default-route", on one attachment`);
+    }
+  }
+}
+
+/**
+ * Parses and checks an annotation value, collecting every problem instead of stopping at the first. JSON when the
+ * value contains "[", "{" or '"' (Multus's rule), the text form otherwise; an empty value selects nothing.
+ */
+export function checkNetworkSelection(value: string, podNamespace: string, annotation = NETWORKS_ANNOTATION): SelectionCheck {
+  const c = new Collector();
+  const trimmed = value.trim();
+  let selections: NetworkSelection[] = [];
+  if (trimmed !== '') {
+    selections = /[[{"]/.test(trimmed)
+      ? parseJson(trimmed, annotation, podNamespace, c)
+      : parseText(trimmed, annotation, podNamespace, c);
+  }
+  duplicateInterfaces(selections, annotation, c);
+  ecmpProblems(selections, annotation, c);
+  return { selections, problems: c.problems, ignoredKeys: c.ignoredKeys };
+}
+
+function throwProblems(problems: SelectionProblem[]): never {
+  const more = problems.length > 1
+    ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}; "multus validate --kind annotation" lists them all)`
+    : '';
+  throw new CniError(ErrorCode.InvalidNetworkConfig, `${formatProblem(problems[0]!)}${more}`);
+}
+
+/** The `k8s.v1.cni.cncf.io/networks` annotation as typed elements; a CniError (code 7) on any problem. */
+export function parseNetworkSelection(value: string, podNamespace: string): NetworkSelection[] {
+  const { selections, problems } = checkNetworkSelection(value, podNamespace);
+  if (problems.length > 0) throwProblems(problems);
+  return selections;
+}
+
+/**
+ * The `v1.multus-cni.io/default-network` annotation: the one network that replaces the primary (undefined when the
+ * annotation is empty). Its namespace defaults to multusNamespace.
+ */
+export function parseDefaultNetworkAnnotation(value: string, multusNamespace: string): NetworkSelection | undefined {
+  const { selections, problems } = checkNetworkSelection(value, multusNamespace, DEFAULT_NETWORK_ANNOTATION);
+  if (problems.length > 0) throwProblems(problems);
+  if (selections.length > 1) {
+    throwProblems([{
+      where: DEFAULT_NETWORK_ANNOTATION,
+      problem: `more than one default network is specified: ${shown(value)}`,
+      fix: `name exactly one NetworkAttachmentDefinition; add the others to ${NETWORKS_ANNOTATION}`,
+    }]);
+  }
+  return selections[0];
+}
+
+/**
+ * The ECMP rule over every attachment of the pod (the default network's element and the annotation's): at most one
+ * default-route gateway per IP family. checkNetworkSelection already applies it within one annotation.
+ */
+export function checkDefaultRoutes(selections: NetworkSelection[]): void {
+  const c = new Collector();
+  ecmpProblems(selections, 'default-route', c);
+  if (c.problems.length > 0) throwProblems(c.problems);
+}
+
+/** With namespaceIsolation, a pod may only use NetworkAttachmentDefinitions of its own or a global namespace. */
+export function checkNamespaceIsolation(selections: NetworkSelection[], podNamespace: string, globalNamespaces: readonly string[]): void {
+  for (const s of selections) {
+    if (s.namespace === podNamespace || globalNamespaces.includes(s.namespace)) continue;
+    throw new CniError(ErrorCode.InvalidNetworkConfig,
+      `namespace isolation enabled, annotation violates permission, pod is in namespace ${podNamespace} but refers to target namespace ${s.namespace} `
+      + `(network ${JSON.stringify(`${s.namespace}/${s.name}`)}) — fix: use a NetworkAttachmentDefinition in namespace ${podNamespace}, `
+      + `or add ${s.namespace} to "globalNamespaces" in the multus configuration`);
+  }
+}

@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+
+export const VALIDATE_KINDS = ['auto', 'nad', 'annotation', 'multus-conf'] as const;
+export type ValidateKind = (typeof VALIDATE_KINDS)[number];
+
+/**
+ * `multus validate <file|->`: checks a NetworkAttachmentDefinition, a networks annotation or a 00-multus.conf
+ * without a cluster, printing one line per problem with its fix. The checks load only when the command runs.
+ */
+export function registerValidateCommand(program: Command): void {
+  program
+    .command('validate')
+    .summary('check a NetworkAttachmentDefinition, a networks annotation or a 00-multus.conf offline')
+    .description('Check a NetworkAttachmentDefinition (YAML or JSON, several documents allowed), a pod network annotation '
+      + '(the value, or a Pod/workload manifest carrying it) or a multus configuration, and print every problem with its fix.\n'
+      + 'Exit status 1 when there is a problem; "ok" when there is none. Lines with "note:" are information only.')
+    .argument('<file>', 'the file to check, or - for standard input')
+    .addOption(new Option('--kind <kind>', 'what the file holds').choices(VALIDATE_KINDS).default('auto'))
+    .action(async (file: string, o: { kind: ValidateKind }) => {
+      let text: string;
+      try {
+        text = readFileSync(file === '-' ? 0 : file, 'utf8');
+      } catch (e) {
+        process.stdout.write(`${file}: cannot be read: ${(e as Error).message} — fix: give the path of an existing file, or - for standard input\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const { validateText } = await import('./validate');
+      const findings = await validateText(text, o.kind, file === '-' ? 'stdin' : file);
+      process.stdout.write(`${findings.lines().join('\n')}\n`);
+      if (findings.problemCount > 0) process.exitCode = 1;
+    });
+}

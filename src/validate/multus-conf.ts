@@ -1,0 +1,140 @@
+import { isSafeName } from '../cni/environment';
+import type { CniError } from '../cni/errors';
+import { configVersion, type CniVersion } from '../cni/version';
+import { isDns1123Label, LABEL_RULE } from '../k8s/network-selection';
+import { LOG_LEVELS } from '../log/logger';
+import { MULTUS_KEYS, parseMultusConfig } from '../multus/config';
+import { checkCniConfig } from './cni-config';
+import { Findings, isObject, jsonErrorMessage, Scope, shown } from './findings';
+import { closestKey } from './suggest';
+
+// The keys the plugin reads, plus the standard ones the runtime fills in.
+const KNOWN_KEYS = [...MULTUS_KEYS, 'type', 'capabilities', 'args'];
+
+const THICK_KEYS = [
+  'chrootDir', 'socketDir', 'metricsPort', 'enablePprof', 'connectionLimit', 'perNodeCertificate', 'multusConfigFile',
+  'multusAutoconfigDir', 'multusMasterCNI', 'cniConfigDir', 'forceCNIVersion', 'overrideNetworkName', 'daemonSocketDir',
+];
+
+// Keys found in the wild that nothing reads, and what to say about each.
+const IGNORED_KEYS: Record<string, string> = {
+  cniconf: 'is written by the Multus installer but read by nobody; the directory multus searches is "confDir"',
+  auxiliarycnichainname: 'is a Go Multus (v4.2.2+) feature that multus-ts does not implement; it is ignored',
+  defaultnetworkfile: 'is no longer read by Multus; it is ignored',
+  defaultnetworkwaitseconds: 'is no longer read by Multus; it is ignored',
+  masterplugin: 'was removed from Multus in 2018; the first element of "delegates" is the primary network',
+  always_use_default: 'was removed from Multus in 2018; it is ignored',
+};
+
+// Misspellings that documentation itself spread.
+const ALIASES: Record<string, string> = { allowtrydeleteonerr: 'retryDeleteOnError' };
+
+
+function checkKeys(conf: Record<string, unknown>, s: Scope): void {
+  const lower = (k: string): string => k.toLowerCase();
+  for (const key of Object.keys(conf)) {
+    const k = lower(key);
+    if (KNOWN_KEYS.some((known) => lower(known) === k)) continue;
+    const at = s.at(key);
+    if (IGNORED_KEYS[k]) at.note(IGNORED_KEYS[k]);
+    else if (THICK_KEYS.some((t) => lower(t) === k)) at.note('is a key of the thick plugin\'s daemon configuration; the thin plugin ignores it');
+    else {
+      const meant = ALIASES[k] ?? closestKey(key, KNOWN_KEYS);
+      if (meant) at.problem('is not a multus configuration key and is ignored', `did you mean ${JSON.stringify(meant)}?`);
+      else at.note('is not a multus configuration key and is ignored');
+    }
+  }
+}
+
+function checkValues(conf: Record<string, unknown>, s: Scope): void {
+  const level = conf.logLevel;
+  if (typeof level === 'string' && level !== '' && !(LOG_LEVELS as readonly string[]).includes(level.toLowerCase())) {
+    s.at('logLevel').problem(`${shown(level)} is not a log level (multus would keep logging at "panic")`,
+      `use ${LOG_LEVELS.map((l) => `"${l}"`).join(', ')}`);
+  }
+  if (typeof conf.multusNamespace === 'string' && conf.multusNamespace !== '' && !isDns1123Label(conf.multusNamespace)) {
+    s.at('multusNamespace').problem(`${shown(conf.multusNamespace)} is not a valid namespace name`, `a namespace name has ${LABEL_RULE}`);
+  }
+  if (Array.isArray(conf.systemNamespaces)) {
+    conf.systemNamespaces.forEach((ns, i) => {
+      if (typeof ns === 'string' && !isDns1123Label(ns)) s.at('systemNamespaces').at(i).problem(`${shown(ns)} is not a valid namespace name`, `a namespace name has ${LABEL_RULE}`);
+    });
+  }
+  if (typeof conf.globalNamespaces === 'string') {
+    for (const ns of conf.globalNamespaces.split(',').map((n) => n.trim()).filter((n) => n !== '')) {
+      if (!isDns1123Label(ns)) s.at('globalNamespaces').problem(`${shown(ns)} is not a valid namespace name`, `a namespace name has ${LABEL_RULE}; separate names with commas`);
+    }
+    if (conf.namespaceIsolation !== true) s.at('globalNamespaces').note('only matters with "namespaceIsolation": true');
+  }
+  const hasDelegates = Array.isArray(conf.delegates) && conf.delegates.length > 0;
+  if (typeof conf.clusterNetwork === 'string' && conf.clusterNetwork !== '' && hasDelegates) {
+    s.at('delegates').note('is ignored because "clusterNetwork" is set');
+  }
+}
+
+/** The multus plugin's own configuration, from a .conf or from the multus entry of a .conflist. */
+function multusEntry(top: Record<string, unknown>, s: Scope): { conf: Record<string, unknown>; s: Scope } | undefined {
+  if (top.plugins === undefined) return { conf: top, s };
+  const plugins = Array.isArray(top.plugins) ? top.plugins : [];
+  const i = plugins.findIndex((p) => isObject(p) && (p.type === 'multus' || p.type === 'multus-shim'));
+  if (i < 0) {
+    s.at('plugins').problem('has no plugin of type "multus"', 'put the multus configuration in "plugins", e.g. [{"type": "multus", "kubeconfig": ..., "delegates": [...]}]');
+    return undefined;
+  }
+  // libcni gives every plugin of a list the list's name and version.
+  return { conf: { ...(plugins[i] as Record<string, unknown>), name: top.name, cniVersion: top.cniVersion }, s: s.at('plugins').at(i) };
+}
+
+/** A 00-multus.conf or 00-multus.conflist, every problem reported. */
+export function checkMultusConf(text: string, label: string, findings: Findings): void {
+  const top = new Scope(findings, label);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    top.problem(`is not valid JSON: ${jsonErrorMessage(text, e as Error)}`, 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)');
+    return;
+  }
+  if (!isObject(raw)) {
+    top.problem(`${shown(raw)} is not a JSON object`, 'write the multus configuration as one JSON object');
+    return;
+  }
+  const entry = multusEntry(raw, top);
+  if (!entry) return;
+  const { conf, s } = entry;
+  if (typeof conf.name !== 'string' || !isSafeName(conf.name)) {
+    top.at('name').problem(conf.name === undefined ? 'is missing' : `${shown(conf.name)} is not a valid network name`,
+      'set "name", e.g. "multus-cni-network" (letters, digits, "_", "." and "-")');
+  }
+  let version: CniVersion | undefined;
+  try {
+    version = configVersion(conf);
+    if (conf.cniVersion === undefined || conf.cniVersion === '') {
+      top.at('cniVersion').note('is missing, which means 0.1.0 (the oldest result format); set it to the primary network\'s cniVersion');
+    }
+  } catch (e) {
+    const err = e as CniError;
+    top.at('cniVersion').problem(`${shown(conf.cniVersion)}: ${err.message}`, err.details || 'use a supported CNI version');
+  }
+  if (conf.type === 'multus-shim') s.at('type').note('"multus-shim" is the thick plugin: the daemon\'s configuration overrides these keys');
+  else if (conf.type !== 'multus') s.at('type').problem(`${shown(conf.type)} is not "multus"`, 'set "type": "multus" so the runtime runs multus');
+  checkKeys(conf, s);
+  checkValues(conf, s);
+
+  const before = findings.problemCount;
+  if (Array.isArray(conf.delegates)) conf.delegates.forEach((d, i) => checkCniConfig(d, s.at('delegates').at(i), {}));
+  const delegatesBad = findings.problemCount > before;
+  if (!version) return;
+  // The delegates' problems are all reported above; a stand-in lets parseMultusConfig go on to the other keys.
+  const checked = delegatesBad ? { ...conf, delegates: [{ name: 'stand-in', type: 'stand-in' }] } : conf;
+  try {
+    parseMultusConfig(checked, version);
+  } catch (e) {
+    const err = e as CniError;
+    const msg = err.message.replace(/^multus configuration: /, '');
+    // parseMultusConfig says `"key" must be <what>, got <value>`: put it at the key and make the first half the fix.
+    const typed = /^"([^"]+)" must be (.+), got (.*)$/.exec(msg);
+    if (typed) s.at(typed[1]!).problem(`${typed[3]} is not ${typed[2]}`, `make "${typed[1]}" ${typed[2]}`);
+    else s.problem(msg, err.details || 'correct the value as the message says');
+  }
+}

@@ -1,0 +1,125 @@
+import { SELECTION_KEYS } from '../k8s/network-selection';
+import { checkAnnotationValue, checkPodManifest, isPodManifest } from './annotation';
+import type { ValidateKind } from './command';
+import { Findings, isObject, jsonErrorMessage } from './findings';
+import { checkMultusConf } from './multus-conf';
+import { checkNad } from './nad';
+
+type Documents = { docs: unknown[] } | { error: string };
+
+/** YAML (which includes JSON), possibly several documents; the yaml package is only loaded for this command. */
+async function parseDocuments(text: string): Promise<Documents> {
+  if (/^\s*[{[]/.test(text)) {
+    // JSON gets JSON's error messages, which point at the broken spot better than YAML's.
+    try {
+      return { docs: [JSON.parse(text)] };
+    } catch (e) {
+      return { error: `is not valid JSON: ${jsonErrorMessage(text, e as Error)}` };
+    }
+  }
+  const { parseAllDocuments } = await import('yaml');
+  const parsed = parseAllDocuments(text);
+  const docs = Array.isArray(parsed) ? parsed : [];
+  const broken = docs.flatMap((d) => d.errors);
+  if (broken.length > 0) return { error: `is not valid YAML: ${broken[0]!.message.split('\n')[0]}` };
+  return { docs: docs.map((d) => d.toJS() as unknown).filter((d) => d !== null && d !== undefined) };
+}
+
+/** A `kind: List` (what `kubectl get -o yaml` prints) stands for its items. */
+function expandLists(docs: unknown[]): unknown[] {
+  return docs.flatMap((d) => (isObject(d) && d.kind === 'List' && Array.isArray(d.items) ? d.items : [d]));
+}
+
+function isNad(doc: unknown): boolean {
+  return isObject(doc) && (doc.kind === 'NetworkAttachmentDefinition'
+    || (typeof doc.apiVersion === 'string' && doc.apiVersion.startsWith('k8s.cni.cncf.io/')));
+}
+
+function isMultusConf(doc: unknown): boolean {
+  if (!isObject(doc)) return false;
+  const keys = Object.keys(doc).map((k) => k.toLowerCase());
+  return doc.type === 'multus' || doc.type === 'multus-shim' || keys.includes('delegates') || keys.includes('clusterNetwork'.toLowerCase())
+    || (Array.isArray(doc.plugins) && doc.plugins.some((p) => isObject(p) && (p.type === 'multus' || p.type === 'multus-shim')));
+}
+
+/** A lone object of selection keys: an annotation written without its list brackets. */
+function isSelectionObject(doc: unknown): boolean {
+  return isObject(doc) && Object.keys(doc).length > 0
+    && Object.keys(doc).every((k) => SELECTION_KEYS.some((s) => s.toLowerCase() === k.toLowerCase()));
+}
+
+function checkDocuments(docs: unknown[], source: string, findings: Findings, check: (doc: unknown, label: string) => void): void {
+  const all = expandLists(docs);
+  if (all.length === 0) findings.add({ where: source, problem: 'is empty', fix: 'give a file with something to check' });
+  all.forEach((doc, i) => check(doc, all.length > 1 ? `${source} document ${i + 1}` : source));
+}
+
+async function checkNads(text: string, source: string, findings: Findings): Promise<void> {
+  const parsed = await parseDocuments(text);
+  if ('error' in parsed) {
+    findings.add({ where: source, problem: parsed.error, fix: 'correct the syntax there' });
+    return;
+  }
+  checkDocuments(parsed.docs, source, findings, (doc, label) => checkNad(doc, label, findings));
+}
+
+/** An annotation value as it is, or a manifest whose pod (template) carries the annotations. */
+async function checkAnnotation(text: string, source: string, findings: Findings): Promise<void> {
+  const t = text.trim();
+  if (/^(apiVersion|kind|metadata)\s*:/m.test(t) || /^\{\s*"(apiVersion|kind|metadata)"/.test(t)) {
+    const parsed = await parseDocuments(text);
+    if ('docs' in parsed && parsed.docs.some(isPodManifest)) {
+      expandLists(parsed.docs).filter(isPodManifest).forEach((doc, i, pods) =>
+        checkPodManifest(doc, pods.length > 1 ? `${source} document ${i + 1}` : source, findings));
+      return;
+    }
+  }
+  checkAnnotationValue(t, findings);
+}
+
+type Detected = { kind: Exclude<ValidateKind, 'auto'> } | { kind: undefined; error?: string };
+
+async function detect(text: string): Promise<Detected> {
+  const t = text.trim();
+  if (t.startsWith('[')) return { kind: 'annotation' };
+  const parsed = await parseDocuments(text);
+  if ('error' in parsed) {
+    // Broken JSON or YAML still says what it was meant to be often enough.
+    if (/NetworkAttachmentDefinition|k8s\.cni\.cncf\.io\//.test(t)) return { kind: 'nad' };
+    if (/"type"\s*:\s*"multus|"delegates"|"clusterNetwork"/i.test(t)) return { kind: 'multus-conf' };
+    return t.startsWith('{') || t.includes('\n') ? { kind: undefined, error: parsed.error } : { kind: 'annotation' };
+  }
+  const docs = expandLists(parsed.docs);
+  const first = docs[0];
+  if (docs.length > 0 && docs.every(isNad)) return { kind: 'nad' };
+  if (docs.some(isPodManifest)) return { kind: 'annotation' };
+  if (isMultusConf(first)) return { kind: 'multus-conf' };
+  // A one-line text annotation reads as a YAML string; a lone selection object is an annotation missing its [].
+  if (typeof first === 'string' || isSelectionObject(first)) return { kind: 'annotation' };
+  if (docs.some(isNad)) return { kind: 'nad' };
+  return { kind: undefined };
+}
+
+/** Everything `multus validate` finds in `text`; `source` names the input in the output. */
+export async function validateText(text: string, kind: ValidateKind, source: string): Promise<Findings> {
+  const findings = new Findings();
+  const detected: Detected = kind === 'auto' ? await detect(text) : { kind };
+  switch (detected.kind) {
+    case 'nad':
+      await checkNads(text, source, findings);
+      break;
+    case 'annotation':
+      await checkAnnotation(text, source, findings);
+      break;
+    case 'multus-conf':
+      checkMultusConf(text, source, findings);
+      break;
+    default:
+      findings.add({
+        where: source,
+        problem: `${'error' in detected && detected.error ? `${detected.error}, and so ` : ''}cannot tell whether this is a NetworkAttachmentDefinition, a networks annotation or a multus configuration`,
+        fix: `${'error' in detected && detected.error ? 'correct the syntax, or ' : ''}say which with --kind nad, --kind annotation or --kind multus-conf`,
+      });
+  }
+  return findings;
+}

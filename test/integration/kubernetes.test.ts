@@ -1,0 +1,190 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { REFERENCE_PLUGINS, runMultusAsync, uniqueId, Workdir, type RunOutcome } from '../helpers/multus';
+import { canUseNamespaces, TestNode } from '../helpers/netns';
+import { startApiServer, unusedPort, type ApiServer } from '../helpers/api-server';
+
+const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
+const STATUS = 'k8s.v1.cni.cncf.io/network-status';
+
+// A pod on a node whose secondary networks come from NetworkAttachmentDefinitions in our test API server.
+describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces', () => {
+  // One node for the file, with the API server on its loopback (where a plugin running on the node reaches it),
+  // and a pod namespace and work directory for each test.
+  let node: TestNode;
+  let api: ApiServer;
+  beforeAll(async () => {
+    node = new TestNode();
+    api = await startApiServer({ netns: `/var/run/netns/${node.nodeNs}` });
+  });
+  afterAll(async () => {
+    await api.close();
+    node.destroy();
+  });
+  let f: { podNs: string; work: Workdir; bridge: string };
+  beforeEach(() => {
+    f = { podNs: node.addPod(), work: new Workdir(), bridge: `b${uniqueId()}` };
+  });
+  afterEach(() => {
+    spawnSync('ip', ['netns', 'del', f.podNs]);
+    f.work.remove();
+  });
+  const podLinks = () => node.links(f.podNs).filter((l) => l.ifname !== 'lo');
+
+  /** A namespace of its own for each test, so tests share the server without seeing each other's objects. */
+  function setup(annotations: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
+    const ns = `t-${uniqueId()}`;
+    const podName = `pod-${uniqueId()}`;
+    const pod = api.addPod({ namespace: ns, name: podName, annotations });
+    const kubeconfig = api.writeKubeconfig(f.work.dir);
+    const conf = {
+      cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', kubeconfig, cniDir: f.work.cniDir,
+      binDir: REFERENCE_PLUGINS, multusNamespace: ns,
+      delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'bridge', bridge: f.bridge, isGateway: true,
+        ipam: { type: 'host-local', subnet: '10.231.0.0/24', dataDir: f.work.ipamDir, routes: [{ dst: '0.0.0.0/0' }] } }],
+      ...extra,
+    };
+    const args = `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=${podName};K8S_POD_UID=${pod.metadata.uid as string}`;
+    const call = (command: string, more: Record<string, unknown> = {}): Promise<RunOutcome> =>
+      runMultusAsync({ command, conf: { ...conf, ...more }, containerId: `c${f.bridge}`, netns: `/var/run/netns/${f.podNs}`, inNetns: node.nodeNs, args });
+    return { ns, podName, call, requests: () => api.logged({ path: new RegExp(`/namespaces/${ns}/`) }) };
+  }
+
+  function addMacvlanNad(ns: string, name: string, subnet: string, master = node.uplink) {
+    api.addNad({
+      namespace: ns, name,
+      config: JSON.stringify({ cniVersion: '1.0.0', type: 'macvlan', master, mode: 'bridge', capabilities: { mac: true, ips: true },
+        ipam: { type: 'host-local', subnet, dataDir: f.work.ipamDir } }),
+    });
+  }
+
+  const podIps = (ifname: string) => podLinks().find((l) => l.ifname === ifname)?.addr_info.filter((a) => a.family === 'inet').map((a) => a.local);
+  const nothingLeft = () => {
+    expect(podLinks()).toEqual([]);
+    expect(existsSync(f.work.ipamDir) ? readdirSync(f.work.ipamDir, { recursive: true }).filter((x) => /\d+\.\d+\.\d+\.\d+$/.test(String(x))) : []).toEqual([]);
+    expect(existsSync(f.work.cniDir) ? readdirSync(f.work.cniDir).filter((x) => x !== 'results') : []).toEqual([]);
+  };
+
+  it('attaches a NAD named in text form as net1 and writes network-status once, within the request budget', async () => {
+    const t = setup({ [NETWORKS]: 'storage' });
+    addMacvlanNad(t.ns, 'storage', '10.232.0.0/24');
+    const add = await t.call('ADD');
+    expect(add.stderr).toBe('');
+    expect(add.status).toBe(0);
+    expect(podIps('net1')).toEqual(['10.232.0.2']);
+    // GET pod, GET the NAD, one PATCH of pods/status: 2 + distinct NADs.
+    expect(t.requests().map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET /api/v1/namespaces/${t.ns}/pods/${t.podName}`,
+      `GET /apis/k8s.cni.cncf.io/v1/namespaces/${t.ns}/network-attachment-definitions/storage`,
+      `PATCH /api/v1/namespaces/${t.ns}/pods/${t.podName}/status`,
+    ]);
+    expect(t.requests()[2]!.contentType).toBe('application/merge-patch+json');
+    const status = JSON.parse(api.pod(t.ns, t.podName)!.metadata.annotations[STATUS] as string) as Array<Record<string, unknown>>;
+    expect(status).toEqual([
+      expect.objectContaining({ name: 'cluster', interface: 'eth0', ips: ['10.231.0.2'], default: true, gateway: ['10.231.0.1'] }),
+      expect.objectContaining({ name: `${t.ns}/storage`, interface: 'net1', ips: ['10.232.0.2'] }),
+    ]);
+    expect(JSON.stringify(status)).not.toContain('<nil>');
+
+    // The pod is deleted from the API; DEL still removes everything, from the cache, without asking the API.
+    api.deletePod(t.ns, t.podName);
+    const before = t.requests().length;
+    const del = await t.call('DEL');
+    expect(del.status).toBe(0);
+    expect(t.requests()).toHaveLength(before);
+    nothingLeft();
+  });
+
+  it('attaches the same NAD twice as net1 and net2, fetching it once', async () => {
+    const t = setup({ [NETWORKS]: 'storage,storage' });
+    addMacvlanNad(t.ns, 'storage', '10.233.0.0/24');
+    expect((await t.call('ADD')).status).toBe(0);
+    expect(podIps('net1')).toEqual(['10.233.0.2']);
+    expect(podIps('net2')).toEqual(['10.233.0.3']);
+    expect(api.count({ path: new RegExp(`/namespaces/${t.ns}/network-attachment-definitions/`) })).toBe(1);
+    expect((await t.call('DEL')).status).toBe(0);
+    nothingLeft();
+  });
+
+  it('honours the JSON form: interface name, MAC and IP', async () => {
+    const t = setup({ [NETWORKS]: JSON.stringify([{ name: 'storage', interface: 'data0', mac: '02:12:34:56:78:9a', ips: ['10.234.0.77/24'] }]) });
+    addMacvlanNad(t.ns, 'storage', '10.234.0.0/24');
+    const add = await t.call('ADD');
+    expect(add.stderr).toBe('');
+    expect(add.status).toBe(0);
+    const link = podLinks().find((l) => l.ifname === 'data0');
+    expect(link?.address).toBe('02:12:34:56:78:9a');
+    expect(podIps('data0')).toEqual(['10.234.0.77']);
+    expect((await t.call('DEL')).status).toBe(0);
+    nothingLeft();
+  });
+
+  it('refuses a namespace-isolation violation before attaching anything', async () => {
+    const t = setup({ [NETWORKS]: 'other/storage' }, { namespaceIsolation: true });
+    const add = await t.call('ADD');
+    expect(add.status).toBe(1);
+    expect(add.json?.msg).toContain(`namespace isolation enabled, annotation violates permission, pod is in namespace ${t.ns} but refers to target namespace other`);
+    expect(t.requests().filter((r) => r.path.includes('network-attachment-definitions'))).toEqual([]);
+    nothingLeft();
+  });
+
+  it('rolls back when the second attachment fails, and writes no status', async () => {
+    const t = setup({ [NETWORKS]: 'good,bad' });
+    addMacvlanNad(t.ns, 'good', '10.235.0.0/24');
+    addMacvlanNad(t.ns, 'bad', '10.236.0.0/24', 'nosuchdev0');
+    const add = await t.call('ADD');
+    expect(add.status).toBe(1);
+    expect(add.json?.msg).toContain(`[${t.ns}/${t.podName}/`);
+    expect(add.json?.msg).toContain(`${t.ns}/bad]: error adding container to network "bad" on interface net2`);
+    expect(t.requests().filter((r) => r.method === 'PATCH')).toEqual([]);
+    nothingLeft();
+  });
+
+  it('names a missing NAD and attaches nothing', async () => {
+    const t = setup({ [NETWORKS]: 'nope' });
+    const add = await t.call('ADD');
+    expect(add.status).toBe(1);
+    expect(add.json?.msg).toContain(`network "${t.ns}/nope"`);
+    expect(add.json?.msg).toMatch(/not found/);
+    nothingLeft();
+  });
+
+  it('fails clearly and attaches nothing when the API server is down', async () => {
+    const t = setup({ [NETWORKS]: 'storage' });
+    const port = await unusedPort();
+    const kubeconfig = api.writeKubeconfig(f.work.dir, { name: 'down.kubeconfig' });
+    const kc = JSON.parse(readFileSync(kubeconfig, 'utf8')) as { clusters: Array<{ cluster: { server: string } }> };
+    kc.clusters[0]!.cluster.server = `https://127.0.0.1:${port}`;
+    writeFileSync(kubeconfig, JSON.stringify(kc));
+    const add = await t.call('ADD', { kubeconfig });
+    expect(add.status).toBe(1);
+    expect(add.json?.code).toBe(11);
+    expect(add.json?.msg).toContain(`127.0.0.1:${port}`);
+    nothingLeft();
+  });
+
+  it('attaches the configured networks only when the pod is not in the API', async () => {
+    const t = setup({ [NETWORKS]: 'storage' });
+    api.deletePod(t.ns, t.podName);
+    const add = await t.call('ADD');
+    expect(add.status).toBe(0);
+    expect(podLinks().map((l) => l.ifname)).toEqual(['eth0']);
+    expect(t.requests().filter((r) => r.method !== 'GET')).toEqual([]);
+    expect((await t.call('DEL')).status).toBe(0);
+    nothingLeft();
+  });
+
+  it('replaces the primary with the default-network annotation', async () => {
+    const t = setup({ 'v1.multus-cni.io/default-network': 'alt' });
+    api.addNad({ namespace: t.ns, name: 'alt', config: JSON.stringify({ cniVersion: '1.0.0', type: 'bridge', bridge: `a${f.bridge}`,
+      ipam: { type: 'host-local', subnet: '10.237.0.0/24', dataDir: f.work.ipamDir } }) });
+    const add = await t.call('ADD');
+    expect(add.status).toBe(0);
+    expect(podIps('eth0')).toEqual(['10.237.0.2']);
+    const status = JSON.parse(api.pod(t.ns, t.podName)!.metadata.annotations[STATUS] as string) as Array<Record<string, unknown>>;
+    expect(status).toEqual([expect.objectContaining({ name: `${t.ns}/alt`, interface: 'eth0', default: true })]);
+    expect((await t.call('DEL')).status).toBe(0);
+    nothingLeft();
+  });
+});
