@@ -2,10 +2,12 @@ import { existsSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from '../cni/errors';
 import { convertResult, type Result } from '../cni/result';
 import type { Invocation } from '../cni/skel';
-import { addNetwork } from '../delegation/network-invoker';
+import { addNetwork, type RuntimeConf } from '../delegation/network-invoker';
+import { writeCachedResult } from '../delegation/result-cache';
 import { logVerbose } from '../log/logger';
 import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
 import { delegateLabel, type Delegate } from './delegate';
+import { applyDefaultRoutes, planDefaultRoutes, rewriteRoutes } from './default-route';
 import { delDelegates } from './del';
 import { checkInterfaceNames, checkPluginsInstalled, podDelegates } from './pod-networks';
 import { podContext } from './kube-context';
@@ -48,22 +50,37 @@ export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> 
   const delegates = await podDelegates(call, kube);
   checkInterfaceNames(delegates, cmd.ifName);
   checkPluginsInstalled(call, delegates);
+  planDefaultRoutes(delegates);
   writeScratchCache(conf.cniDir, cmd.containerId, delegates);
 
-  let primary: Record<string, unknown> | undefined;
   const results: Result[] = [];
+  const rts: RuntimeConf[] = [];
   for (let i = 0; i < delegates.length; i++) {
     const d = delegates[i]!;
     const rt = runtimeConfFor(call, d, i);
     try {
       const out = await addNetwork(call.invoke, d.net, rt);
-      results.push(out.result);
       // Converted now, while a refusal can still be rolled back like any other failure.
-      if (i === 0) primary = convertResult(out.result, conf.cniVersion);
+      if (i === 0) convertResult(out.result, conf.cniVersion);
+      results.push(out.result);
+      rts.push(rt);
       logVerbose(`${podPrefix(call, delegateLabel(d))}: added interface ${rt.ifName}`);
     } catch (e) {
       return undo(call, delegates.slice(0, i + 1), i, toCniError(e),
         `${podPrefix(call, delegateLabel(d))}: error adding container to network "${d.net.name}" on interface ${rt.ifName}`);
+    }
+  }
+  if (delegates.some((d) => d.isFilterV4Gateway || d.isFilterV6Gateway)) {
+    try {
+      await applyDefaultRoutes(cmd.netns, delegates, rts.map((rt) => rt.ifName));
+      delegates.forEach((d, i) => {
+        if (!d.isFilterV4Gateway && !d.isFilterV6Gateway) return;
+        results[i] = { ...results[i]!, routes: rewriteRoutes(results[i]!, d) };
+        // CHECK compares the routes in the cached result with the pod's: they must say what is there now.
+        writeCachedResult(call.invoke.cacheDir, d.net, { ...rts[i]!, cniArgs: rts[i]!.args, result: convertResult(results[i]!, d.net.cniVersion) });
+      });
+    } catch (e) {
+      return undo(call, delegates, undefined, toCniError(e), `${podPrefix(call, 'default-route')}: error setting the default routes`);
     }
   }
   if (kube?.pod) {
@@ -73,5 +90,5 @@ export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> 
       return undo(call, delegates, undefined, toCniError(e), `${podPrefix(call, 'network-status')}: error setting the networks status`);
     }
   }
-  return primary!;
+  return convertResult(results[0]!, conf.cniVersion);
 }

@@ -26,7 +26,10 @@ function deviceInfo(call: MultusCall, d: Delegate, index: number): DeviceInfo | 
 export async function writeNetworkStatus(call: MultusCall, kube: KubeContext, delegates: Delegate[], results: Result[]): Promise<void> {
   const pod = kube.pod!;
   const { networkStatusEntries, networkStatusAnnotation, NETWORK_STATUS_ANNOTATION } = await import('../k8s/network-status');
-  const entries = delegates.flatMap((d, i) => networkStatusEntries(results[i]!, delegateLabel(d), i === 0, deviceInfo(call, d, i)));
+  // The default network is the one holding the default route: the primary, unless the pod moved it elsewhere.
+  const moved = delegates.some((d) => d.gatewayRequest?.length);
+  const isDefault = (d: Delegate, i: number): boolean => (moved ? Boolean(d.gatewayRequest?.length) : i === 0);
+  const entries = delegates.flatMap((d, i) => networkStatusEntries(results[i]!, delegateLabel(d), isDefault(d, i), deviceInfo(call, d, i)));
   try {
     await kube.api.patchPodStatusAnnotations(pod.namespace, pod.name, { [NETWORK_STATUS_ANNOTATION]: networkStatusAnnotation(entries) }, pod.uid);
   } catch (e) {

@@ -7,6 +7,9 @@ import type { CniPlugin } from '../cni/skel';
  */
 const LOADERS: Record<string, () => Promise<CniPlugin>> = {
   multus: async () => (await import('../multus/plugin')).multusPlugin,
+  macvlan: async () => (await import('./macvlan/plugin')).macvlanPlugin,
+  ipvlan: async () => (await import('./ipvlan/plugin')).ipvlanPlugin,
+  'host-local': async () => (await import('./host-local/plugin')).hostLocalPlugin,
 };
 
 export function isBuiltinPlugin(name: string): boolean {

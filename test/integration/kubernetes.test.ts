@@ -120,6 +120,25 @@ describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces',
     nothingLeft();
   });
 
+  it('moves the default route to the attachment that asks for it, in the pod and in the caches', async () => {
+    const t = setup({ [NETWORKS]: JSON.stringify([{ name: 'storage', 'default-route': ['10.238.0.1'] }]) });
+    addMacvlanNad(t.ns, 'storage', '10.238.0.0/24');
+    const add = await t.call('ADD');
+    expect(add.stderr).toBe('');
+    expect(add.status).toBe(0);
+    const defaults = node.routes(f.podNs).filter((r) => r.dst === 'default');
+    expect(defaults).toEqual([expect.objectContaining({ gateway: '10.238.0.1', dev: 'net1' })]);
+    const status = JSON.parse(api.pod(t.ns, t.podName)!.metadata.annotations[STATUS] as string) as Array<Record<string, unknown>>;
+    expect(status[0]).not.toHaveProperty('default');
+    expect(status[1]).toMatchObject({ interface: 'net1', default: true, gateway: ['10.238.0.1'] });
+    // The cached results say what the pod has, so CHECK of every delegate agrees.
+    const check = await t.call('CHECK');
+    expect(check.stdout).toBe('');
+    expect(check.status).toBe(0);
+    expect((await t.call('DEL')).status).toBe(0);
+    nothingLeft();
+  });
+
   it('refuses a namespace-isolation violation before attaching anything', async () => {
     const t = setup({ [NETWORKS]: 'other/storage' }, { namespaceIsolation: true });
     const add = await t.call('ADD');

@@ -1,0 +1,157 @@
+import type { NetlinkSocket } from 'netlink/dist/netlink';
+import { nativeHelper } from './native';
+import { ENODEV, errnoText, LinkNotFoundError, NetlinkError } from './errors';
+import { newLinkRequest, type NewLink } from './link-info';
+import {
+  address, decodeAddress, formatMac, decodeLink, decodeRoute, dumpAddresses, dumpRoutes, getLinkByName, ifinfomsg, NLM_F, NLMSG_ERROR,
+  route, RTM, setLink, type AddressState, type LinkChange, type LinkState, type RouteSpec, type RouteState,
+} from './messages';
+import type { Family } from './ip';
+
+const NETLINK_ROUTE = 0;
+
+/**
+ * An rtnetlink socket bound to one network namespace: the namespace it was opened in, for as long as it lives.
+ * Failures are NetlinkErrors that name the operation and the interface. The socket only holds the event loop
+ * while a request is pending; close() it when done.
+ */
+export class Rtnl {
+  // A failing socket (say, ENOBUFS on receive) answers no pending request: fail them rather than wait forever.
+  private readonly broken: Promise<never>;
+
+  private constructor(private readonly sock: NetlinkSocket) {
+    this.broken = new Promise((_, reject) => sock.on('error', reject));
+    this.broken.catch(() => undefined);
+  }
+
+  /** A socket in the namespace at `netns`, or in this process's own namespace when it is undefined. */
+  static open(netns?: string): Rtnl {
+    // The netlink package is loaded on first use: most invocations (VERSION, multus itself) never need it.
+    const { createNetlink } = require('netlink/dist/netlink') as typeof import('netlink/dist/netlink');
+    const create = () => createNetlink(NETLINK_ROUTE);
+    return new Rtnl(netns === undefined ? create() : nativeHelper().withNetns(netns, create));
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+
+  /** Sends one request and returns the payloads of the replies (none for a plain acknowledgement). */
+  private async request(type: number, payload: Buffer, flags: number, operation: string): Promise<Buffer[]> {
+    let msgs;
+    try {
+      [msgs] = await Promise.race([this.sock.request(type, payload, { flags, checkError: false }), this.broken]);
+    } catch (e) {
+      const errno = (e as { errno?: number }).errno ?? 0;
+      throw new NetlinkError(errno, errno ? errnoText(errno) : (e as Error).message, operation);
+    }
+    const out: Buffer[] = [];
+    for (const m of msgs) {
+      if (m.type !== NLMSG_ERROR) {
+        out.push(m.data);
+        continue;
+      }
+      const errno = -m.data.readInt32LE(0);
+      if (errno !== 0) throw new NetlinkError(errno, errnoText(errno), operation);
+    }
+    return out;
+  }
+
+  async findLink(name: string): Promise<LinkState | undefined> {
+    try {
+      return await this.linkByName(name);
+    } catch (e) {
+      if (e instanceof LinkNotFoundError) return undefined;
+      throw e;
+    }
+  }
+
+  async linkByName(name: string): Promise<LinkState> {
+    return this.getLink(getLinkByName(name), `"${name}"`);
+  }
+
+  async linkByIndex(index: number): Promise<LinkState> {
+    return this.getLink(ifinfomsg(index), `with index ${index}`);
+  }
+
+  private async getLink(payload: Buffer, what: string): Promise<LinkState> {
+    try {
+      const [reply] = await this.request(RTM.GETLINK, payload, 0, `failed to find link ${what}`);
+      return decodeLink(reply!);
+    } catch (e) {
+      if (e instanceof NetlinkError && e.errno === ENODEV) throw new LinkNotFoundError(what);
+      throw e;
+    }
+  }
+
+  async links(): Promise<LinkState[]> {
+    return (await this.request(RTM.GETLINK, ifinfomsg(), NLM_F.DUMP, 'failed to list links')).map(decodeLink);
+  }
+
+  async createLink(link: NewLink): Promise<void> {
+    await this.request(RTM.NEWLINK, newLinkRequest(link), NLM_F.CREATE | NLM_F.EXCL, `failed to create link ${link.name}`);
+  }
+
+  async setLink(link: LinkState, change: LinkChange): Promise<void> {
+    await this.request(RTM.SETLINK, setLink(link.index, change), 0, changeOperation(link.name, change));
+  }
+
+  async deleteLink(link: LinkState): Promise<void> {
+    await this.request(RTM.DELLINK, ifinfomsg(link.index), 0, `failed to delete link ${link.name}`);
+  }
+
+  /** Addresses of one link (or every link when `index` is undefined), of one family or both. */
+  async addresses(index?: number, family?: Family): Promise<AddressState[]> {
+    const all = (await this.request(RTM.GETADDR, dumpAddresses(family), NLM_F.DUMP, 'failed to list addresses')).map(decodeAddress);
+    return index === undefined ? all : all.filter((a) => a.index === index);
+  }
+
+  async addAddress(link: LinkState, cidr: string): Promise<void> {
+    await this.request(RTM.NEWADDR, address(link.index, cidr), NLM_F.CREATE | NLM_F.EXCL, `failed to add address ${cidr} to ${link.name}`);
+  }
+
+  async deleteAddress(link: LinkState, cidr: string): Promise<void> {
+    await this.request(RTM.DELADDR, address(link.index, cidr), 0, `failed to remove address ${cidr} from ${link.name}`);
+  }
+
+  /** Routes of every table, in the kernel's order (IPv4 before IPv6, lower metrics first). */
+  async routes(family?: Family): Promise<RouteState[]> {
+    return (await this.request(RTM.GETROUTE, dumpRoutes(family), NLM_F.DUMP, 'failed to list routes')).map(decodeRoute);
+  }
+
+  /**
+   * Adds a route; `ifName` names the interface of `spec.oif` in messages. Like the reference plugins (netlink's
+   * RouteAddEcmp), without NLM_F_EXCL: a second default route through another interface of the same pod is
+   * added next to the first (IPv6 makes them one multipath route) instead of failing; an identical one fails.
+   */
+  async addRoute(spec: RouteSpec, ifName: string): Promise<void> {
+    await this.request(RTM.NEWROUTE, route(spec), NLM_F.CREATE, `failed to add route ${describeRoute(spec, ifName)}`);
+  }
+
+  async deleteRoute(spec: RouteSpec, ifName: string): Promise<void> {
+    await this.request(RTM.DELROUTE, route(spec, true), 0, `failed to delete route ${describeRoute(spec, ifName)}`);
+  }
+}
+
+function describeRoute(spec: RouteSpec, ifName: string): string {
+  return `${spec.dst}${spec.gw ? ` via ${spec.gw}` : ''} dev ${ifName}`;
+}
+
+function changeOperation(name: string, c: LinkChange): string {
+  const what: string[] = [];
+  if (c.name !== undefined) what.push(`rename ${name} to ${c.name}`);
+  if (c.mtu !== undefined) what.push(`set MTU ${c.mtu} on ${name}`);
+  if (c.mac !== undefined) what.push(`set MAC ${formatMac(c.mac)} on ${name}`);
+  if (c.up !== undefined) what.push(`set ${name} ${c.up ? 'up' : 'down'}`);
+  return `failed to ${what.join(' and ') || `change ${name}`}`;
+}
+
+/** Opens a socket in `netns` (undefined: our own namespace), runs `fn` with it, and closes it whatever happens. */
+export async function withRtnl<T>(netns: string | undefined, fn: (nl: Rtnl) => Promise<T>): Promise<T> {
+  const nl = Rtnl.open(netns);
+  try {
+    return await fn(nl);
+  } finally {
+    nl.close();
+  }
+}

@@ -1,0 +1,20 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { nativeHelper } from './native';
+
+/*
+ * Sysctls under /proc/sys/net belong to the network namespace of the thread that opens them, so a pod's are
+ * read and written from inside its namespace. Keys use `/` separators (net/ipv4/conf/eth0/arp_notify), so that
+ * interface names with dots need no escaping.
+ */
+
+function inNetns<T>(netns: string | undefined, fn: () => T): T {
+  return netns === undefined ? fn() : nativeHelper().withNetns(netns, fn);
+}
+
+export function readSysctl(key: string, netns?: string): string {
+  return inNetns(netns, () => readFileSync(`/proc/sys/${key}`, 'utf8').trim());
+}
+
+export function writeSysctl(key: string, value: string, netns?: string): void {
+  inNetns(netns, () => writeFileSync(`/proc/sys/${key}`, value));
+}

@@ -1,0 +1,10 @@
+/**
+ * A Node file-system error in the words of Go's *PathError (`open /x: no such file or directory`), the text the
+ * reference host-local prints for the same failure. `syscall` and `path` fill in when the error lacks them.
+ */
+export function goErrorText(err: unknown, syscall: string, path: string): string {
+  const e = err as NodeJS.ErrnoException;
+  // Node's message is `CODE: description, syscall 'path'`; the description is strerror's, as in Go.
+  const description = /^[A-Z0-9_]+: ([^,]+),/.exec(e?.message ?? '')?.[1] ?? e?.message ?? String(err);
+  return `${e?.syscall ?? syscall} ${e?.path ?? path}: ${description}`;
+}

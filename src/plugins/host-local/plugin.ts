@@ -1,0 +1,94 @@
+import { CniError, ErrorCode } from '../../cni/errors';
+import { convertResult, type DNS } from '../../cni/result';
+import type { CniPlugin, Invocation } from '../../cni/skel';
+import { CURRENT_VERSION } from '../../cni/version';
+import { goField } from '../../util/go-json';
+import { allocate } from './allocator';
+import { loadConfig, requestedIps, type HostLocalConfig } from './config';
+import { parseResolvConf } from './dns';
+import { lockStore } from './lock';
+import { holdsAddress, releaseAllExcept, releaseAttachment, type ValidAttachment } from './release';
+import { NetworkStore } from './store';
+
+/*
+ * host-local IPAM, compatible with the reference plugin in keys, results and store. Each call holds the store's
+ * lock for all of its work, where the reference locks once per range set: an ADD is then atomic (no other allocator
+ * sees half of a dual-stack allocation or races its rollback), it costs one lock instead of one per set, and since
+ * it covers every moment the reference would hold the lock, the two still exclude each other.
+ */
+
+async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T): Promise<T> {
+  const store = NetworkStore.open(conf.dataDir, conf.name);
+  const unlock = await lockStore(store.dir);
+  try {
+    return fn(store);
+  } finally {
+    await unlock();
+  }
+}
+
+async function add(inv: Invocation): Promise<Record<string, unknown>> {
+  const conf = loadConfig(inv.config);
+  const requested = requestedIps(inv.config, inv.cmd.args);
+  // Read before the store is touched, so that a bad path leaves no trace.
+  const dns: DNS = conf.resolvConf ? parseResolvConf(conf.resolvConf) : {};
+  const who = { containerId: inv.cmd.containerId, ifName: inv.cmd.ifName };
+  const ips = await withLockedStore(conf, (store) => allocate(store, conf.rangeSets, who, requested));
+  return convertResult({ cniVersion: CURRENT_VERSION, interfaces: [], ips, routes: conf.routes, dns }, inv.cniVersion);
+}
+
+/*
+ * DEL and CHECK read CNI_ARGS nowhere: requested addresses only matter to ADD, and a DEL must not fail over
+ * arguments it does not use (the reference parses them and fails on unknown keys).
+ */
+async function del(inv: Invocation): Promise<void> {
+  const conf = loadConfig(inv.config);
+  await withLockedStore(conf, (store) =>
+    releaseAttachment(store, inv.cmd.containerId, inv.cmd.ifName, conf.rangeSets.length));
+}
+
+async function check(inv: Invocation): Promise<void> {
+  const conf = loadConfig(inv.config);
+  const found = await withLockedStore(conf, (store) => holdsAddress(store, inv.cmd.containerId, inv.cmd.ifName));
+  if (!found) {
+    throw new CniError(ErrorCode.Internal, `host-local: Failed to find address added by container ${inv.cmd.containerId}`,
+      `no reservation in ${conf.dataDir}/${conf.name} belongs to ${inv.cmd.containerId}/${inv.cmd.ifName}`);
+  }
+}
+
+/** The attachments GC must keep; undefined when the runtime sent no list, so nothing may be released. */
+function validAttachments(config: Record<string, unknown>): ValidAttachment[] | undefined {
+  // `cni.dev/attachments` is the spelling of the 1.1.0 spec text; libcni sends both.
+  const raw = goField(config, 'cni.dev/valid-attachments') ?? goField(config, 'cni.dev/attachments');
+  if (raw === undefined || raw === null) return undefined;
+  const bad = (what: string) =>
+    new CniError(ErrorCode.DecodingFailure, `invalid "cni.dev/valid-attachments": ${what}`, 'it must be a list of {"containerID", "ifname"}');
+  if (!Array.isArray(raw)) throw bad('not a list');
+  return raw.map((a: unknown, i) => {
+    const o = (typeof a === 'object' && a !== null ? a : {}) as Record<string, unknown>;
+    const containerId = goField(o, 'containerID');
+    const ifName = goField(o, 'ifname');
+    if (typeof containerId !== 'string' || containerId === '' || typeof ifName !== 'string') {
+      throw bad(`entry ${i} needs a non-empty "containerID" and an "ifname"`);
+    }
+    return { containerId, ifName };
+  });
+}
+
+/** The reference has no GC yet; this one releases what the runtime no longer lists. */
+async function gc(inv: Invocation): Promise<void> {
+  const conf = loadConfig(inv.config);
+  const valid = validAttachments(inv.config);
+  if (valid === undefined) return;
+  await withLockedStore(conf, (store) => releaseAllExcept(store, valid));
+}
+
+export const hostLocalPlugin: CniPlugin = {
+  about: 'CNI host-local plugin (multus-ts): IP address management from local ranges, compatible with the reference store',
+  add,
+  del,
+  check,
+  // Nothing outside the store can make it unready, and the store is only checked by using it.
+  status: async () => undefined,
+  gc,
+};

@@ -1,0 +1,155 @@
+import { closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { CniError, ErrorCode } from '../../cni/errors';
+import { isSafeName } from '../../cni/environment';
+import { formatIp, parseIp, type IP } from './address';
+import { goErrorText } from './go-error';
+
+/*
+ * The reference plugin's on-disk store, byte for byte, so that a node can switch between the two plugins either way
+ * and keep every reservation: `<dataDir>/<network>/` (0755) holds one file per reserved address, named by the
+ * address, containing `<containerID>\r\n<ifname>` with no newline (older plugins wrote the container ID alone), and
+ * `last_reserved_ip.<range set index>` with the last address handed out from that set. Files are 0600.
+ * Container IDs only ever appear in file contents, never in paths.
+ */
+
+const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o755;
+
+/** One reservation file. */
+export interface Reservation {
+  /** The file name, which is the address. */
+  name: string;
+  ip: IP;
+  /** The content without surrounding white space: an owner key. */
+  owner: string;
+}
+
+/** What a reservation file holds for an attachment. */
+export function ownerKey(containerId: string, ifName: string): string {
+  return `${containerId.trim()}\r\n${ifName}`;
+}
+
+/** What the oldest reference versions wrote: the container ID alone, for any interface. */
+export function legacyOwnerKey(containerId: string): string {
+  return containerId.trim();
+}
+
+function storeError(err: unknown, syscall: string, path: string): Error {
+  return new Error(goErrorText(err, syscall, path));
+}
+
+/** `<dataDir>/<name>`, refusing any name that would not be a single directory right under dataDir. */
+export function networkDir(dataDir: string, name: string): string {
+  const base = resolve(dataDir);
+  const dir = join(base, name);
+  // Skel already requires a safe name; this keeps the store safe for any other caller too.
+  if (!isSafeName(name) || dirname(dir) !== base) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', name);
+  }
+  return dir;
+}
+
+export class NetworkStore {
+  private constructor(readonly dir: string) {}
+
+  /** Creates the network's directory when missing, as the reference does on every command. */
+  static open(dataDir: string, name: string): NetworkStore {
+    const dir = networkDir(dataDir, name);
+    try {
+      mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+    } catch (e) {
+      throw storeError(e, 'mkdir', dir);
+    }
+    return new NetworkStore(dir);
+  }
+
+  /**
+   * Reserves `ip` for the owner: creating its file exclusively is the reservation, so two allocators can never both
+   * win it. Records the address as the set's last reserved one. False when the address is taken.
+   */
+  reserve(ip: IP, owner: string, rangeId: number): boolean {
+    const path = join(this.dir, formatIp(ip));
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, FILE_MODE);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw storeError(e, 'open', path);
+    }
+    try {
+      writeSync(fd, owner);
+    } catch (e) {
+      closeSync(fd);
+      // An empty file would be a reservation nobody owns; the write error is still the one to report.
+      try {
+        this.remove(formatIp(ip));
+      } catch {
+        // GC releases it, as it belongs to no attachment.
+      }
+      throw storeError(e, 'write', path);
+    }
+    closeSync(fd);
+    this.writeLastReserved(ip, rangeId);
+    return true;
+  }
+
+  private writeLastReserved(ip: IP, rangeId: number): void {
+    const path = join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`);
+    try {
+      const fd = openSync(path, 'w', FILE_MODE);
+      try {
+        writeSync(fd, formatIp(ip));
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw storeError(e, 'open', path);
+    }
+  }
+
+  /** The set's last reserved address; unset or unreadable content only costs round robin its place. */
+  lastReserved(rangeId: number): IP | undefined {
+    try {
+      return parseIp(readFileSync(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Every reservation, by file name. Only regular files named by an address count: the lock, last_reserved_ip.N and
+   * anything else an operator leaves in the directory are never taken for reservations.
+   */
+  reservations(): Reservation[] {
+    let entries;
+    try {
+      entries = readdirSync(this.dir, { withFileTypes: true });
+    } catch (e) {
+      throw storeError(e, 'open', this.dir);
+    }
+    const out: Reservation[] = [];
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const ip = parseIp(entry.name);
+      if (!ip) continue;
+      try {
+        out.push({ name: entry.name, ip, owner: readFileSync(join(this.dir, entry.name), 'utf8').trim() });
+      } catch {
+        // Released by someone else between the listing and the read.
+      }
+    }
+    // The reference walks in name order, which decides which address its messages name.
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Deletes a reservation; one that is already gone is what the caller wanted. */
+  remove(name: string): void {
+    try {
+      unlinkSync(join(this.dir, name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw storeError(e, 'remove', join(this.dir, name));
+    }
+  }
+}

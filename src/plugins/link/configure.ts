@@ -1,0 +1,102 @@
+import { CniError, ErrorCode } from '../../cni/errors';
+import type { Result } from '../../cni/result';
+import { logVerbose } from '../../log/logger';
+import { NetlinkError } from '../../netlink/errors';
+import { familyOf, parseCidr } from '../../netlink/ip';
+import { IFA_F_DADFAILED, IFA_F_TENTATIVE, type LinkState } from '../../netlink/messages';
+import type { Rtnl } from '../../netlink/rtnl';
+import { readSysctl, writeSysctl } from '../../netlink/sysctl';
+
+// How long IPv6 duplicate address detection may take before routes via an IPv6 gateway are added (the reference's
+// SettleAddresses: 5 s in current releases), and how often to look.
+const DAD_TIMEOUT_S = 5;
+const DAD_POLL_MS = 50;
+
+/**
+ * The sysctls the reference plugins set on a new interface: the kernel then announces its addresses (gratuitous
+ * ARP, unsolicited neighbour advertisement) when they are added or the link comes up. Failures are not fatal.
+ */
+export function announceAddresses(netns: string, ifName: string): void {
+  for (const key of [`net/ipv4/conf/${ifName}/arp_notify`, `net/ipv6/conf/${ifName}/ndisc_notify`]) {
+    try {
+      writeSysctl(key, '1', netns);
+    } catch (e) {
+      logVerbose(`cannot set ${key}=1 in ${netns}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** An IPv6 address needs IPv6 enabled on the interface, and on lo so that the kernel accepts local traffic. */
+function enableIpv6(netns: string, ifName: string): void {
+  for (const dev of ['lo', ifName]) {
+    const key = `net/ipv6/conf/${dev}/disable_ipv6`;
+    let value: string;
+    try {
+      value = readSysctl(key, netns);
+    } catch (e) {
+      logVerbose(`cannot read ${key} in ${netns}: ${(e as Error).message}`);
+      continue;
+    }
+    if (value === '0') continue;
+    try {
+      writeSysctl(key, '0', netns);
+    } catch (e) {
+      throw new CniError(ErrorCode.Internal, `failed to enable IPv6 for interface "${dev}" (${key}=${value}): ${(e as Error).message}`);
+    }
+  }
+  // Keep the addresses when the link goes down and up again, as newer reference plugins do.
+  try {
+    writeSysctl(`net/ipv6/conf/${ifName}/keep_addr_on_down`, '1', netns);
+  } catch (e) {
+    logVerbose(`cannot set keep_addr_on_down on ${ifName}: ${(e as Error).message}`);
+  }
+}
+
+/** Brings the link up; a MAC another macvlan of the same master already has is refused here (EADDRINUSE). */
+export async function setUp(nl: Rtnl, link: LinkState): Promise<void> {
+  try {
+    await nl.setLink(link, { up: true });
+  } catch (e) {
+    if (e instanceof NetlinkError) throw new CniError(ErrorCode.Internal, `failed to set "${link.name}" UP: ${e.reason}`);
+    throw e;
+  }
+}
+
+/** Waits until no address of the link is tentative, so that a route via an IPv6 gateway can be added. */
+async function settleAddresses(nl: Rtnl, link: LinkState): Promise<void> {
+  const deadline = Date.now() + DAD_TIMEOUT_S * 1000;
+  for (;;) {
+    const addrs = await nl.addresses(link.index);
+    const failed = addrs.find((a) => a.flags & IFA_F_DADFAILED);
+    if (failed) throw new CniError(ErrorCode.Internal, `link ${link.name} has address ${failed.ip}/${failed.prefixLen} in DADFAILED state`);
+    if (!addrs.some((a) => a.flags & IFA_F_TENTATIVE)) return;
+    if (Date.now() > deadline) throw new CniError(ErrorCode.Internal, `link ${link.name} still has tentative addresses after ${DAD_TIMEOUT_S} seconds`);
+    await new Promise((r) => setTimeout(r, DAD_POLL_MS));
+  }
+}
+
+/**
+ * Gives the interface `link` all addresses and routes of `result`, the way the reference plugins' ConfigureIface
+ * does: addresses, link up, then routes, a route without a gateway going via the first gateway of its family.
+ * `nl` is a socket in the pod's namespace `netns`.
+ */
+export async function configureInterface(nl: Rtnl, netns: string, link: LinkState, result: Pick<Result, 'ips' | 'routes'>): Promise<void> {
+  const gateways: { 4?: string; 6?: string } = {};
+  let ipv6Enabled = false;
+  for (const ip of result.ips) {
+    if (parseCidr(ip.address).family === 6 && !ipv6Enabled) {
+      enableIpv6(netns, link.name);
+      ipv6Enabled = true;
+    }
+    await nl.addAddress(link, ip.address);
+    if (ip.gateway) gateways[familyOf(ip.gateway)] ??= ip.gateway;
+  }
+
+  await setUp(nl, link);
+  if (gateways[6]) await settleAddresses(nl, link);
+
+  for (const r of result.routes) {
+    const spec = { dst: r.dst, gw: r.gw ?? gateways[parseCidr(r.dst).family], oif: link.index, priority: r.priority, table: r.table, scope: r.scope };
+    await nl.addRoute(spec, link.name);
+  }
+}

@@ -1,0 +1,44 @@
+import { CniError, ErrorCode } from '../../cni/errors';
+import type { Command } from '../../cni/environment';
+import { parseResult, type Result } from '../../cni/result';
+import type { Invocation } from '../../cni/skel';
+import { execPlugin } from '../../delegation/exec-plugin';
+import { findPlugin } from '../../delegation/plugin-path';
+
+// The reference plugins wait for IPAM without limit; the runtime's own timeout is the real bound, this only
+// makes sure a hung IPAM binary cannot outlive it.
+const IPAM_TIMEOUT_MS = 120_000;
+
+/**
+ * Runs the IPAM plugin `type` the way the reference plugins' ipam.Exec* do: found on CNI_PATH, with our own
+ * stdin and environment and only CNI_COMMAND changed. A plugin that is this executable runs in this process.
+ * Its error comes back unchanged.
+ */
+export async function execIpam(inv: Invocation, type: string, command: Command): Promise<string> {
+  const label = `${type} ${command}${inv.cmd.ifName ? ` (interface ${inv.cmd.ifName})` : ''}`;
+  return execPlugin({
+    pluginPath: findPlugin(type, inv.cmd.path),
+    env: { ...inv.env, CNI_COMMAND: command },
+    stdin: inv.stdin,
+    timeoutMs: IPAM_TIMEOUT_MS,
+    label,
+  });
+}
+
+/** What IPAM ADD printed, in the 1.x shape; an answer without any address is an error. */
+export function ipamResult(stdout: string, type: string, cniVersion: string): Result {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdout);
+  } catch (e) {
+    throw new CniError(ErrorCode.DecodingFailure, `IPAM plugin ${type} printed an invalid result: ${(e as Error).message}`);
+  }
+  const result = parseResult(raw, cniVersion);
+  if (result.ips.length === 0) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+  return result;
+}
+
+/** STATUS and GC go to the IPAM plugin when there is one (it holds the only state); without one there is nothing to do. */
+export async function forwardToIpam(inv: Invocation, type: string, command: 'STATUS' | 'GC'): Promise<void> {
+  if (type) await execIpam(inv, type, command);
+}

@@ -1,0 +1,48 @@
+import { CniError, ErrorCode } from '../../cni/errors';
+import { parseCniArgs } from '../../cni/cni-args';
+import type { Invocation } from '../../cni/skel';
+import type { MacvlanMode } from '../../netlink/link-info';
+import { ConfReader, invalidConf, parseLinkConf, type LinkConf } from '../link/config';
+
+export interface MacvlanConf extends LinkConf {
+  mode: MacvlanMode;
+  /** The MAC to create the link with, after precedence; undefined lets the kernel pick one. */
+  mac?: Buffer;
+  /** Broadcast queue length; 0 for the kernel default. */
+  bcQueueLen: number;
+}
+
+// `source` needs a list of source MACs, which the reference plugin has no key for, so it refuses the mode.
+const MODES: readonly MacvlanMode[] = ['bridge', 'private', 'vepa', 'passthru'];
+
+/** A 6-byte MAC in any of the spellings Go's net.ParseMAC accepts: 02:42:ac:11:00:02, 02-42-..., 0242.ac11.0002. */
+export function parseMac(text: string): Buffer | undefined {
+  const separated = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i;
+  const dotted = /^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i;
+  if (!separated.test(text) && !dotted.test(text)) return undefined;
+  return Buffer.from(text.replace(/[:.-]/g, ''), 'hex');
+}
+
+function mac(text: string, code: number, source: string): Buffer {
+  const b = parseMac(text);
+  if (!b) throw new CniError(code, `invalid args ${text} for MAC addr: address ${text}: invalid MAC address`, `from ${source}`);
+  return b;
+}
+
+/**
+ * The macvlan configuration. The MAC comes from runtimeConfig.mac (the `mac` capability), else CNI_ARGS `MAC`,
+ * else the configuration's `mac`, as in the reference plugin.
+ */
+export function parseMacvlanConf(inv: Invocation): MacvlanConf {
+  const r = new ConfReader(inv.config);
+  const mode = (r.string('mode') || 'bridge') as MacvlanMode;
+  if (!MODES.includes(mode)) throw invalidConf(`unknown macvlan mode: ${JSON.stringify(mode)}`, `"mode" must be one of ${MODES.join(', ')}`);
+  const conf: MacvlanConf = { ...parseLinkConf(r), mode, bcQueueLen: r.int('bcqueuelen', 0, 0xffffffff) };
+  const fromRuntime = r.object('runtimeConfig').string('mac');
+  const fromArgs = inv.cmd.args ? parseCniArgs(inv.cmd.args, ['MAC'] as const).MAC : undefined;
+  const fromConf = r.string('mac');
+  if (fromRuntime) conf.mac = mac(fromRuntime, ErrorCode.InvalidNetworkConfig, 'runtimeConfig.mac');
+  else if (fromArgs) conf.mac = mac(fromArgs, ErrorCode.InvalidEnvironment, 'CNI_ARGS MAC');
+  else if (fromConf) conf.mac = mac(fromConf, ErrorCode.InvalidNetworkConfig, '"mac" in the configuration');
+  return conf;
+}

@@ -1,0 +1,92 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isBuiltinPlugin } from '../../src/plugins/registry';
+import { MULTUS, REFERENCE_PLUGINS, type RunOutcome } from './multus';
+
+/**
+ * A plugin directory where our executable is macvlan and ipvlan (and host-local when `ourIpam`), by symlink as
+ * on a node, placed before the reference plugins on CNI_PATH.
+ */
+export class PluginDir {
+  readonly dir = mkdtempSync(join(tmpdir(), 'link-plugins-'));
+
+  constructor(ourIpam = false) {
+    const names = ['macvlan', 'ipvlan', ...(ourIpam && isBuiltinPlugin('host-local') ? ['host-local'] : [])];
+    for (const name of names) symlinkSync(MULTUS, join(this.dir, name));
+  }
+
+  get cniPath(): string {
+    return `${this.dir}:${REFERENCE_PLUGINS}`;
+  }
+
+  ours(name: 'macvlan' | 'ipvlan'): string {
+    return join(this.dir, name);
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface LinkCall {
+  command: string;
+  conf: unknown;
+  netns: string;
+  ifName?: string;
+  containerId?: string;
+  args?: string;
+  cniPath?: string;
+}
+
+/** Runs a plugin binary inside the node namespace `nodeNs`, as the node's container runtime would. */
+export function runPluginIn(nodeNs: string, binary: string, c: LinkCall): RunOutcome {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: c.command,
+    CNI_CONTAINERID: c.containerId ?? 'ctr1',
+    CNI_NETNS: c.netns,
+    CNI_IFNAME: c.ifName ?? 'eth0',
+    CNI_ARGS: c.args ?? '',
+    CNI_PATH: c.cniPath ?? REFERENCE_PLUGINS,
+  };
+  const input = typeof c.conf === 'string' ? c.conf : JSON.stringify(c.conf);
+  const r = spawnSync('ip', ['netns', 'exec', nodeNs, binary], { env, input, encoding: 'utf8', timeout: 60_000 });
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = r.stdout ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+/** `ip` in a namespace (or `sysctl` and the like through `ip netns exec`). */
+export function ipIn(ns: string, ...args: string[]): string {
+  return execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
+}
+
+export function sysctlIn(ns: string, key: string): string {
+  return execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', key], { encoding: 'utf8' }).trim();
+}
+
+export interface DetailedLink {
+  ifname: string;
+  ifindex: number;
+  mtu: number;
+  address: string;
+  flags: string[];
+  /** The parent's index when it is in another namespace, its name (`link`) when in the same. */
+  link_index?: number;
+  link?: string;
+  linkinfo?: { info_kind?: string; info_data?: { mode?: string } };
+}
+
+export function linksIn(ns: string): DetailedLink[] {
+  return JSON.parse(ipIn(ns, '-d', '-j', 'link', 'show')) as DetailedLink[];
+}
+
+export function linkIn(ns: string, name: string): DetailedLink | undefined {
+  return linksIn(ns).find((l) => l.ifname === name);
+}

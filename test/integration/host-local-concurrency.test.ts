@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseIp } from '../../src/plugins/host-local/address';
+import { LOCK_DIR } from '../../src/plugins/host-local/lock';
+import { execPluginAsync, ourPlugin } from '../helpers/plugin-exec';
+import { ROOT, uniqueId, Workdir } from '../helpers/multus';
+
+// Separate processes racing for one range, as kubelet starts them for pods created together.
+
+describe('host-local concurrency', () => {
+  let work: Workdir;
+  let bin: string;
+  beforeAll(() => {
+    work = new Workdir();
+    bin = ourPlugin(work.binDir, 'host-local');
+  });
+  afterAll(() => work.remove());
+
+  function network(subnet: string) {
+    const name = `hl-${uniqueId()}`;
+    const conf = { cniVersion: '1.0.0', name, ipam: { type: 'host-local', subnet, dataDir: work.ipamDir } };
+    const dir = join(work.ipamDir, name);
+    const run = (command: string, containerId: string) => execPluginAsync(bin, { command, containerId, netns: work.fakeNetns, conf });
+    const reservations = () => (existsSync(dir) ? readdirSync(dir).filter((f) => parseIp(f)) : []);
+    return { conf, dir, run, reservations };
+  }
+
+  it('gives 64 simultaneous ADDs 64 distinct addresses, and 64 DELs release them all', async () => {
+    const n = network('10.90.0.0/25');
+    const ids = Array.from({ length: 64 }, (_, i) => `pod-${i}`);
+    const adds = await Promise.all(ids.map((id) => n.run('ADD', id)));
+    for (const r of adds) expect(r.status, r.stdout + r.stderr).toBe(0);
+    const addresses = adds.map((r) => (r.json!.ips as Array<{ address: string }>)[0]!.address);
+    expect(new Set(addresses).size).toBe(64);
+    // Every file names its owner, and every owner got the address its file names.
+    expect(n.reservations()).toHaveLength(64);
+    ids.forEach((id, i) => {
+      const ip = addresses[i]!.split('/')[0]!;
+      expect(readFileSync(join(n.dir, ip), 'utf8')).toBe(`${id}\r\neth0`);
+    });
+
+    const dels = await Promise.all(ids.map((id) => n.run('DEL', id)));
+    for (const r of dels) expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(n.reservations()).toEqual([]);
+    expect(existsSync(join(n.dir, LOCK_DIR))).toBe(false);
+  });
+
+  it('recovers the range from a lock holder killed with SIGKILL', async () => {
+    const n = network('10.91.0.0/24');
+    mkdirSync(n.dir, { recursive: true });
+    // A process that takes the store's locks with our own lock module and then hangs, as if stuck mid-ADD.
+    const lockModule = join(ROOT, 'dist/plugins/host-local/lock.js');
+    const holder = spawn(process.execPath, ['-e',
+      `require(${JSON.stringify(lockModule)}).lockStore(${JSON.stringify(n.dir)}).then(() => { console.log('locked'); setInterval(() => {}, 1000); })`,
+    ], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const died = new Promise((r) => holder.once('exit', r));
+    holder.kill('SIGKILL');
+    await died;
+    // The flock died with the process; the lock directory stays behind until it is stale.
+    expect(existsSync(join(n.dir, LOCK_DIR))).toBe(true);
+
+    const add = await n.run('ADD', 'after-crash');
+    expect(add.status, add.stdout + add.stderr).toBe(0);
+    expect(add.json?.ips).toEqual([{ address: '10.91.0.2/24', gateway: '10.91.0.1' }]);
+    expect(existsSync(join(n.dir, LOCK_DIR))).toBe(false);
+  });
+});
