@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # The main job, end to end: a node and a pod, each in its own network namespace, and the real multus executable
-# attaching eth0 (bridge + host-local) plus net1 and net2 (macvlan + host-local) to the pod, exactly as a container
-# runtime would call it. Prints the result and `ip addr` inside the pod, then deletes the attachment and cleans up.
+# attaching eth0, net1 and net2 (our built-in macvlan + host-local, run inside the multus process) to the pod,
+# exactly as a container runtime would call it. Nothing but this project is needed. Prints the result and `ip addr`
+# inside the pod, then deletes the attachment and cleans up.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-plugins=${CNI_PLUGINS_DIR:-/usr/lib/cni}
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces)" >&2; exit 1; }
-[ -x "$plugins/bridge" ] || { echo "demo: reference plugins missing in $plugins: apt-get install containernetworking-plugins" >&2; exit 1; }
-[ -f "$here/dist/main.js" ] || { echo "demo: not built: run npm ci (or npm run build)" >&2; exit 1; }
+[ -f "$here/dist/main.js" ] && [ -f "$here/build/Release/netns.node" ] || { echo "demo: not built: run npm ci" >&2; exit 1; }
 
 id=$$
 node=demo-node-$id
@@ -27,6 +26,11 @@ ip netns add "$pod"
 ip -n "$node" link add uplink0 type veth peer name uplink1
 for l in lo uplink0 uplink1; do ip -n "$node" link set "$l" up; done
 
+# The node's /opt/cni/bin: macvlan and host-local are this executable under their names, as the installer links them.
+plugins="$work/bin"
+mkdir -p "$plugins"
+for p in multus macvlan host-local; do ln -s "$here/bin/multus" "$plugins/$p"; done
+
 cat >"$work/00-multus.conf" <<JSON
 {
   "cniVersion": "1.0.0",
@@ -35,7 +39,7 @@ cat >"$work/00-multus.conf" <<JSON
   "cniDir": "$work/multus",
   "binDir": "$plugins",
   "delegates": [
-    {"cniVersion": "1.0.0", "name": "cluster", "type": "bridge", "bridge": "cni0", "isGateway": true,
+    {"cniVersion": "1.0.0", "name": "cluster", "type": "macvlan", "master": "uplink0", "mode": "bridge",
      "ipam": {"type": "host-local", "subnet": "10.244.0.0/24", "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$work/ipam"}},
     {"cniVersion": "1.0.0", "name": "storage", "type": "macvlan", "master": "uplink0", "mode": "bridge",
      "ipam": {"type": "host-local", "subnet": "192.168.1.0/24", "rangeStart": "192.168.1.200", "rangeEnd": "192.168.1.216",

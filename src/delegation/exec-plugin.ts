@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
-import { logError, logVerbose } from '../log/logger';
+import { logDebug, logError, logVerbose } from '../log/logger';
 
 export interface ExecRequest {
   pluginPath: string;
@@ -83,17 +83,23 @@ function realpathOrEmpty(path: string | undefined): string {
   }
 }
 
+/** Whether the plugin binary at `pluginPath` is this very executable (a symlink to it, under a plugin's name). */
+export function isThisExecutable(pluginPath: string): boolean {
+  return realpathOrEmpty(pluginPath) === realpathOrEmpty(process.argv[1]);
+}
+
 /**
  * A plugin whose binary is this very executable (a symlink to it in binDir or CNI_PATH) runs in this process, with
  * the same configuration, environment and outcome as if it had been started: no new process, no second start-up.
  * The binary on the path decides, as in every runtime, so installed reference plugins keep being executed.
  */
 async function runInProcess(req: ExecRequest): Promise<RawOutcome | undefined> {
-  if (realpathOrEmpty(req.pluginPath) !== realpathOrEmpty(process.argv[1])) return undefined;
+  if (!isThisExecutable(req.pluginPath)) return undefined;
   const { isBuiltinPlugin, loadBuiltinPlugin } = await import('../plugins/registry');
   const name = basename(req.pluginPath);
   if (!isBuiltinPlugin(name)) return undefined;
   const { runPlugin } = await import('../cni/skel');
+  logDebug(`${req.label}: ${req.pluginPath} is this executable; running ${name} in-process`);
   const out = await runPlugin(await loadBuiltinPlugin(name), req.env, () => req.stdin);
   return { code: out.exitCode, stdout: out.stdout, stderr: '', timedOut: false };
 }

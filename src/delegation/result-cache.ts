@@ -36,7 +36,8 @@ export function writeCachedResult(cacheDir: string, net: NetworkConfig, entry: O
     capabilityArgs: entry.capabilityArgs,
     result: entry.result,
   };
-  writeFileAtomic(resultCachePath(cacheDir, { networkName: net.name, ...entry }), JSON.stringify(record));
+  // Not fsynced: a result lost in a crash only costs DEL its prevResult, which every plugin must tolerate.
+  writeFileAtomic(resultCachePath(cacheDir, { networkName: net.name, ...entry }), JSON.stringify(record), { durable: false });
 }
 
 /**

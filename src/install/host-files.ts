@@ -82,7 +82,7 @@ export class HostFiles {
       this.io.out(`would write ${path} (mode ${o.mode.toString(8)}):\n${o.shown ?? content}${(o.shown ?? content).endsWith('\n') ? '' : '\n'}`);
       return true;
     }
-    writeFileAtomic(path, data, o.mode, o.dirMode);
+    writeFileAtomic(path, data, { mode: o.mode, dirMode: o.dirMode });
     this.io.log(`wrote ${path}`);
     return true;
   }

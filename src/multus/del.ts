@@ -6,6 +6,7 @@ import { logError, logVerbose } from '../log/logger';
 import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
 import { delegateLabel, type Delegate } from './delegate';
 import { podContext } from './kube-context';
+import { removeOwnLinksTogether } from './link-teardown';
 import { podDelegates } from './pod-networks';
 import { warnIfNotReady } from './readiness';
 import { readScratchCache, removeScratchCache } from './scratch-cache';
@@ -19,6 +20,7 @@ export interface DelFailure {
 
 /** DEL for every delegate, last first, each one tried whatever happened to the others. Returns the failures. */
 export async function delDelegates(call: MultusCall, delegates: Delegate[]): Promise<DelFailure[]> {
+  await removeOwnLinksTogether(call, delegates);
   const failures: DelFailure[] = [];
   for (let i = delegates.length - 1; i >= 0; i--) {
     const d = delegates[i]!;

@@ -24,7 +24,7 @@ export const RTM = {
 export const NLM_F = { EXCL: 0x200, CREATE: 0x400, DUMP: 0x300 } as const;
 export const NLMSG_ERROR = 2;
 
-export const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, LINKINFO: 18, NET_NS_FD: 28 } as const;
+export const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, LINKINFO: 18, GROUP: 27, NET_NS_FD: 28 } as const;
 const IFF_UP = 0x1;
 
 const IFA = { ADDRESS: 1, LOCAL: 2, BROADCAST: 4, FLAGS: 8 } as const;
@@ -118,12 +118,13 @@ export function getLinkByName(name: string): Buffer {
   return Buffer.concat([ifinfomsg(), stringAttr(IFLA.IFNAME, name)]);
 }
 
-/** RTM_SETLINK changes: a new name, MTU or MAC, and the up flag. */
+/** RTM_SETLINK changes: a new name, MTU, MAC or device group, and the up flag. */
 export interface LinkChange {
   name?: string;
   mtu?: number;
   mac?: Buffer;
   up?: boolean;
+  group?: number;
 }
 
 export function setLink(index: number, change: LinkChange): Buffer {
@@ -131,7 +132,13 @@ export function setLink(index: number, change: LinkChange): Buffer {
   if (change.name !== undefined) parts.push(stringAttr(IFLA.IFNAME, change.name));
   if (change.mtu !== undefined) parts.push(u32Attr(IFLA.MTU, change.mtu));
   if (change.mac !== undefined) parts.push(attr(IFLA.ADDRESS, change.mac));
+  if (change.group !== undefined) parts.push(u32Attr(IFLA.GROUP, change.group));
   return Buffer.concat(parts);
+}
+
+/** RTM_DELLINK of every link in a device group: the kernel tears them down in one batch. */
+export function deleteGroup(group: number): Buffer {
+  return Buffer.concat([ifinfomsg(0), u32Attr(IFLA.GROUP, group)]);
 }
 
 export interface AddressState {

@@ -3,7 +3,7 @@ import { nativeHelper } from './native';
 import { ENODEV, errnoText, LinkNotFoundError, NetlinkError } from './errors';
 import { newLinkRequest, type NewLink } from './link-info';
 import {
-  address, decodeAddress, formatMac, decodeLink, decodeRoute, dumpAddresses, dumpRoutes, getLinkByName, ifinfomsg, NLM_F, NLMSG_ERROR,
+  address, decodeAddress, deleteGroup, formatMac, decodeLink, decodeRoute, dumpAddresses, dumpRoutes, getLinkByName, ifinfomsg, NLM_F, NLMSG_ERROR,
   route, RTM, setLink, type AddressState, type LinkChange, type LinkState, type RouteSpec, type RouteState,
 } from './messages';
 import type { Family } from './ip';
@@ -98,6 +98,14 @@ export class Rtnl {
 
   async deleteLink(link: LinkState): Promise<void> {
     await this.request(RTM.DELLINK, ifinfomsg(link.index), 0, `failed to delete link ${link.name}`);
+  }
+
+  /**
+   * Deletes every link of a device group with one request. Each deletion waits for the kernel's RCU grace
+   * periods (about 20 ms here); a group pays that once.
+   */
+  async deleteLinkGroup(group: number): Promise<void> {
+    await this.request(RTM.DELLINK, deleteGroup(group), 0, `failed to delete link group ${group}`);
   }
 
   /** Addresses of one link (or every link when `index` is undefined), of one family or both. */

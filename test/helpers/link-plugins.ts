@@ -1,9 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBuiltinPlugin } from '../../src/plugins/registry';
-import { MULTUS, REFERENCE_PLUGINS, type RunOutcome } from './multus';
+import { execPluginSync, MULTUS, REFERENCE_PLUGINS, type RunOutcome } from './plugin-exec';
 
 /**
  * A plugin directory where our executable is macvlan and ipvlan (and host-local when `ourIpam`), by symlink as
@@ -42,24 +42,8 @@ export interface LinkCall {
 
 /** Runs a plugin binary inside the node namespace `nodeNs`, as the node's container runtime would. */
 export function runPluginIn(nodeNs: string, binary: string, c: LinkCall): RunOutcome {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    CNI_COMMAND: c.command,
-    CNI_CONTAINERID: c.containerId ?? 'ctr1',
-    CNI_NETNS: c.netns,
-    CNI_IFNAME: c.ifName ?? 'eth0',
-    CNI_ARGS: c.args ?? '',
-    CNI_PATH: c.cniPath ?? REFERENCE_PLUGINS,
-  };
-  const input = typeof c.conf === 'string' ? c.conf : JSON.stringify(c.conf);
-  const r = spawnSync('ip', ['netns', 'exec', nodeNs, binary], { env, input, encoding: 'utf8', timeout: 60_000 });
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = r.stdout ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+  const { cniPath, containerId, ...rest } = c;
+  return execPluginSync(binary, { ...rest, containerId: containerId ?? 'ctr1', path: cniPath ?? REFERENCE_PLUGINS, inNetns: nodeNs });
 }
 
 /** `ip` in a namespace (or `sysctl` and the like through `ip netns exec`). */

@@ -1,80 +1,19 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { execPluginAsync, execPluginSync, MULTUS, ROOT, type PluginCall, type RunOutcome } from './plugin-exec';
 
-export const ROOT = resolve(__dirname, '../..');
-export const MULTUS = join(ROOT, 'bin/multus');
+export { MULTUS, REFERENCE_PLUGINS, ROOT, type RunOutcome } from './plugin-exec';
 export const SPY = join(ROOT, 'test/fixtures/spy-plugin');
-export const REFERENCE_PLUGINS = '/usr/lib/cni';
-
-export interface RunOptions {
-  command: string;
-  conf: unknown;
-  containerId?: string;
-  netns?: string;
-  ifName?: string;
-  args?: string;
-  path?: string;
-  env?: Record<string, string>;
-  /** Run inside this network namespace (ip netns exec), as a node's kubelet would. */
-  inNetns?: string;
-}
-
-export interface RunOutcome {
-  status: number;
-  stdout: string;
-  stderr: string;
-  json: Record<string, unknown> | undefined;
-}
-
-function invocation(o: RunOptions): { cmd: string; argv: string[]; env: Record<string, string>; input: string } {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    CNI_COMMAND: o.command,
-    CNI_CONTAINERID: o.containerId ?? '',
-    CNI_NETNS: o.netns ?? '',
-    CNI_IFNAME: o.ifName ?? 'eth0',
-    CNI_ARGS: o.args ?? '',
-    CNI_PATH: o.path ?? REFERENCE_PLUGINS,
-    ...o.env,
-  };
-  const input = typeof o.conf === 'string' ? o.conf : JSON.stringify(o.conf);
-  return o.inNetns
-    ? { cmd: 'ip', argv: ['netns', 'exec', o.inNetns, MULTUS], env, input }
-    : { cmd: MULTUS, argv: [], env, input };
-}
-
-function outcome(status: number | null, stdout: string, stderr: string): RunOutcome {
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = stdout ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: status ?? -1, stdout, stderr, json };
-}
 
 /** Runs the real executable the way a container runtime does: CNI_* environment, configuration on stdin. */
-export function runMultus(o: RunOptions): RunOutcome {
-  const { cmd, argv, env, input } = invocation(o);
-  const r = spawnSync(cmd, argv, { env, input, encoding: 'utf8', timeout: 60_000 });
-  return outcome(r.status, r.stdout, r.stderr);
+export function runMultus(o: PluginCall): RunOutcome {
+  return execPluginSync(MULTUS, o);
 }
 
 /** The same without blocking this process, for tests that serve the plugin from here (the fake API server). */
-export function runMultusAsync(o: RunOptions): Promise<RunOutcome> {
-  const { cmd, argv, env, input } = invocation(o);
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve(outcome(code, stdout, stderr)));
-    child.stdin.end(input);
-  });
+export function runMultusAsync(o: PluginCall): Promise<RunOutcome> {
+  return execPluginAsync(MULTUS, o);
 }
 
 /** A private scratch directory: multus's cniDir, IPAM stores, spy logs and a plugin directory with the spy. */

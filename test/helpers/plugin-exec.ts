@@ -1,7 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { symlinkSync } from 'node:fs';
-import { join } from 'node:path';
-import { MULTUS, REFERENCE_PLUGINS, type RunOutcome } from './multus';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '../..');
+export const MULTUS = join(ROOT, 'bin/multus');
+export const REFERENCE_PLUGINS = '/usr/lib/cni';
 
 /** One CNI call of a plugin executable, as a runtime makes it. */
 export interface PluginCall {
@@ -14,10 +17,19 @@ export interface PluginCall {
   args?: string;
   path?: string;
   env?: Record<string, string>;
+  /** Run inside this network namespace (ip netns exec), as a node's container runtime would. */
+  inNetns?: string;
 }
 
-function envFor(c: PluginCall): Record<string, string> {
-  return {
+export interface RunOutcome {
+  status: number;
+  stdout: string;
+  stderr: string;
+  json: Record<string, unknown> | undefined;
+}
+
+function invocation(binary: string, c: PluginCall): { cmd: string; argv: string[]; env: Record<string, string>; input: string } {
+  const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: c.command,
     CNI_CONTAINERID: c.containerId ?? '',
@@ -27,10 +39,8 @@ function envFor(c: PluginCall): Record<string, string> {
     CNI_PATH: c.path ?? REFERENCE_PLUGINS,
     ...c.env,
   };
-}
-
-function stdinOf(c: PluginCall): string {
-  return typeof c.conf === 'string' ? c.conf : JSON.stringify(c.conf);
+  const input = typeof c.conf === 'string' ? c.conf : JSON.stringify(c.conf);
+  return c.inNetns ? { cmd: 'ip', argv: ['netns', 'exec', c.inNetns, binary], env, input } : { cmd: binary, argv: [], env, input };
 }
 
 function outcome(status: number | null, stdout: string, stderr: string): RunOutcome {
@@ -45,21 +55,26 @@ function outcome(status: number | null, stdout: string, stderr: string): RunOutc
 
 /** Runs any plugin executable (ours under a plugin name, or a reference binary) and waits for it. */
 export function execPluginSync(binary: string, c: PluginCall): RunOutcome {
-  const r = spawnSync(binary, [], { env: envFor(c), input: stdinOf(c), encoding: 'utf8', timeout: 60_000 });
+  const { cmd, argv, env, input } = invocation(binary, c);
+  const r = spawnSync(cmd, argv, { env, input, encoding: 'utf8', timeout: 60_000 });
   return outcome(r.status, r.stdout, r.stderr);
 }
 
-/** The same without blocking, so that many calls can run at once. */
+/**
+ * The same without blocking, so that many calls can run at once, or a test can serve the plugin from this process
+ * (the fake API server).
+ */
 export function execPluginAsync(binary: string, c: PluginCall): Promise<RunOutcome> {
+  const { cmd, argv, env, input } = invocation(binary, c);
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, [], { env: envFor(c), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     child.on('error', reject);
     child.on('close', (status) => resolve(outcome(status, stdout, stderr)));
-    child.stdin.end(stdinOf(c));
+    child.stdin.end(input);
   });
 }
 

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ourPlugin } from '../helpers/plugin-exec';
+import { runMultus } from '../helpers/multus';
+import { canUseNamespaces, nodeFixture } from '../helpers/netns';
+
+// A node that has nothing but this project: eth0, net1 and net2 all come from our own macvlan and host-local,
+// which multus runs in its own process because the binaries on its path are this executable.
+describe.skipIf(!canUseNamespaces)('multus with its built-in plugins only', () => {
+  const f = nodeFixture();
+
+  function setup() {
+    const binDir = join(f.work.dir, 'opt-cni-bin');
+    mkdirSync(binDir);
+    for (const name of ['macvlan', 'host-local']) ourPlugin(binDir, name);
+    const logFile = join(f.work.dir, 'multus.log');
+    const macvlan = (name: string, subnet: string, extra: Record<string, unknown> = {}) => ({
+      cniVersion: '1.0.0', name, type: 'macvlan', master: f.node.uplink, mode: 'bridge',
+      ipam: { type: 'host-local', subnet, dataDir: f.work.ipamDir, ...extra },
+    });
+    const conf = {
+      cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', cniDir: f.work.cniDir, binDir, logFile, logLevel: 'debug',
+      logToStderr: false,
+      delegates: [
+        macvlan('cluster', '10.241.0.0/24', { routes: [{ dst: '0.0.0.0/0' }] }),
+        macvlan('storage', '10.242.0.0/24'),
+        macvlan('dataplane', '10.243.0.0/24', { routes: [{ dst: '10.244.0.0/16', gw: '10.243.0.254' }] }),
+      ],
+    };
+    // CNI_PATH names no plugin directory at all: binDir alone must serve.
+    const call = (command: string) => runMultus({ command, conf, containerId: `c${f.node.id}`, netns: f.node.podNetnsPath,
+      inNetns: f.node.nodeNs, path: '/nonexistent' });
+    return { call, logFile };
+  }
+
+  it('attaches eth0, net1 and net2 in-process and removes them again', () => {
+    const { call, logFile } = setup();
+    const add = call('ADD');
+    expect(add.stderr).toBe('');
+    expect(add.status).toBe(0);
+    expect(add.json).toMatchObject({ cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: f.node.podNetnsPath }],
+      ips: [{ interface: 0, address: '10.241.0.2/24', gateway: '10.241.0.1' }], routes: [{ dst: '0.0.0.0/0' }] });
+    const links = Object.fromEntries(f.node.podLinks().map((l) => [l.ifname, l]));
+    expect(Object.keys(links).sort()).toEqual(['eth0', 'net1', 'net2']);
+    for (const l of Object.values(links)) expect(l.linkinfo?.info_kind).toBe('macvlan');
+    expect(f.node.routes(f.node.podNs)).toContainEqual(expect.objectContaining({ dst: 'default', gateway: '10.241.0.1', dev: 'eth0' }));
+    expect(f.node.routes(f.node.podNs)).toContainEqual(expect.objectContaining({ dst: '10.244.0.0/16', gateway: '10.243.0.254', dev: 'net2' }));
+    // No plugin process was started: every macvlan and host-local call ran inside multus.
+    const log = readFileSync(logFile, 'utf8');
+    expect(log.match(/running macvlan in-process/g)).toHaveLength(3);
+    expect(log.match(/running host-local in-process/g)).toHaveLength(3);
+    expect(readFileSync(join(f.work.ipamDir, 'storage', '10.242.0.2'), 'utf8')).toBe(`c${f.node.id}\r\nnet1`);
+
+    expect(call('CHECK').status).toBe(0);
+    expect(call('DEL').status).toBe(0);
+    // The three links went in one kernel batch (one RCU wait instead of three), before the DELs ran.
+    expect(readFileSync(logFile, 'utf8')).not.toContain('batched link removal failed');
+    expect(f.node.podLinks()).toEqual([]);
+    for (const net of ['cluster', 'storage', 'dataplane']) {
+      expect(readdirSync(join(f.work.ipamDir, net)).filter((x) => /^\d/.test(x))).toEqual([]);
+    }
+    expect(existsSync(join(f.work.cniDir, `c${f.node.id}`))).toBe(false);
+    expect(call('DEL').status).toBe(0);
+  });
+});
