@@ -3,7 +3,7 @@ import { parseResult } from '../cni/result';
 import type { CniVersion } from '../cni/version';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import type { LogOptions } from '../log/logger';
-import { goField } from '../util/go-json';
+import { ConfigReader } from '../util/config-reader';
 
 /** The thin plugin's configuration (`00-multus.conf`), typed and with Multus's defaults applied. */
 export interface MultusConfig {
@@ -38,119 +38,68 @@ export const MULTUS_KEYS = [
   'namespaceIsolation', 'globalNamespaces', 'systemNamespaces', 'multusNamespace', 'retryDeleteOnError',
   'delegateTimeoutSeconds', 'readinessTimeoutSeconds',
 ] as const;
-type Key = (typeof MULTUS_KEYS)[number];
+const CONTEXT = 'multus configuration';
 
-/** Keeps the keys we know under their canonical name, found as Go's decoder finds them. */
-function foldKeys(raw: Record<string, unknown>): Partial<Record<Key, unknown>> {
-  const out: Partial<Record<Key, unknown>> = {};
-  for (const k of MULTUS_KEYS) {
-    const v = goField(raw, k);
-    if (v !== undefined) out[k] = v;
-  }
-  return out;
+/** A duration in seconds (fractions allowed), as milliseconds. */
+function positiveSeconds(r: ConfigReader, key: string, dflt: number): number {
+  const v = r.raw(key) ?? dflt;
+  if (typeof v !== 'number' || !(v > 0)) throw r.invalid(key, 'a positive number', v);
+  return v * 1000;
 }
 
-function invalid(key: string, expected: string, got: unknown): CniError {
-  return new CniError(ErrorCode.InvalidNetworkConfig, `multus configuration: "${key}" must be ${expected}, got ${JSON.stringify(got)}`);
-}
-
-class Reader {
-  constructor(private readonly conf: Partial<Record<Key, unknown>>) {}
-
-  string(key: Key, dflt: string): string {
-    const v = this.conf[key];
-    if (v === undefined || v === null) return dflt;
-    if (typeof v !== 'string') throw invalid(key, 'a string', v);
-    return v;
-  }
-
-  bool(key: Key, dflt: boolean): boolean {
-    const v = this.conf[key];
-    if (v === undefined || v === null) return dflt;
-    if (typeof v !== 'boolean') throw invalid(key, 'true or false', v);
-    return v;
-  }
-
-  strings(key: Key, dflt: string[]): string[] {
-    const v = this.conf[key];
-    if (v === undefined || v === null) return dflt;
-    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw invalid(key, 'a list of strings', v);
-    return v as string[];
-  }
-
-  object(key: Key): Record<string, unknown> {
-    const v = this.conf[key];
-    if (v === undefined || v === null) return {};
-    if (typeof v !== 'object' || Array.isArray(v)) throw invalid(key, 'a JSON object', v);
-    return v as Record<string, unknown>;
-  }
-
-  positiveNumber(key: Key, dflt: number): number {
-    const v = this.conf[key];
-    if (v === undefined || v === null) return dflt;
-    if (typeof v !== 'number' || !(v > 0)) throw invalid(key, 'a positive number', v);
-    return v;
-  }
-}
-
-function logOptions(raw: Record<string, unknown>): LogOptions {
+function logOptions(r: ConfigReader): LogOptions {
   const out: LogOptions = {};
   for (const k of ['maxAge', 'maxSize', 'maxBackups'] as const) {
-    const v = raw[k];
-    if (v === undefined) continue;
-    if (typeof v !== 'number' || v < 0) throw invalid(`logOptions.${k}`, 'a number of 0 or more', v);
-    out[k] = v;
+    if (r.raw(k) !== undefined) out[k] = r.number(k, 0);
   }
-  if (raw.compress !== undefined) {
-    if (typeof raw.compress !== 'boolean') throw invalid('logOptions.compress', 'true or false', raw.compress);
-    out.compress = raw.compress;
-  }
+  if (r.raw('compress') !== undefined) out.compress = r.bool('compress');
   return out;
 }
 
-function delegates(raw: unknown, cniVersion: string): NetworkConfig[] {
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw invalid('delegates', 'a list of CNI configurations', raw);
+function delegates(r: ConfigReader, cniVersion: string): NetworkConfig[] {
+  const raw = r.raw('delegates');
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw r.invalid('delegates', 'a list of CNI configurations', raw);
   return raw.map((d, i) => parseNetworkConfig(d, `delegates[${i}]`, cniVersion));
 }
 
 /** Parses stdin's configuration (already known to be a JSON object with a valid name and version). */
 export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniVersion): MultusConfig {
-  const folded = foldKeys(raw);
-  const r = new Reader(folded);
-  if (folded.prevResult !== undefined && folded.prevResult !== null) {
+  const r = new ConfigReader(raw, CONTEXT);
+  const prevResult = r.raw('prevResult');
+  if (prevResult !== undefined) {
     // Multus inside a chain: an unreadable prevResult means the chain is broken, so say so now.
     try {
-      parseResult(folded.prevResult, cniVersion);
+      parseResult(prevResult, cniVersion);
     } catch (e) {
       throw new CniError(ErrorCode.DecodingFailure, `multus configuration: could not parse "prevResult": ${(e as Error).message}`);
     }
   }
   const conf: MultusConfig = {
-    name: folded.name as string,
+    name: r.string('name'),
     cniVersion,
     confDir: r.string('confDir', '/etc/cni/multus/net.d'),
     cniDir: r.string('cniDir', '/var/lib/cni/multus'),
     binDir: r.string('binDir', '/opt/cni/bin'),
-    kubeconfig: r.string('kubeconfig', ''),
-    delegates: delegates(folded.delegates, cniVersion),
-    clusterNetwork: r.string('clusterNetwork', ''),
-    defaultNetworks: r.strings('defaultNetworks', []),
-    logFile: r.string('logFile', ''),
-    logLevel: r.string('logLevel', ''),
+    kubeconfig: r.string('kubeconfig'),
+    delegates: delegates(r, cniVersion),
+    clusterNetwork: r.string('clusterNetwork'),
+    defaultNetworks: r.strings('defaultNetworks') ?? [],
+    logFile: r.string('logFile'),
+    logLevel: r.string('logLevel'),
     logToStderr: r.bool('logToStderr', true),
     logOptions: logOptions(r.object('logOptions')),
-    runtimeConfig: r.object('runtimeConfig'),
-    readinessIndicatorFile: r.string('readinessindicatorfile', ''),
-    readinessTimeoutMs: r.positiveNumber('readinessTimeoutSeconds', 45) * 1000,
-    namespaceIsolation: r.bool('namespaceIsolation', false),
-    globalNamespaces: (r.string('globalNamespaces', '') || 'default').split(',').map((s) => s.trim()).filter((s) => s !== ''),
-    systemNamespaces: r.strings('systemNamespaces', ['kube-system']),
+    runtimeConfig: r.object('runtimeConfig').value,
+    readinessIndicatorFile: r.string('readinessindicatorfile'),
+    readinessTimeoutMs: positiveSeconds(r, 'readinessTimeoutSeconds', 45),
+    namespaceIsolation: r.bool('namespaceIsolation'),
+    globalNamespaces: (r.string('globalNamespaces') || 'default').split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    systemNamespaces: r.strings('systemNamespaces') ?? ['kube-system'],
     multusNamespace: r.string('multusNamespace', 'kube-system'),
-    retryDeleteOnError: r.bool('retryDeleteOnError', false),
-    delegateTimeoutMs: r.positiveNumber('delegateTimeoutSeconds', 60) * 1000,
+    retryDeleteOnError: r.bool('retryDeleteOnError'),
+    delegateTimeoutMs: positiveSeconds(r, 'delegateTimeoutSeconds', 60),
   };
-  if (conf.cniDir === '') throw invalid('cniDir', 'a directory path', conf.cniDir);
+  if (conf.cniDir === '') throw r.invalid('cniDir', 'a directory path', conf.cniDir);
   if (conf.clusterNetwork === '' && conf.delegates.length === 0) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, 'multus configuration: at least one delegate/clusterNetwork must be specified',
       'add a "delegates" list whose first element is the primary network, or set "clusterNetwork"');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ipvlanLinkInfo, macvlanLinkInfo, newLinkRequest, decodeLinkInfo } from '../../src/netlink/link-info';
-import { address, decodeAddress, decodeLink, decodeRoute, route, setLink } from '../../src/netlink/messages';
+import { address, decodeAddress, decodeLink, decodeRoute, deleteGroup, route, setLink } from '../../src/netlink/messages';
 import { bytesToIp, ipToBytes, networkOf, parseCidr } from '../../src/netlink/ip';
 import { parseMac } from '../../src/plugins/macvlan/config';
 
@@ -70,6 +70,11 @@ describe('rtnetlink messages', () => {
     expect(setLink(4, { up: true }).toString('hex')).toBe(hex(`00 00 0000 04000000 01000000 01000000`));
     expect(setLink(4, { up: false }).toString('hex')).toBe(hex(`00 00 0000 04000000 00000000 01000000`));
     expect(setLink(4, { mtu: 1400 }).toString('hex')).toBe(hex(`00 00 0000 04000000 00000000 00000000 0800 0400 78050000`));
+  });
+
+  it('puts a link in a device group and deletes the whole group with one request (IFLA_GROUP)', () => {
+    expect(setLink(4, { group: 0x10001 }).toString('hex')).toBe(hex(`00 00 0000 04000000 00000000 00000000 0800 1b00 01000100`));
+    expect(deleteGroup(0x10001).toString('hex')).toBe(hex(`00 00 0000 00000000 00000000 00000000 0800 1b00 01000100`));
   });
 
   it('adds an IPv4 address with its broadcast, an IPv6 one without', () => {

@@ -2,7 +2,8 @@ import { toCniError } from '../../cni/errors';
 import { parseResult, type Result } from '../../cni/result';
 import type { Invocation } from '../../cni/skel';
 import type { IpvlanMode } from '../../netlink/link-info';
-import { ConfReader, invalidConf, parseLinkConf, type LinkConf } from '../link/config';
+import { ConfigReader } from '../../util/config-reader';
+import { invalidConf, NETCONF, parseLinkConf, type LinkConf } from '../link/config';
 
 export interface IpvlanConf extends LinkConf {
   mode: IpvlanMode;
@@ -18,7 +19,7 @@ const MODES: readonly IpvlanMode[] = ['l2', 'l3', 'l3s'];
  * no key, as in the reference plugin: a key it ignores would be silently lost on a node that switches back.
  */
 export function parseIpvlanConf(inv: Invocation, forAdd: boolean): IpvlanConf {
-  const r = new ConfReader(inv.config);
+  const r = new ConfigReader(inv.config, NETCONF);
   const mode = (r.string('mode') || 'l2') as IpvlanMode;
   if (!MODES.includes(mode)) throw invalidConf(`unknown ipvlan mode: ${JSON.stringify(mode)}`, `"mode" must be one of ${MODES.join(', ')}`);
   const conf: IpvlanConf = { ...parseLinkConf(r), mode };

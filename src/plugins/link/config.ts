@@ -1,6 +1,9 @@
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { DNS } from '../../cni/result';
-import { goField } from '../../util/go-json';
+import { ConfigReader } from '../../util/config-reader';
+
+/** How the reference plugins prefix configuration errors. */
+export const NETCONF = 'failed to load netconf';
 
 /*
  * The configuration keys macvlan and ipvlan share, read the way the reference plugins' Go decoder reads them:
@@ -9,60 +12,6 @@ import { goField } from '../../util/go-json';
 
 export function invalidConf(msg: string, details = ''): CniError {
   return new CniError(ErrorCode.InvalidNetworkConfig, msg, details);
-}
-
-/** Typed access to one JSON object of the configuration; `where` prefixes key names in messages (e.g. `ipam.`). */
-export class ConfReader {
-  constructor(
-    private readonly obj: Record<string, unknown>,
-    private readonly where = '',
-  ) {}
-
-  raw(key: string): unknown {
-    const v = goField(this.obj, key);
-    return v === null ? undefined : v;
-  }
-
-  private wrongType(key: string, expected: string, got: unknown): CniError {
-    return invalidConf(`failed to load netconf: "${this.where}${key}" must be ${expected}, got ${JSON.stringify(got)}`);
-  }
-
-  string(key: string): string {
-    const v = this.raw(key);
-    if (v === undefined) return '';
-    if (typeof v !== 'string') throw this.wrongType(key, 'a string', v);
-    return v;
-  }
-
-  int(key: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
-    const v = this.raw(key);
-    if (v === undefined) return 0;
-    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) {
-      throw this.wrongType(key, min === 0 ? `an integer from 0 to ${max}` : 'an integer', v);
-    }
-    return v as number;
-  }
-
-  bool(key: string): boolean {
-    const v = this.raw(key);
-    if (v === undefined) return false;
-    if (typeof v !== 'boolean') throw this.wrongType(key, 'true or false', v);
-    return v;
-  }
-
-  object(key: string): ConfReader {
-    const v = this.raw(key);
-    if (v === undefined) return new ConfReader({}, `${this.where}${key}.`);
-    if (typeof v !== 'object' || Array.isArray(v)) throw this.wrongType(key, 'a JSON object', v);
-    return new ConfReader(v as Record<string, unknown>, `${this.where}${key}.`);
-  }
-
-  strings(key: string): string[] | undefined {
-    const v = this.raw(key);
-    if (v === undefined) return undefined;
-    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw this.wrongType(key, 'a list of strings', v);
-    return v as string[];
-  }
 }
 
 /** What every link plugin configuration has. */
@@ -79,7 +28,7 @@ export interface LinkConf {
   dns: DNS;
 }
 
-function parseDns(r: ConfReader): DNS {
+function parseDns(r: ConfigReader): DNS {
   const dns: DNS = {};
   const nameservers = r.strings('nameservers');
   const domain = r.string('domain');
@@ -92,7 +41,7 @@ function parseDns(r: ConfReader): DNS {
   return dns;
 }
 
-export function parseLinkConf(r: ConfReader): LinkConf {
+export function parseLinkConf(r: ConfigReader): LinkConf {
   return {
     master: r.string('master'),
     mtu: r.int('mtu'),
@@ -107,5 +56,5 @@ export function parseLinkConf(r: ConfReader): LinkConf {
  * failed ADDs too, and must still release the address), but an unreadable IPAM section would leak it silently.
  */
 export function ipamTypeOf(conf: Record<string, unknown>): string {
-  return new ConfReader(conf).object('ipam').string('type');
+  return new ConfigReader(conf, NETCONF).object('ipam').string('type');
 }

@@ -2,7 +2,8 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import { parseCniArgs } from '../../cni/cni-args';
 import type { Invocation } from '../../cni/skel';
 import type { MacvlanMode } from '../../netlink/link-info';
-import { ConfReader, invalidConf, parseLinkConf, type LinkConf } from '../link/config';
+import { ConfigReader } from '../../util/config-reader';
+import { invalidConf, NETCONF, parseLinkConf, type LinkConf } from '../link/config';
 
 export interface MacvlanConf extends LinkConf {
   mode: MacvlanMode;
@@ -34,7 +35,7 @@ function mac(text: string, code: number, source: string): Buffer {
  * else the configuration's `mac`, as in the reference plugin.
  */
 export function parseMacvlanConf(inv: Invocation): MacvlanConf {
-  const r = new ConfReader(inv.config);
+  const r = new ConfigReader(inv.config, NETCONF);
   const mode = (r.string('mode') || 'bridge') as MacvlanMode;
   if (!MODES.includes(mode)) throw invalidConf(`unknown macvlan mode: ${JSON.stringify(mode)}`, `"mode" must be one of ${MODES.join(', ')}`);
   const conf: MacvlanConf = { ...parseLinkConf(r), mode, bcQueueLen: r.int('bcqueuelen', 0, 0xffffffff) };
