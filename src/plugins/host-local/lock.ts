@@ -63,6 +63,31 @@ async function flockBefore(fd: number, deadline: number, path: string, dir: stri
   }
 }
 
+/**
+ * The lock directory, polled like the flock: proper-lockfile's own retries precompute their whole backoff schedule
+ * on every call, which cost more than the allocation itself.
+ */
+async function lockDirBefore(lockFile: string, lockDir: string, deadline: number, dir: string): Promise<() => Promise<void>> {
+  for (let delay = 1; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
+    try {
+      return await properLock(lockFile, {
+        lockfilePath: lockDir,
+        realpath: false,
+        stale: STALE_MS,
+        retries: 0,
+        // Only a holder starved for longer than STALE_MS gets here; the flock still protects the store.
+        onCompromised: (err) => {
+          void import('../../log/logger').then(({ logError }) => logError(`host-local: lock ${lockDir} was taken over while held: ${err.message}`));
+        },
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw new Error(goErrorText(e, 'mkdir', lockDir));
+      if (Date.now() >= deadline) throw busy(dir, `${lockDir} was kept fresh the whole time, so its holder is alive but stuck`);
+    }
+    await sleep(delay);
+  }
+}
+
 /** Takes both locks of the network directory `dir`; the returned function releases them. */
 export async function lockStore(dir: string): Promise<Unlock> {
   const lockFile = join(dir, LOCK_FILE);
@@ -71,22 +96,10 @@ export async function lockStore(dir: string): Promise<Unlock> {
   const fd = openLockFile(lockFile);
   let releaseDir: () => Promise<void>;
   try {
-    releaseDir = await properLock(lockFile, {
-      lockfilePath: lockDir,
-      realpath: false,
-      stale: STALE_MS,
-      retries: { retries: 1000, factor: 1.5, minTimeout: 1, maxTimeout: MAX_POLL_MS, randomize: true, maxRetryTime: WAIT_MS },
-      // Only a holder starved for longer than STALE_MS gets here; the flock still protects the store.
-      onCompromised: (err) => {
-        void import('../../log/logger').then(({ logError }) => logError(`host-local: lock ${lockDir} was taken over while held: ${err.message}`));
-      },
-    });
+    releaseDir = await lockDirBefore(lockFile, lockDir, deadline, dir);
   } catch (e) {
     closeSync(fd);
-    if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw busy(dir, `${lockDir} was kept fresh the whole time, so its holder is alive but stuck`);
-    }
-    throw new Error(goErrorText(e, 'mkdir', lockDir));
+    throw e;
   }
   try {
     await flockBefore(fd, deadline, lockFile, dir);
