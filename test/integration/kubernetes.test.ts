@@ -139,6 +139,22 @@ describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces',
     nothingLeft();
   });
 
+  it('takes clusterNetwork and defaultNetworks from NADs in multusNamespace', async () => {
+    const t = setup({}, { delegates: undefined, clusterNetwork: 'cluster-nad', defaultNetworks: ['extra-nad'] });
+    api.addNad({ namespace: t.ns, name: 'cluster-nad', config: JSON.stringify({ cniVersion: '1.0.0', type: 'bridge', bridge: f.bridge,
+      ipam: { type: 'host-local', subnet: '10.239.0.0/24', dataDir: f.work.ipamDir } }) });
+    addMacvlanNad(t.ns, 'extra-nad', '10.240.0.0/24');
+    const add = await t.call('ADD');
+    expect(add.stderr).toBe('');
+    expect(add.status).toBe(0);
+    expect(podIps('eth0')).toEqual(['10.239.0.2']);
+    expect(podIps('net1')).toEqual(['10.240.0.2']);
+    const status = JSON.parse(api.pod(t.ns, t.podName)!.metadata.annotations[STATUS] as string) as Array<Record<string, unknown>>;
+    expect(status.map((e) => e.name)).toEqual([`${t.ns}/cluster-nad`, `${t.ns}/extra-nad`]);
+    expect((await t.call('DEL')).status).toBe(0);
+    nothingLeft();
+  });
+
   it('refuses a namespace-isolation violation before attaching anything', async () => {
     const t = setup({ [NETWORKS]: 'other/storage' }, { namespaceIsolation: true });
     const add = await t.call('ADD');
