@@ -36,15 +36,6 @@ export function nadLabel(nad: Pick<NetworkAttachmentDefinition, 'namespace' | 'n
   return `NetworkAttachmentDefinition ${nad.namespace}/${nad.name}`;
 }
 
-/** Each NetworkAttachmentDefinition the selections name, once, in first-use order: what one ADD must fetch. */
-export function distinctNads(selections: readonly NetworkSelection[]): Array<{ namespace: string; name: string }> {
-  const seen = new Map<string, { namespace: string; name: string }>();
-  for (const s of selections) {
-    const key = `${s.namespace}/${s.name}`;
-    if (!seen.has(key)) seen.set(key, { namespace: s.namespace, name: s.name });
-  }
-  return [...seen.values()];
-}
 
 function configObject(nad: NetworkAttachmentDefinition, where: string): Json {
   let raw: unknown;

@@ -10,7 +10,6 @@ interface NativeHelper {
 
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
-export const LOCK_UN = 8;
 
 let helper: NativeHelper | undefined;
 

@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CniError, ErrorCode } from '../../src/cni/errors';
+import { ErrorCode } from '../../src/cni/errors';
 import { KubeApi, KubeApiError, KubeClient, MERGE_PATCH, NotFoundError, connectKubeApi, isNotFound, type ClientOptions } from '../../src/k8s/api';
 import { loadKubeconfig } from '../../src/k8s/kubeconfig';
 import { NAD_GROUP, startApiServer, unusedPort, type ApiServer } from '../helpers/api-server';
+import { rejected } from '../helpers/caught';
 
 // Small pauses keep retry tests quick; the policy itself (sizes, caps) is the client's default.
 const FAST: ClientOptions = { attemptTimeoutMs: 2_000, totalTimeoutMs: 10_000, backoffMs: 5, maxBackoffMs: 20 };
@@ -46,15 +47,6 @@ async function api(options: ClientOptions = FAST): Promise<KubeApi> {
   return apiFor(server.writeKubeconfig(dir), options);
 }
 
-async function rejected(p: Promise<unknown>): Promise<CniError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(CniError);
-    return e as CniError;
-  }
-  throw new Error('expected a CniError, the promise resolved');
-}
 
 function podPath(ns: string, name: string, sub = ''): string {
   return `/api/v1/namespaces/${ns}/pods/${name}${sub}`;

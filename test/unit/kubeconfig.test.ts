@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CniError, ErrorCode } from '../../src/cni/errors';
 import { inClusterConfig, loadKubeconfig } from '../../src/k8s/kubeconfig';
 import { caught } from '../helpers/caught';
+import { rejected } from '../helpers/caught';
 
 // Only the markers are checked when loading; real certificates are exercised by the client's integration tests.
 const CA = '-----BEGIN CERTIFICATE-----\nTUlJQ0FURVNUQ0E=\n-----END CERTIFICATE-----\n';
@@ -20,15 +21,6 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function rejected(p: Promise<unknown>): Promise<CniError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(CniError);
-    return e as CniError;
-  }
-  throw new Error('expected a CniError, the promise resolved');
-}
 
 function kubeconfig(cluster: Record<string, unknown>, user: Record<string, unknown> | undefined, extra: Record<string, unknown> = {}) {
   return {

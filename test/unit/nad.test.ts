@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  distinctNads, nadDelegate, type NetworkAttachmentDefinition, type NadOptions,
+  nadDelegate, type NetworkAttachmentDefinition, type NadOptions,
 } from '../../src/k8s/nad';
 import { parseNetworkSelection, type NetworkSelection } from '../../src/k8s/network-selection';
 import { buildPluginStdin } from '../../src/delegation/network-config';
@@ -183,12 +183,6 @@ describe('interface names of NAD delegates (Multus scenario 15)', () => {
   });
 });
 
-describe('distinctNads', () => {
-  it('lists each NAD once, in first-use order, however often the annotation names it', () => {
-    const sels = parseNetworkSelection('net1,other/net1,net1@data0,net2,net1', 'test');
-    expect(distinctNads(sels)).toEqual([{ namespace: 'test', name: 'net1' }, { namespace: 'other', name: 'net1' }, { namespace: 'test', name: 'net2' }]);
-  });
-});
 
 describe('capabilityArgs', () => {
   const RUNTIME = { portMappings: [{ hostPort: 1, containerPort: 2, protocol: 'tcp' }], bandwidth: { ingressRate: 9 }, dns: { servers: ['1.1.1.1'] } };
