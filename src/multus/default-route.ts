@@ -1,6 +1,5 @@
+import { isIPv4 } from 'node:net';
 import type { Result, Route } from '../cni/result';
-import { RT_TABLE_MAIN } from '../netlink/messages';
-import { familyOf, type Family } from '../netlink/ip';
 import type { Delegate } from './delegate';
 
 /*
@@ -10,7 +9,11 @@ import type { Delegate } from './delegate';
  * deletes nothing since 4.2.2.
  */
 
+type Family = 4 | 6;
 const DEFAULT_DST: Record<Family, string> = { 4: '0.0.0.0/0', 6: '::/0' };
+
+// Every ADD loads this module; the netlink modules are loaded only when a pod asks for a default route.
+const familyOf = (ip: string): Family => (isIPv4(ip) ? 4 : 6);
 
 /**
  * Marks, on each delegate, the families whose default routes it must drop (Multus's IsFilterV4Gateway and
@@ -40,6 +43,7 @@ export function rewriteRoutes(result: Result, d: Delegate): Route[] {
 /** Applies the plan to the links in the pod's namespace. `ifNames[i]` is delegate i's interface. */
 export async function applyDefaultRoutes(netns: string, delegates: Delegate[], ifNames: string[]): Promise<void> {
   const { withRtnl } = await import('../netlink/rtnl');
+  const { RT_TABLE_MAIN } = await import('../netlink/messages');
   await withRtnl(netns, async (nl) => {
     const routes = await nl.routes();
     for (const [i, d] of delegates.entries()) {

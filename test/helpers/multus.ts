@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, symlinkSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execPluginAsync, execPluginSync, MULTUS, ROOT, type PluginCall, type RunOutcome } from './plugin-exec';
+import { afterAll, beforeAll } from 'vitest';
+import { execPluginAsync, execPluginSync, MULTUS, ourPlugin, ROOT, type PluginCall, type RunOutcome } from './plugin-exec';
 
 export { MULTUS, REFERENCE_PLUGINS, ROOT, type RunOutcome } from './plugin-exec';
 export const SPY = join(ROOT, 'test/fixtures/spy-plugin');
@@ -48,4 +49,18 @@ let counter = 0;
 export function uniqueId(): string {
   counter += 1;
   return `${(process.pid % 0xffff).toString(36)}${counter.toString(36)}${Math.floor(Math.random() * 36 ** 3).toString(36)}`;
+}
+
+/**
+ * A work directory for the calling describe block, with our executable as the plugin `name` in its bin directory
+ * (`bin` is that plugin's path); removed after the block.
+ */
+export function ourPluginFixture(name: string): { readonly work: Workdir; readonly bin: string } {
+  const f = {} as { work: Workdir; bin: string };
+  beforeAll(() => {
+    f.work = new Workdir();
+    f.bin = ourPlugin(f.work.binDir, name);
+  });
+  afterAll(() => f.work.remove());
+  return f;
 }

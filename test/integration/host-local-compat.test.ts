@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIp } from '../../src/plugins/host-local/address';
 import { LOCK_DIR } from '../../src/plugins/host-local/lock';
-import { execPluginAsync, execPluginSync, ourPlugin, type PluginCall } from '../helpers/plugin-exec';
-import { REFERENCE_PLUGINS, ROOT, uniqueId, Workdir, type RunOutcome } from '../helpers/multus';
+import { execPluginAsync, execPluginSync, type PluginCall } from '../helpers/plugin-exec';
+import { REFERENCE_PLUGINS, ROOT, uniqueId, ourPluginFixture, type RunOutcome } from '../helpers/multus';
 import { canUseNamespaces } from '../helpers/netns';
 
 // Ours and the reference host-local (Debian 1.1.1) side by side: the same configuration and environment must give
@@ -33,22 +33,16 @@ function comparable(r: RunOutcome): unknown {
 }
 
 describe.skipIf(!canUseNamespaces)('host-local: ours and the reference side by side', () => {
-  let work: Workdir;
-  let ours: string;
-  beforeAll(() => {
-    work = new Workdir();
-    ours = ourPlugin(work.binDir, 'host-local');
-  });
-  afterAll(() => work.remove());
+  const f = ourPluginFixture('host-local');
 
   /** The same network in two stores, one per implementation. */
   function pair(ipam: Ipam, extra: Record<string, unknown> = {}) {
     const name = `hl-${uniqueId()}`;
-    const dataDir = { ref: join(work.dir, 'ref'), ours: join(work.dir, 'ours') };
+    const dataDir = { ref: join(f.work.dir, 'ref'), ours: join(f.work.dir, 'ours') };
     const conf = (side: 'ref' | 'ours', s: Step) =>
       ({ cniVersion: '1.0.0', name, ipam: { type: 'host-local', dataDir: dataDir[side], ...ipam }, ...extra, ...s.confExtra });
     const call = (side: 'ref' | 'ours', s: Step) =>
-      execPluginSync(side === 'ref' ? REFERENCE : ours, { netns: work.fakeNetns, ...s, conf: conf(side, s) });
+      execPluginSync(side === 'ref' ? REFERENCE : f.bin, { netns: f.work.fakeNetns, ...s, conf: conf(side, s) });
     const dirOf = (side: 'ref' | 'ours') => join(dataDir[side], name);
     /** Every file of a store with its content; our lock directory must be gone once a call has finished. */
     const store = (side: 'ref' | 'ours') => {
@@ -140,8 +134,8 @@ describe.skipIf(!canUseNamespaces)('host-local: ours and the reference side by s
     pair({ ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: '10.2.0.0/24' }]] }, { cniVersion: '0.2.0' }).same([add('x')]);
     const noIpam = pair({});
     for (const side of ['ref', 'ours'] as const) {
-      const r = execPluginSync(side === 'ref' ? REFERENCE : ours,
-        { command: 'ADD', containerId: 'x', netns: work.fakeNetns, conf: { cniVersion: '1.0.0', name: noIpam.name } });
+      const r = execPluginSync(side === 'ref' ? REFERENCE : f.bin,
+        { command: 'ADD', containerId: 'x', netns: f.work.fakeNetns, conf: { cniVersion: '1.0.0', name: noIpam.name } });
       expect(comparable(r)).toEqual({ status: 1, code: 999, msg: "IPAM config missing 'ipam' key" });
     }
   });
@@ -156,18 +150,18 @@ describe.skipIf(!canUseNamespaces)('host-local: ours and the reference side by s
   });
 
   it('produces the same dns from resolvConf, and the same error for a missing file (scenario 39)', () => {
-    const resolv = join(work.dir, 'resolv.conf');
+    const resolv = join(f.work.dir, 'resolv.conf');
     writeFileSync(resolv, '# c\nnameserver 10.0.0.53\n nameserver 10.0.0.54\ndomain example.com\nsearch a b\nsearch c\noptions x y\n');
     pair({ subnet: '10.86.0.0/24', resolvConf: resolv }).same([add('d', { confExtra: { cniVersion: '0.3.1' } }), add('e')]);
-    const missing = pair({ subnet: '10.87.0.0/24', resolvConf: join(work.dir, 'nope') });
+    const missing = pair({ subnet: '10.87.0.0/24', resolvConf: join(f.work.dir, 'nope') });
     missing.same([add('d')]);
     expect(missing.store('ours')).toBeUndefined();
   });
 
   it('lets either implementation take over the other\'s store', () => {
     const p = pair({ subnet: '10.92.0.0/28' });
-    const shared = (side: 'ref' | 'ours', s: Step) => execPluginSync(side === 'ref' ? REFERENCE : ours,
-      { netns: work.fakeNetns, ...s, conf: p.conf('ref', s) });
+    const shared = (side: 'ref' | 'ours', s: Step) => execPluginSync(side === 'ref' ? REFERENCE : f.bin,
+      { netns: f.work.fakeNetns, ...s, conf: p.conf('ref', s) });
     const address = (r: RunOutcome) => {
       expect(r.status, r.stdout).toBe(0);
       return (r.json!.ips as Array<{ address: string }>)[0]!.address;
@@ -191,9 +185,9 @@ describe.skipIf(!canUseNamespaces)('host-local: ours and the reference side by s
   it('never hands out an address twice when both run at once on one range (flock interop)', async () => {
     const p = pair({ subnet: '10.93.0.0/25' });
     const ids = Array.from({ length: 50 }, (_, i) => `mix-${i}`);
-    const binary = (i: number) => (i % 2 === 0 ? REFERENCE : ours);
+    const binary = (i: number) => (i % 2 === 0 ? REFERENCE : f.bin);
     const run = (command: string, id: string, i: number) =>
-      execPluginAsync(binary(i), { command, containerId: id, netns: work.fakeNetns, conf: p.conf('ref', { command }) });
+      execPluginAsync(binary(i), { command, containerId: id, netns: f.work.fakeNetns, conf: p.conf('ref', { command }) });
     const adds = await Promise.all(ids.map((id, i) => run('ADD', id, i)));
     for (const r of adds) expect(r.status, r.stdout + r.stderr).toBe(0);
     const addresses = adds.map((r) => (r.json!.ips as Array<{ address: string }>)[0]!.address.split('/')[0]!);
@@ -219,7 +213,7 @@ describe.skipIf(!canUseNamespaces)('host-local: ours and the reference side by s
     ], { stdio: ['pipe', 'pipe', 'inherit'] });
     await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
     let finished = false;
-    const pending = execPluginAsync(REFERENCE, { command: 'ADD', containerId: 'waits', netns: work.fakeNetns, conf: p.conf('ref', { command: 'ADD' }) })
+    const pending = execPluginAsync(REFERENCE, { command: 'ADD', containerId: 'waits', netns: f.work.fakeNetns, conf: p.conf('ref', { command: 'ADD' }) })
       .then((r) => {
         finished = true;
         return r;

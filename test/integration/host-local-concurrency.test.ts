@@ -1,28 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIp } from '../../src/plugins/host-local/address';
 import { LOCK_DIR } from '../../src/plugins/host-local/lock';
-import { execPluginAsync, ourPlugin } from '../helpers/plugin-exec';
-import { ROOT, uniqueId, Workdir } from '../helpers/multus';
+import { execPluginAsync } from '../helpers/plugin-exec';
+import { ROOT, uniqueId, ourPluginFixture } from '../helpers/multus';
 
 // Separate processes racing for one range, as kubelet starts them for pods created together.
 
 describe('host-local concurrency', () => {
-  let work: Workdir;
-  let bin: string;
-  beforeAll(() => {
-    work = new Workdir();
-    bin = ourPlugin(work.binDir, 'host-local');
-  });
-  afterAll(() => work.remove());
+  const f = ourPluginFixture('host-local');
 
   function network(subnet: string) {
     const name = `hl-${uniqueId()}`;
-    const conf = { cniVersion: '1.0.0', name, ipam: { type: 'host-local', subnet, dataDir: work.ipamDir } };
-    const dir = join(work.ipamDir, name);
-    const run = (command: string, containerId: string) => execPluginAsync(bin, { command, containerId, netns: work.fakeNetns, conf });
+    const conf = { cniVersion: '1.0.0', name, ipam: { type: 'host-local', subnet, dataDir: f.work.ipamDir } };
+    const dir = join(f.work.ipamDir, name);
+    const run = (command: string, containerId: string) => execPluginAsync(f.bin, { command, containerId, netns: f.work.fakeNetns, conf });
     const reservations = () => (existsSync(dir) ? readdirSync(dir).filter((f) => parseIp(f)) : []);
     return { conf, dir, run, reservations };
   }

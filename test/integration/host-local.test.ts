@@ -1,28 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execPluginSync, ourPlugin, type PluginCall } from '../helpers/plugin-exec';
-import { uniqueId, Workdir } from '../helpers/multus';
+import { execPluginSync, type PluginCall } from '../helpers/plugin-exec';
+import { uniqueId, ourPluginFixture } from '../helpers/multus';
 
 // Our executable as `host-local`, run the way a runtime runs it. cni-contracts.md 8.A, 8.B, 8.C; expected values are
 // what the reference 1.1.1 printed for the same calls (the compat test compares with it directly).
 
 describe('host-local executable', () => {
-  let work: Workdir;
-  let bin: string;
-  beforeAll(() => {
-    work = new Workdir();
-    bin = ourPlugin(work.binDir, 'host-local');
-  });
-  afterAll(() => work.remove());
+  const f = ourPluginFixture('host-local');
 
   /** A network of its own for each test, so that tests never share a range. */
   function network(ipam: Record<string, unknown>, extra: Record<string, unknown> = {}) {
     const name = `hl-${uniqueId()}`;
-    const conf = { cniVersion: '1.0.0', name, ipam: { type: 'host-local', dataDir: work.ipamDir, ...ipam }, ...extra };
-    const dir = join(work.ipamDir, name);
+    const conf = { cniVersion: '1.0.0', name, ipam: { type: 'host-local', dataDir: f.work.ipamDir, ...ipam }, ...extra };
+    const dir = join(f.work.ipamDir, name);
     const call = (command: string, containerId: string, o: Partial<PluginCall> = {}) =>
-      execPluginSync(bin, { command, containerId, netns: work.fakeNetns, conf, ...o });
+      execPluginSync(f.bin, { command, containerId, netns: f.work.fakeNetns, conf, ...o });
     const add = (containerId: string, o: Partial<PluginCall> = {}) => call('ADD', containerId, o);
     const addresses = (containerId: string, o: Partial<PluginCall> = {}) => {
       const r = add(containerId, o);
@@ -39,9 +33,9 @@ describe('host-local executable', () => {
   }
 
   it('answers VERSION and tells what it is without CNI_COMMAND', () => {
-    const v = execPluginSync(bin, { command: 'VERSION', conf: '' });
+    const v = execPluginSync(f.bin, { command: 'VERSION', conf: '' });
     expect(v.stdout).toBe('{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n');
-    const about = execPluginSync(bin, { command: '', conf: '' });
+    const about = execPluginSync(f.bin, { command: '', conf: '' });
     expect(about.status).toBe(0);
     expect(about.stdout).toBe('');
     expect(about.stderr).toMatch(/^CNI host-local plugin/);
@@ -149,12 +143,12 @@ describe('host-local executable', () => {
   });
 
   it('turns resolvConf into dns, and fails on a missing file before touching the store (scenario 39)', () => {
-    const resolv = join(work.dir, 'resolv.conf');
+    const resolv = join(f.work.dir, 'resolv.conf');
     writeFileSync(resolv, 'nameserver 10.0.0.53\nnameserver 10.0.0.54\ndomain example.com\nsearch a b\noptions x y\n');
     expect(network({ subnet: '10.86.0.0/24', resolvConf: resolv }).add('d').json?.dns).toEqual(
       { nameservers: ['10.0.0.53', '10.0.0.54'], domain: 'example.com', search: ['a', 'b'], options: ['x', 'y'] });
-    const missing = network({ subnet: '10.87.0.0/24', resolvConf: join(work.dir, 'nope') });
-    expect(failure(missing.add('d'))).toEqual({ code: 999, msg: `open ${join(work.dir, 'nope')}: no such file or directory` });
+    const missing = network({ subnet: '10.87.0.0/24', resolvConf: join(f.work.dir, 'nope') });
+    expect(failure(missing.add('d'))).toEqual({ code: 999, msg: `open ${join(f.work.dir, 'nope')}: no such file or directory` });
     expect(existsSync(missing.dir)).toBe(false);
   });
 
@@ -178,22 +172,22 @@ describe('host-local executable', () => {
   it('answers STATUS and garbage-collects with conf 1.1.0', () => {
     const n = network({ subnet: '10.89.0.0/24' }, { cniVersion: '1.1.0' });
     for (const id of ['keep', 'gone']) n.addresses(id);
-    const status = execPluginSync(bin, { command: 'STATUS', conf: n.conf });
+    const status = execPluginSync(f.bin, { command: 'STATUS', conf: n.conf });
     expect([status.status, status.stdout]).toEqual([0, '']);
-    const noList = execPluginSync(bin, { command: 'GC', conf: n.conf });
+    const noList = execPluginSync(f.bin, { command: 'GC', conf: n.conf });
     expect([noList.status, noList.stdout]).toEqual([0, '']);
     expect(n.files()).toEqual(['10.89.0.2', '10.89.0.3', 'last_reserved_ip.0', 'lock']);
     const valid = [{ containerID: 'keep', ifname: 'eth0' }];
-    const gc = execPluginSync(bin, { command: 'GC', conf: { ...n.conf, 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid } });
+    const gc = execPluginSync(f.bin, { command: 'GC', conf: { ...n.conf, 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid } });
     expect([gc.status, gc.stdout]).toEqual([0, '']);
     expect(n.files()).toEqual(['10.89.0.2', 'last_reserved_ip.0', 'lock']);
-    expect(failure(execPluginSync(bin, { command: 'GC', conf: { ...n.conf, cniVersion: '1.0.0' } })).code).toBe(1);
+    expect(failure(execPluginSync(f.bin, { command: 'GC', conf: { ...n.conf, cniVersion: '1.0.0' } })).code).toBe(1);
   });
 
   it('refuses invalid configuration with the reference message (scenario 38)', () => {
     expect(failure(network({ subnet: '10.1.0.0/31' }).add('x'))).toEqual(
       { code: 999, msg: 'invalid range set 0: Network 10.1.0.0/31 too small to allocate from' });
-    const noIpam = execPluginSync(bin, { command: 'ADD', containerId: 'x', netns: work.fakeNetns, conf: { cniVersion: '1.0.0', name: 'hl-noipam' } });
+    const noIpam = execPluginSync(f.bin, { command: 'ADD', containerId: 'x', netns: f.work.fakeNetns, conf: { cniVersion: '1.0.0', name: 'hl-noipam' } });
     expect(failure(noIpam)).toEqual({ code: 999, msg: "IPAM config missing 'ipam' key" });
   });
 });
