@@ -1,0 +1,203 @@
+/**
+ * The protobuf wire format, just enough for hand-written messages of small gRPC APIs (kubelet PodResources, CRI).
+ *
+ * Encoding takes a flat list of (field number, value) pairs; decoding gives a field number → values view whose
+ * accessors apply proto3's rules (absent means the zero value, the last of repeated scalars wins, repeated varints
+ * may come packed or not). A message decoder is then a few accessor calls. Not a general protobuf library: no
+ * schemas, no groups (wire types 3/4 are refused), no zigzag (no API we speak uses sint types).
+ */
+
+/** The input is not a protobuf message of the expected shape. */
+export class WireFormatError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'WireFormatError';
+  }
+}
+
+export const WireType = { Varint: 0, Fixed64: 1, LengthDelimited: 2, Fixed32: 5 } as const;
+
+/**
+ * One field to encode. Numbers, bigints and booleans are varints, strings and byte arrays length-delimited (an
+ * embedded message is the Buffer `encodeMessage` made). `undefined` is skipped, so optional fields read naturally.
+ * Repeat a field number for a repeated field.
+ */
+export type EncodeValue = number | bigint | boolean | string | Uint8Array | undefined;
+export type EncodeField = readonly [fieldNumber: number, value: EncodeValue];
+
+function varintBytes(value: bigint): number[] {
+  // Negative int32/int64 values are sent as their 64-bit two's complement, ten bytes, as protobuf does.
+  let v = BigInt.asUintN(64, value);
+  const out: number[] = [];
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return out;
+}
+
+function tagBytes(fieldNumber: number, wireType: number): number[] {
+  if (!Number.isInteger(fieldNumber) || fieldNumber < 1 || fieldNumber > 0x1fffffff) {
+    throw new RangeError(`protobuf field number ${fieldNumber} is out of range`);
+  }
+  return varintBytes((BigInt(fieldNumber) << 3n) | BigInt(wireType));
+}
+
+export function encodeMessage(fields: readonly EncodeField[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [no, value] of fields) {
+    if (value === undefined) continue;
+    if (typeof value === 'string' || value instanceof Uint8Array) {
+      const body = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+      parts.push(Buffer.from([...tagBytes(no, WireType.LengthDelimited), ...varintBytes(BigInt(body.length))]), Buffer.from(body));
+    } else {
+      if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError(`protobuf field ${no}: ${value} is not an integer`);
+      const n = typeof value === 'boolean' ? (value ? 1n : 0n) : BigInt(value);
+      parts.push(Buffer.from([...tagBytes(no, WireType.Varint), ...varintBytes(n)]));
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+/** One decoded occurrence of a field, as it was on the wire. */
+export type WireValue =
+  | { wireType: typeof WireType.Varint; value: bigint }
+  | { wireType: typeof WireType.LengthDelimited | typeof WireType.Fixed64 | typeof WireType.Fixed32; bytes: Buffer };
+
+/** Reads a varint at `pos`; returns the value and the position after it. */
+function readVarint(buf: Buffer, pos: number, what: string): [bigint, number] {
+  let result = 0n;
+  for (let shift = 0n, i = pos; i < buf.length && shift < 70n; shift += 7n, i++) {
+    const b = buf[i]!;
+    result |= BigInt(b & 0x7f) << shift;
+    if ((b & 0x80) === 0) return [BigInt.asUintN(64, result), i + 1];
+  }
+  throw new WireFormatError(`truncated or overlong varint in ${what} at byte ${pos}`);
+}
+
+/** Field number → the values of every occurrence, in wire order. */
+export class DecodedMessage {
+  constructor(readonly fields: ReadonlyMap<number, readonly WireValue[]>) {}
+
+  private all(no: number): readonly WireValue[] {
+    return this.fields.get(no) ?? [];
+  }
+
+  private lengthDelimited(no: number): Buffer[] {
+    return this.all(no).map((v) => {
+      if (v.wireType !== WireType.LengthDelimited) throw new WireFormatError(`field ${no} has wire type ${v.wireType}, expected length-delimited`);
+      return v.bytes;
+    });
+  }
+
+  has(no: number): boolean {
+    return this.fields.has(no);
+  }
+
+  bytesList(no: number): Buffer[] {
+    return this.lengthDelimited(no);
+  }
+
+  /** The last occurrence wins, as in protobuf; absent is empty. */
+  bytes(no: number): Buffer {
+    return this.lengthDelimited(no).at(-1) ?? Buffer.alloc(0);
+  }
+
+  strings(no: number): string[] {
+    return this.lengthDelimited(no).map((b) => b.toString('utf8'));
+  }
+
+  string(no: number): string {
+    return this.bytes(no).toString('utf8');
+  }
+
+  messages(no: number): DecodedMessage[] {
+    return this.lengthDelimited(no).map((b) => decodeMessage(b));
+  }
+
+  /** An absent embedded message decodes as an empty one, so chains of accessors need no checks. */
+  message(no: number): DecodedMessage {
+    return decodeMessage(this.bytes(no));
+  }
+
+  /** Repeated unsigned varints, packed (proto3's default) or one per occurrence. */
+  bigints(no: number): bigint[] {
+    const out: bigint[] = [];
+    for (const v of this.all(no)) {
+      if (v.wireType === WireType.Varint) {
+        out.push(v.value);
+      } else if (v.wireType === WireType.LengthDelimited) {
+        for (let pos = 0; pos < v.bytes.length; ) {
+          const [value, next] = readVarint(v.bytes, pos, `packed field ${no}`);
+          out.push(value);
+          pos = next;
+        }
+      } else {
+        throw new WireFormatError(`field ${no} has wire type ${v.wireType}, expected a varint`);
+      }
+    }
+    return out;
+  }
+
+  bigint(no: number): bigint {
+    return this.bigints(no).at(-1) ?? 0n;
+  }
+
+  /** A uint32/int64-style varint as a JS number; values beyond 2^53 are refused rather than rounded. */
+  uints(no: number): number[] {
+    return this.bigints(no).map((v) => {
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new WireFormatError(`field ${no}: ${v} does not fit a JavaScript number`);
+      return Number(v);
+    });
+  }
+
+  uint(no: number): number {
+    return this.uints(no).at(-1) ?? 0;
+  }
+
+  /** int32/int64 fields: negative values arrive as 64-bit two's complement. */
+  int(no: number): number {
+    return Number(BigInt.asIntN(64, this.bigint(no)));
+  }
+
+  bool(no: number): boolean {
+    return this.bigint(no) !== 0n;
+  }
+}
+
+export function decodeMessage(buf: Buffer): DecodedMessage {
+  const fields = new Map<number, WireValue[]>();
+  let pos = 0;
+  while (pos < buf.length) {
+    const [tag, afterTag] = readVarint(buf, pos, 'field tag');
+    const no = Number(tag >> 3n);
+    const wireType = Number(tag & 7n);
+    if (no < 1 || no > 0x1fffffff) throw new WireFormatError(`invalid field number ${no} at byte ${pos}`);
+    let value: WireValue;
+    pos = afterTag;
+    if (wireType === WireType.Varint) {
+      const [v, next] = readVarint(buf, pos, `field ${no}`);
+      value = { wireType, value: v };
+      pos = next;
+    } else if (wireType === WireType.LengthDelimited || wireType === WireType.Fixed64 || wireType === WireType.Fixed32) {
+      let len: number;
+      if (wireType === WireType.LengthDelimited) {
+        const [l, next] = readVarint(buf, pos, `length of field ${no}`);
+        len = Number(l);
+        pos = next;
+      } else {
+        len = wireType === WireType.Fixed64 ? 8 : 4;
+      }
+      if (len > buf.length - pos) throw new WireFormatError(`field ${no} claims ${len} bytes, only ${buf.length - pos} remain`);
+      value = { wireType, bytes: buf.subarray(pos, pos + len) };
+      pos += len;
+    } else {
+      throw new WireFormatError(`unsupported wire type ${wireType} for field ${no} at byte ${pos}`);
+    }
+    const list = fields.get(no);
+    if (list) list.push(value);
+    else fields.set(no, [value]);
+  }
+  return new DecodedMessage(fields);
+}
