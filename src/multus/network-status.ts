@@ -26,10 +26,9 @@ function deviceInfo(call: MultusCall, d: Delegate, index: number): DeviceInfo | 
 export async function writeNetworkStatus(call: MultusCall, kube: KubeContext, delegates: Delegate[], results: Result[]): Promise<void> {
   const pod = kube.pod!;
   const { networkStatusEntries, networkStatusAnnotation, NETWORK_STATUS_ANNOTATION } = await import('../k8s/network-status');
-  // The default network is the one holding the default route: the primary, unless the pod moved it elsewhere.
-  const moved = delegates.some((d) => d.gatewayRequest?.length);
-  const isDefault = (d: Delegate, i: number): boolean => (moved ? Boolean(d.gatewayRequest?.length) : i === 0);
-  const entries = delegates.flatMap((d, i) => networkStatusEntries(results[i]!, delegateLabel(d), isDefault(d, i), deviceInfo(call, d, i)));
+  // `default` marks the cluster network (the attachment on the runtime's interface), as Multus and the
+  // multi-network spec define it; a default-route request moves the route, not the cluster network.
+  const entries = delegates.flatMap((d, i) => networkStatusEntries(results[i]!, delegateLabel(d), i === 0, deviceInfo(call, d, i)));
   try {
     await kube.api.patchPodStatusAnnotations(pod.namespace, pod.name, { [NETWORK_STATUS_ANNOTATION]: networkStatusAnnotation(entries) }, pod.uid);
   } catch (e) {

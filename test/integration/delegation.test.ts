@@ -143,12 +143,15 @@ describe('delegation to spy plugins', () => {
     expect(checks[1]!.stdin.prevResult).toMatchObject({ ips: [{ address: '10.97.0.9/24' }] });
   });
 
-  it('refuses CHECK for a delegate whose version predates CHECK', () => {
-    const conf = multusConf([spyConf('a', { cniVersion: '0.3.1' })]);
+  it('skips CHECK for a delegate whose version predates CHECK and checks the others', () => {
+    const logFile = join(work.dir, 'multus.log');
+    const conf = multusConf([spyConf('a'), spyConf('old', { cniVersion: '0.3.1' }), spyConf('c')], { logFile, logLevel: 'verbose', logToStderr: false });
     expect(call('ADD', conf).status).toBe(0);
     const check = call('CHECK', conf);
-    expect(check.json?.code).toBe(1);
-    expect(check.json?.msg).toContain('configuration version "0.3.1" does not support the CHECK command');
+    expect(check.stdout).toBe('');
+    expect(check.status).toBe(0);
+    expect(work.spyCalls().filter((c) => c.command === 'CHECK').map((c) => c.stdin.name)).toEqual(['a', 'c']);
+    expect(readFileSync(logFile, 'utf8')).toMatch(/\[verbose\] .*CHECK skipped: network "old" has cniVersion 0\.3\.1/);
   });
 
   it('converts the primary result to the version multus is configured with', () => {
