@@ -1,5 +1,5 @@
-import { isIP, isIPv4 } from 'node:net';
 import { CniError, ErrorCode } from './errors';
+import { cidrFamily, familyOf, ipFamily } from './ip';
 import { type CniVersion, isSupportedVersion, versionAtLeast } from './version';
 
 /*
@@ -121,7 +121,7 @@ function parseIpsShape(top: Json, version: CniVersion): Omit<Result, 'cniVersion
     const address = cidr(o.address, `${path}.address`);
     // The family is derived from the address; a 0.x "version" contradicting it means a broken plugin.
     if (!v1 && !isNullish(o.version)) {
-      const expected = String(family(address));
+      const expected = String(familyOf(address));
       if (o.version !== expected) invalid(`${path}.version`, `"${expected}" for address ${address}`, o.version);
     }
     const ip: IPConfig = { address };
@@ -144,7 +144,7 @@ function parseIp4Ip6Shape(top: Json): Omit<Result, 'cniVersion' | 'dns'> {
     if (isNullish(top[key])) continue;
     const o = object(top[key], key);
     const address = cidr(o.ip, `${key}.ip`);
-    if (family(address) !== fam) invalid(`${key}.ip`, `an IPv${fam} address`, o.ip);
+    if (familyOf(address) !== fam) invalid(`${key}.ip`, `an IPv${fam} address`, o.ip);
     const ip: IPConfig = { address };
     assignDefined(ip, 'gateway', optionalIp(o.gateway, `${key}.gateway`));
     ips.push(ip);
@@ -193,13 +193,13 @@ function toIp4Ip6Shape(r: Result, version: CniVersion): Json {
   const out: Json = { cniVersion: version };
   for (const [key, fam] of [['ip4', 4], ['ip6', 6]] as const) {
     // These versions hold one address per family: the first one wins, the rest are lost.
-    const ip = r.ips.find((c) => family(c.address) === fam);
+    const ip = r.ips.find((c) => familyOf(c.address) === fam);
     if (!ip) continue;
     const cfg: Json = { ip: ip.address };
     if (ip.gateway) cfg.gateway = ip.gateway;
     // A route can only live under the ipN of its family, so without that address it is dropped.
     const routes = r.routes
-      .filter((route) => family(route.dst) === fam)
+      .filter((route) => familyOf(route.dst) === fam)
       .map((route) => (route.gw ? { dst: route.dst, gw: route.gw } : { dst: route.dst }));
     if (routes.length > 0) cfg.routes = routes;
     out[key] = cfg;
@@ -221,7 +221,7 @@ function interfaceJson(iface: Interface, v1: boolean): Json {
 
 function ipJson(ip: IPConfig, v1: boolean): Json {
   const out: Json = {};
-  if (!v1) out.version = String(family(ip.address));
+  if (!v1) out.version = String(familyOf(ip.address));
   if (ip.interface !== undefined) out.interface = ip.interface;
   out.address = ip.address;
   if (ip.gateway) out.gateway = ip.gateway;
@@ -246,11 +246,6 @@ function dnsJson(dns: DNS): Json {
   if (dns.search?.length) out.search = [...dns.search];
   if (dns.options?.length) out.options = [...dns.options];
   return out;
-}
-
-/** Family of a validated CIDR or address. */
-function family(addr: string): 4 | 6 {
-  return isIPv4(addr.split('/')[0]) ? 4 : 6;
 }
 
 function isNullish(v: unknown): v is null | undefined {
@@ -302,21 +297,12 @@ function optionalInt(v: unknown, path: string): number | undefined {
 function optionalIp(v: unknown, path: string): string | undefined {
   const s = optionalString(v, path);
   if (!s) return undefined;
-  if (ipKind(s) === 0) invalid(path, 'an IP address', s);
+  if (ipFamily(s) === 0) invalid(path, 'an IP address', s);
   return s;
 }
 
 function cidr(v: unknown, path: string): string {
   const s = requiredString(v, path);
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
-  const kind = m ? ipKind(m[1]) : 0;
-  if (!m || kind === 0 || Number(m[2]) > (kind === 4 ? 32 : 128)) {
-    invalid(path, 'an address with a prefix length (CIDR)', s);
-  }
+  if (cidrFamily(s) === 0) invalid(path, 'an address with a prefix length (CIDR)', s);
   return s;
-}
-
-// Node accepts an IPv6 zone ("fe80::1%eth0"); Go's parser, and so every other CNI tool, does not.
-function ipKind(s: string): number {
-  return s.includes('%') ? 0 : isIP(s);
 }

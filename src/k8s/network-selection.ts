@@ -1,6 +1,6 @@
-import { isIP } from 'node:net';
 import { CniError, ErrorCode } from '../cni/errors';
 import { validateInterfaceName } from '../cni/environment';
+import { cidrFamily, ipFamily, parseHardwareAddress } from '../cni/ip';
 import { goField } from '../util/go-json';
 
 /*
@@ -86,30 +86,6 @@ export function isDns1123Subdomain(s: string): boolean {
 
 export const LABEL_RULE = 'lower case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
 export const SUBDOMAIN_RULE = 'lower case letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253 characters';
-
-/** 4 or 6 for an address Go's net.ParseIP accepts, else 0 (Node alone would also take an IPv6 zone). */
-export function ipFamily(s: string): 0 | 4 | 6 {
-  return s.includes('%') ? 0 : (isIP(s) as 0 | 4 | 6);
-}
-
-/** 4 or 6 for an address/prefix Go's net.ParseCIDR accepts, else 0. */
-export function cidrFamily(s: string): 0 | 4 | 6 {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
-  if (!m) return 0;
-  const family = ipFamily(m[1]!);
-  return family !== 0 && Number(m[2]) <= (family === 4 ? 32 : 128) ? family : 0;
-}
-
-/**
- * The length in bytes of a link-layer address as Go's net.ParseMAC reads it (groups of two hex digits separated by
- * ":" or "-", or of four separated by "."; 6, 8 or 20 bytes), or 0 when it is not one.
- */
-export function hardwareAddressLength(s: string): number {
-  let bytes = 0;
-  if (/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})+$/.test(s) || /^[0-9a-fA-F]{2}(-[0-9a-fA-F]{2})+$/.test(s)) bytes = (s.length + 1) / 3;
-  else if (/^[0-9a-fA-F]{4}(\.[0-9a-fA-F]{4})+$/.test(s)) bytes = (2 * (s.length + 1)) / 5;
-  return [6, 8, 20].includes(bytes) ? bytes : 0;
-}
 
 /** A JSON value as messages quote it, cut short when long. */
 export function shown(v: unknown): string {
@@ -302,7 +278,7 @@ function jsonIps(r: ElementReader): string[] | undefined {
 function jsonHardwareAddress(r: ElementReader, key: string, lengths: number[], fix: string): string | undefined {
   const v = r.string(key);
   if (v === undefined) return undefined;
-  return lengths.includes(hardwareAddressLength(v)) ? v : r.bad(key, v, `is not a ${key === 'mac' ? 'MAC address' : 'GUID'}`, fix);
+  return lengths.includes(parseHardwareAddress(v)?.length ?? 0) ? v : r.bad(key, v, `is not a ${key === 'mac' ? 'MAC address' : 'GUID'}`, fix);
 }
 
 function jsonPortMappings(r: ElementReader): PortMapping[] | undefined {

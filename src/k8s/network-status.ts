@@ -1,3 +1,4 @@
+import { bareAddress, familyOf, isDefaultDst } from '../cni/ip';
 import { formatResult, type DNS, type Interface, type IPConfig, type Result } from '../cni/result';
 
 /*
@@ -29,18 +30,6 @@ export interface NetworkStatus {
   gateway?: string[];
 }
 
-function bareAddress(cidr: string): string {
-  return cidr.split('/')[0]!;
-}
-
-function isDefaultRoute(dst: string): boolean {
-  return dst.endsWith('/0');
-}
-
-function isIPv4(addr: string): boolean {
-  return !addr.includes(':');
-}
-
 /**
  * The gateways of the result's default routes: a route's own gw, or for a default route without one the gateway of
  * the result's first address of that family that has one; nothing when neither exists.
@@ -48,9 +37,9 @@ function isIPv4(addr: string): boolean {
 function defaultGateways(result: Result): string[] {
   const out: string[] = [];
   for (const route of result.routes) {
-    if (!isDefaultRoute(route.dst)) continue;
-    const v4 = isIPv4(route.dst);
-    const gw = route.gw ?? result.ips.find((ip) => ip.gateway !== undefined && isIPv4(ip.address) === v4)?.gateway;
+    if (!isDefaultDst(route.dst)) continue;
+    const family = familyOf(route.dst);
+    const gw = route.gw ?? result.ips.find((ip) => ip.gateway !== undefined && familyOf(ip.address) === family)?.gateway;
     if (gw !== undefined && !out.includes(gw)) out.push(gw);
   }
   return out;

@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net';
+import { familyOf, isDefaultDst, type Family } from '../cni/ip';
 import type { Result, Route } from '../cni/result';
 import type { Delegate } from './delegate';
 
@@ -9,11 +9,7 @@ import type { Delegate } from './delegate';
  * deletes nothing since 4.2.2.
  */
 
-type Family = 4 | 6;
 const DEFAULT_DST: Record<Family, string> = { 4: '0.0.0.0/0', 6: '::/0' };
-
-// Every ADD loads this module; the netlink modules are loaded only when a pod asks for a default route.
-const familyOf = (ip: string): Family => (isIPv4(ip) ? 4 : 6);
 
 /**
  * Marks, on each delegate, the families whose default routes it must drop (Multus's IsFilterV4Gateway and
@@ -35,13 +31,14 @@ export function planDefaultRoutes(delegates: Delegate[]): void {
 /** The routes `result` lists once the plan is applied to its interface: results and caches must say what is there. */
 export function rewriteRoutes(result: Result, d: Delegate): Route[] {
   const dropped = (r: Route): boolean =>
-    r.dst.endsWith('/0') && (r.dst.includes(':') ? d.isFilterV6Gateway : d.isFilterV4Gateway);
+    isDefaultDst(r.dst) && (familyOf(r.dst) === 6 ? d.isFilterV6Gateway : d.isFilterV4Gateway);
   const added = (d.gatewayRequest ?? []).map((gw) => ({ dst: DEFAULT_DST[familyOf(gw)], gw }));
   return [...result.routes.filter((r) => !dropped(r)), ...added];
 }
 
 /** Applies the plan to the links in the pod's namespace. `ifNames[i]` is delegate i's interface. */
 export async function applyDefaultRoutes(netns: string, delegates: Delegate[], ifNames: string[]): Promise<void> {
+  // Every ADD loads this module; the netlink modules are loaded only when a pod asks for a default route.
   const { withRtnl } = await import('../netlink/rtnl');
   const { RT_TABLE_MAIN } = await import('../netlink/messages');
   await withRtnl(netns, async (nl) => {

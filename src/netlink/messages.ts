@@ -1,5 +1,12 @@
 import { attr, cString, parseAttrs, stringAttr, u32Attr } from './attributes';
-import { AF_INET, afOf, broadcastBytes, bytesToIp, ipToBytes, maskBytes, parseCidr, type Family } from './ip';
+import { broadcastBytes, bytesToIp, formatMac, ipToBytes, maskBytes, parseCidr, type Family } from '../cni/ip';
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+function afOf(family: Family): number {
+  return family === 4 ? AF_INET : AF_INET6;
+}
 
 /*
  * The rtnetlink messages we send and read (linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h), encoded and
@@ -91,10 +98,6 @@ export interface LinkState {
   parentIndex?: number;
   /** IFLA_LINKINFO as sent by the kernel; decodeLinkInfo reads it. */
   linkInfo?: Buffer;
-}
-
-export function formatMac(b: Buffer): string {
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 export function decodeLink(data: Buffer): LinkState {

@@ -3,10 +3,10 @@ import { nativeHelper } from './native';
 import { ENODEV, errnoText, LinkNotFoundError, NetlinkError } from './errors';
 import { newLinkRequest, type NewLink } from './link-info';
 import {
-  address, decodeAddress, deleteGroup, formatMac, decodeLink, decodeRoute, dumpAddresses, dumpRoutes, getLinkByName, ifinfomsg, NLM_F, NLMSG_ERROR,
+  address, decodeAddress, deleteGroup, decodeLink, decodeRoute, dumpAddresses, dumpRoutes, getLinkByName, ifinfomsg, NLM_F, NLMSG_ERROR,
   route, RTM, setLink, type AddressState, type LinkChange, type LinkState, type RouteSpec, type RouteState,
 } from './messages';
-import type { Family } from './ip';
+import { formatMac, type Family } from '../cni/ip';
 
 const NETLINK_ROUTE = 0;
 

@@ -2,7 +2,7 @@ import type { CniError } from '../cni/errors';
 import { isSafeName } from '../cni/environment';
 import { isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
 import { validatePluginType } from '../delegation/plugin-path';
-import { cidrFamily, ipFamily } from '../k8s/network-selection';
+import { cidrFamily, ipFamily } from '../cni/ip';
 import { loadConfig as loadHostLocalConfig } from '../plugins/host-local/config';
 import { isObject, Scope, shown } from './findings';
 

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ipvlanLinkInfo, macvlanLinkInfo, newLinkRequest, decodeLinkInfo } from '../../src/netlink/link-info';
 import { address, decodeAddress, decodeLink, decodeRoute, deleteGroup, route, setLink } from '../../src/netlink/messages';
-import { bytesToIp, ipToBytes, networkOf, parseCidr } from '../../src/netlink/ip';
-import { parseMac } from '../../src/plugins/macvlan/config';
+import { bytesToIp, ipToBytes, networkOf, parseCidr, parseMac } from '../../src/cni/ip';
 
 // Expected bytes are written out by hand from linux/if_link.h and linux/rtnetlink.h, not produced by the encoder.
 const hex = (s: string) => s.replace(/\s+/g, '');

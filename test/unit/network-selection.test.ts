@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
+import { parseHardwareAddress } from '../../src/cni/ip';
 import {
-  checkDefaultRoutes, checkNamespaceIsolation, checkNetworkSelection, hardwareAddressLength, parseDefaultNetworkAnnotation,
+  checkDefaultRoutes, checkNamespaceIsolation, checkNetworkSelection, parseDefaultNetworkAnnotation,
   parseNetworkSelection, type NetworkSelection,
 } from '../../src/k8s/network-selection';
 import { caught } from '../helpers/caught';
@@ -264,12 +265,12 @@ describe('checkNamespaceIsolation (Multus scenario 28)', () => {
   });
 });
 
-describe('hardwareAddressLength (Go net.ParseMAC)', () => {
+describe('parseHardwareAddress (Go net.ParseMAC)', () => {
   it.each([
     ['00:00:5e:00:53:01', 6], ['00-00-5E-00-53-01', 6], ['0000.5e00.5301', 6], ['02:00:5e:10:00:00:00:01', 8],
     ['00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01', 20], ['0000.0000.fe80.0000.0000.0000.0200.5e10.0000.0001', 20],
     ['00:00:5e:00:53', 0], ['00:00:5e:00:53:01:02', 0], ['0:0:5e:0:53:1', 0], ['00:00:5e-00:53:01', 0], ['zz:00:5e:00:53:01', 0], ['', 0],
   ])('%s → %d bytes', (s, n) => {
-    expect(hardwareAddressLength(s)).toBe(n);
+    expect(parseHardwareAddress(s)?.length ?? 0).toBe(n);
   });
 });

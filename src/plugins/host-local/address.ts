@@ -1,5 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
-import { Address4, Address6 } from 'ip-address';
+import { bytesToIp, ipFamily, ipToBytes, ipv4Bytes } from '../../cni/ip';
 
 /** An address as a number, so that ranges are plain comparisons; IPv4-mapped IPv6 text is IPv4, as in Go. */
 export interface IP {
@@ -14,9 +13,6 @@ export interface Cidr {
   readonly textBits: 32 | 128;
 }
 
-const V4_MAPPED_HIGH = 0xffffn;
-const LOW_32 = 0xffffffffn;
-
 export function bitsOf(family: 4 | 6): 32 | 128 {
   return family === 4 ? 32 : 128;
 }
@@ -26,11 +22,10 @@ export function bitsOf(family: 4 | 6): 32 | 128 {
  * zone; `::ffff:a.b.c.d` becomes the IPv4 address, which is also the name its store file gets.
  */
 export function parseIp(text: string): IP | undefined {
-  // Only text with a colon can be IPv6; the IPv6 check is the expensive one (its pattern compiles on first use).
-  if (!text.includes(':')) return isIPv4(text) ? { family: 4, value: new Address4(text).bigInt() } : undefined;
-  if (text.includes('%') || !isIPv6(text)) return undefined;
-  const value = new Address6(text).bigInt();
-  return value >> 32n === V4_MAPPED_HIGH ? { family: 4, value: value & LOW_32 } : { family: 6, value };
+  if (ipFamily(text) === 0) return undefined;
+  const bytes = ipToBytes(text);
+  const v4 = ipv4Bytes(bytes);
+  return v4 ? { family: 4, value: BigInt(`0x${v4.toString('hex')}`) } : { family: 6, value: BigInt(`0x${bytes.toString('hex')}`) };
 }
 
 /** Go's net.ParseCIDR: an address, `/`, and a decimal prefix no longer than the written family allows. */
@@ -46,7 +41,7 @@ export function parseCidr(text: string): Cidr | undefined {
 
 /** Go's net.IP.String(): dotted IPv4, RFC 5952 IPv6. This text names the store files, so both plugins must agree. */
 export function formatIp(ip: IP): string {
-  return ip.family === 4 ? Address4.fromBigInt(ip.value).correctForm() : Address6.fromBigInt(ip.value).correctForm();
+  return bytesToIp(Buffer.from(ip.value.toString(16).padStart(ip.family === 4 ? 8 : 32, '0'), 'hex'));
 }
 
 export function sameIp(a: IP, b: IP): boolean {

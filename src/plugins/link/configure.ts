@@ -2,7 +2,7 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import type { Result } from '../../cni/result';
 import { logVerbose } from '../../log/logger';
 import { NetlinkError } from '../../netlink/errors';
-import { familyOf, parseCidr } from '../../netlink/ip';
+import { familyOf, parseCidr } from '../../cni/ip';
 import { IFA_F_DADFAILED, IFA_F_TENTATIVE, type LinkState } from '../../netlink/messages';
 import type { Rtnl } from '../../netlink/rtnl';
 import { readSysctl, writeSysctl } from '../../netlink/sysctl';

@@ -1,5 +1,6 @@
 import { CniError, ErrorCode } from '../../cni/errors';
 import { parseCniArgs } from '../../cni/cni-args';
+import { parseMac } from '../../cni/ip';
 import type { Invocation } from '../../cni/skel';
 import type { MacvlanMode } from '../../netlink/link-info';
 import { ConfigReader } from '../../util/config-reader';
@@ -15,14 +16,6 @@ export interface MacvlanConf extends LinkConf {
 
 // `source` needs a list of source MACs, which the reference plugin has no key for, so it refuses the mode.
 const MODES: readonly MacvlanMode[] = ['bridge', 'private', 'vepa', 'passthru'];
-
-/** A 6-byte MAC in any of the spellings Go's net.ParseMAC accepts: 02:42:ac:11:00:02, 02-42-..., 0242.ac11.0002. */
-export function parseMac(text: string): Buffer | undefined {
-  const separated = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i;
-  const dotted = /^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i;
-  if (!separated.test(text) && !dotted.test(text)) return undefined;
-  return Buffer.from(text.replace(/[:.-]/g, ''), 'hex');
-}
 
 function mac(text: string, code: number, source: string): Buffer {
   const b = parseMac(text);
