@@ -72,6 +72,17 @@ export function parseNetworkConfig(raw: unknown, where: string, inheritedVersion
   };
 }
 
+/** The capabilities a plugin declares as true: libcni passes it those runtimeConfig keys and no others. */
+export function declaredCapabilities(plugin: Record<string, unknown>): string[] {
+  const caps = plugin.capabilities;
+  if (caps === null || typeof caps !== 'object') return [];
+  return Object.entries(caps).filter(([, enabled]) => enabled === true).map(([cap]) => cap);
+}
+
+export function declaresCapability(plugin: Record<string, unknown>, capability: string): boolean {
+  return declaredCapabilities(plugin).includes(capability);
+}
+
 /** JSON with object keys sorted at every level, which is how libcni re-marshals a plugin's configuration. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
@@ -94,13 +105,10 @@ export function buildPluginStdin(
 ): Buffer {
   const conf: Record<string, unknown> = { ...plugin, name: net.name, cniVersion: net.cniVersion };
   if (prevResult !== undefined) conf.prevResult = prevResult;
-  const caps = plugin.capabilities;
-  if (caps !== null && typeof caps === 'object') {
-    const rc: Record<string, unknown> = {};
-    for (const [cap, enabled] of Object.entries(caps)) {
-      if (enabled === true && capabilityArgs[cap] !== undefined) rc[cap] = capabilityArgs[cap];
-    }
-    if (Object.keys(rc).length > 0) conf.runtimeConfig = rc;
+  const rc: Record<string, unknown> = {};
+  for (const cap of declaredCapabilities(plugin)) {
+    if (capabilityArgs[cap] !== undefined) rc[cap] = capabilityArgs[cap];
   }
+  if (Object.keys(rc).length > 0) conf.runtimeConfig = rc;
   return Buffer.from(canonicalJson(conf));
 }

@@ -13,6 +13,7 @@ import { checkInterfaceNames, checkPluginsInstalled, podDelegates } from './pod-
 import { podContext } from './kube-context';
 import { writeNetworkStatus } from './network-status';
 import { waitForReadiness } from './readiness';
+import { checkRequestsCarried, requestArgs } from './static-requests';
 import { removeScratchCache, writeScratchCache } from './scratch-cache';
 
 /**
@@ -50,6 +51,7 @@ export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> 
   const delegates = await podDelegates(call, kube);
   checkInterfaceNames(delegates, cmd.ifName);
   checkPluginsInstalled(call, delegates);
+  checkRequestsCarried(delegates, call.invoke.pluginDirs);
   planDefaultRoutes(delegates);
   writeScratchCache(conf.cniDir, cmd.containerId, delegates);
 
@@ -58,6 +60,7 @@ export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> 
   for (let i = 0; i < delegates.length; i++) {
     const d = delegates[i]!;
     const rt = runtimeConfFor(call, d, i);
+    rt.args = requestArgs(rt.args, d, i === 0);
     try {
       const out = await addNetwork(call.invoke, d.net, rt);
       // Converted now, while a refusal can still be rolled back like any other failure.

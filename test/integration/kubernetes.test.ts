@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { REFERENCE_PLUGINS, runMultusAsync, uniqueId, Workdir, type RunOutcome } from '../helpers/multus';
+import { ourPlugin } from '../helpers/plugin-exec';
 import { canUseNamespaces, TestNode } from '../helpers/netns';
 import { startApiServer, unusedPort, type ApiServer } from '../helpers/api-server';
 
@@ -45,10 +46,12 @@ describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces',
         ipam: { type: 'host-local', subnet: '10.231.0.0/24', dataDir: f.work.ipamDir, routes: [{ dst: '0.0.0.0/0' }] } }],
       ...extra,
     };
-    const args = `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=${podName};K8S_POD_UID=${pod.metadata.uid as string}`;
-    const call = (command: string, more: Record<string, unknown> = {}): Promise<RunOutcome> =>
-      runMultusAsync({ command, conf: { ...conf, ...more }, containerId: `c${f.bridge}`, netns: `/var/run/netns/${f.podNs}`, inNetns: node.nodeNs, args });
-    return { ns, podName, call, requests: () => api.logged({ path: new RegExp(`/namespaces/${ns}/`) }) };
+    const uid = pod.metadata.uid as string;
+    const args = `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=${podName};K8S_POD_UID=${uid}`;
+    const call = (command: string, more: Record<string, unknown> = {}, moreArgs = ''): Promise<RunOutcome> =>
+      runMultusAsync({ command, conf: { ...conf, ...more }, containerId: `c${f.bridge}`, netns: `/var/run/netns/${f.podNs}`, inNetns: node.nodeNs,
+        args: moreArgs ? `${args};${moreArgs}` : args });
+    return { ns, podName, uid, call, requests: () => api.logged({ path: new RegExp(`/namespaces/${ns}/`) }) };
   }
 
   function addMacvlanNad(ns: string, name: string, subnet: string, master = node.uplink) {
@@ -223,5 +226,64 @@ describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces',
     expect(status).toEqual([expect.objectContaining({ name: `${t.ns}/alt`, interface: 'eth0', default: true })]);
     expect((await t.call('DEL')).status).toBe(0);
     nothingLeft();
+  });
+
+  describe('static ips and mac on a NAD without capabilities (Multus\'s CNI_ARGS IP= and MAC=)', () => {
+    const request = JSON.stringify([{ name: 'static', mac: '02:23:45:67:89:ab', ips: ['10.242.0.77/24'] }]);
+    const addPlainNad = (ns: string, type = 'macvlan') => api.addNad({ namespace: ns, name: 'static', config: JSON.stringify({
+      cniVersion: '1.0.0', type, master: node.uplink, mode: 'bridge', ipam: { type: 'host-local', subnet: '10.242.0.0/24', dataDir: f.work.ipamDir } }) });
+
+    it.each([
+      ['the reference plugins', () => ({})],
+      ['our built-ins', () => {
+        for (const p of ['macvlan', 'host-local']) ourPlugin(f.work.binDir, p);
+        return { binDir: f.work.binDir };
+      }],
+    ])('gets exactly them through %s', async (_label, extra) => {
+      const t = setup({ [NETWORKS]: request }, extra());
+      addPlainNad(t.ns);
+      const add = await t.call('ADD');
+      expect(add.stderr).toBe('');
+      expect(add.status).toBe(0);
+      expect(podLinks().find((l) => l.ifname === 'net1')?.address).toBe('02:23:45:67:89:ab');
+      expect(podIps('net1')).toEqual(['10.242.0.77']);
+      expect((await t.call('DEL')).status).toBe(0);
+      nothingLeft();
+    });
+
+    it('fails the ADD, attaching nothing, when no plugin of the network can receive the MAC', async () => {
+      const t = setup({ [NETWORKS]: request });
+      addPlainNad(t.ns, 'ipvlan');
+      const add = await t.call('ADD');
+      expect(add.status).toBe(1);
+      expect(add.json?.code).toBe(7);
+      expect(add.json?.msg).toContain(`network "${t.ns}/static": the pod asks for MAC 02:23:45:67:89:ab, but none of its plugins (ipvlan) can receive it`);
+      expect(add.json?.details).toContain('"capabilities": {"mac": true}');
+      nothingLeft();
+    });
+
+    it('fails the ADD when the reference host-local would get a list of addresses in CNI_ARGS', async () => {
+      const t = setup({ [NETWORKS]: JSON.stringify([{ name: 'static', ips: ['10.242.0.78/24', 'fd42::78/64'] }]) });
+      addPlainNad(t.ns);
+      const add = await t.call('ADD');
+      expect(add.status).toBe(1);
+      expect(add.json?.msg).toContain('the host-local plugin installed reads only one address from CNI_ARGS IP');
+      nothingLeft();
+    });
+  });
+
+  it('passes the requests as runtimeConfig and CNI_ARGS, each key once, the annotation\'s replacing the runtime\'s', async () => {
+    const t = setup({ [NETWORKS]: JSON.stringify([{ name: 'spied', mac: '02:00:00:00:00:aa', ips: ['10.243.0.5/24', 'fd43::5/64'] }]) });
+    api.addNad({ namespace: t.ns, name: 'spied', config: JSON.stringify({ cniVersion: '1.0.0', type: 'spy', capabilities: { ips: true, mac: true },
+      spy: { log: f.work.spyLog } }) });
+    const add = await t.call('ADD', { binDir: f.work.binDir }, 'IP=10.231.0.99;MAC=02:00:00:00:00:01;EXTRA=x');
+    expect(add.status).toBe(0);
+    const spied = f.work.spyCalls().find((c) => c.command === 'ADD')!;
+    expect(spied.stdin.runtimeConfig).toEqual({ ips: ['10.243.0.5/24', 'fd43::5/64'], mac: '02:00:00:00:00:aa' });
+    // Two addresses go by runtimeConfig only: the reference host-local refuses a list in CNI_ARGS IP.
+    expect(spied.env.CNI_ARGS).toBe(`IgnoreUnknown=true;K8S_POD_NAMESPACE=${t.ns};K8S_POD_NAME=${t.podName};K8S_POD_INFRA_CONTAINER_ID=;` +
+      `K8S_POD_UID=${t.uid};IP=10.231.0.99;EXTRA=x;MAC=02:00:00:00:00:aa`);
+    expect(podIps('eth0')).toEqual(['10.231.0.99']);
+    expect((await t.call('DEL', { binDir: f.work.binDir }, 'IP=10.231.0.99;MAC=02:00:00:00:00:01;EXTRA=x')).status).toBe(0);
   });
 });

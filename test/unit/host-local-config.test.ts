@@ -130,6 +130,12 @@ describe('host-local configuration: requested IPs', () => {
     expect(texts(base, 'IP=10.79.0.5;IP=10.79.0.6')).toEqual(['10.79.0.6']);
   });
 
+  it('reads a comma-separated list in CNI_ARGS IP, as Multus passes a pod\'s addresses', () => {
+    expect(texts(base, 'IgnoreUnknown=1;IP=10.79.0.7/24,fd79::7')).toEqual(['10.79.0.7', 'fd79::7']);
+    expect(caught(() => requestedIps(base, 'IP=10.79.0.7,bogus')).message)
+      .toBe('ARGS: error parsing value of pair "IP=10.79.0.7,bogus": invalid IP address bogus');
+  });
+
   it('applies CNI_ARGS rules exactly: case-sensitive keys, IgnoreUnknown', () => {
     expect(caught(() => requestedIps(base, 'K8S_POD_NAME=foo')).message).toBe('ARGS: unknown args ["K8S_POD_NAME=foo"]');
     expect(caught(() => requestedIps(base, 'ip=10.79.0.5')).message).toBe('ARGS: unknown args ["ip=10.79.0.5"]');

@@ -171,16 +171,17 @@ function requestedList(v: unknown, path: string): IP[] {
 }
 
 /**
- * The addresses asked for, from CNI_ARGS `IP`, `args.cni.ips` and `runtimeConfig.ips`, all merged as the reference
+ * The addresses asked for, from CNI_ARGS `IP` (one address or a comma-separated list), `args.cni.ips` and `runtimeConfig.ips`, all merged as the reference
  * does. Unlike the reference, which takes them in Go map order (random), they are kept in that order, without
  * duplicates, so the same request always gets the same answer.
  */
 export function requestedIps(config: Json, cniArgs: string): IP[] {
   const fromEnv: IP[] = [];
   const ipArg = parseCniArgs(cniArgs, ['IP']).IP;
-  if (ipArg !== undefined) {
-    const ip = parseRequestedIp(ipArg);
-    if (!ip) throw configError(`ARGS: error parsing value of pair ${JSON.stringify(`IP=${ipArg}`)}: invalid IP address ${ipArg}`);
+  // Multus passes a pod's addresses as IP=<a>,<b>; the reference reads one address and fails on a list.
+  for (const text of ipArg === undefined ? [] : ipArg.split(',').map((t) => t.trim())) {
+    const ip = parseRequestedIp(text);
+    if (!ip) throw configError(`ARGS: error parsing value of pair ${JSON.stringify(`IP=${ipArg}`)}: invalid IP address ${text}`);
     fromEnv.push(ip);
   }
   const args = optObject(goField(config, 'args'), 'args');
