@@ -256,11 +256,10 @@ export class KubeClient {
     const said = status?.message ?? snippet(body);
     switch (code) {
       case 401:
+        // Try again later: a rotated token reaches the kubeconfig within seconds when an installer keeps it current.
         return new KubeApiError(
-          ErrorCode.InvalidNetworkConfig,
-          `${server} rejected ${this.conn.credential} (401 Unauthorized, ${req.method} ${what}): the token may have expired ` +
-            '(a service-account token copied into a kubeconfig stops working when it is rotated; point tokenFile at the ' +
-            'projected token instead) or belong to another cluster',
+          ErrorCode.TryAgainLater,
+          `${server} rejected ${this.conn.credential} (401 Unauthorized, ${req.method} ${what}): ${this.conn.credentialFix}`,
           401,
           status?.reason ?? 'Unauthorized',
         );

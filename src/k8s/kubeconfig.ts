@@ -4,6 +4,7 @@
  * field before any request is made, and the client only ever sees a complete ApiConnection.
  */
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 
@@ -22,8 +23,10 @@ export interface ApiConnection {
   token?: string;
   clientCert?: Buffer;
   clientKey?: Buffer;
-  /** The credential in words, so a 401 or 403 can say which one was rejected. */
+  /** The credential in words, naming the fields it came from, so a 401 or 403 can say which one was rejected. */
   credential: string;
+  /** What to do when the server rejects that credential (401). */
+  credentialFix: string;
 }
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -42,8 +45,9 @@ const UNSUPPORTED_USER_FIELDS: Record<string, string> = {
 const CREDENTIAL_HINT = 'use token, tokenFile or client-certificate/client-key';
 
 /**
- * Reads the current context of a kubeconfig. The installer writes JSON, which is also YAML and parsed without
- * loading a YAML parser; hand-written YAML files work too, at the cost of loading one.
+ * Reads the current context of a kubeconfig. Our installer writes JSON, which is also YAML and parsed without
+ * loading a YAML parser; YAML files (Go Multus's installer writes one) are read as client-go reads them, at the
+ * cost of loading the parser.
  */
 export async function loadKubeconfig(path: string): Promise<ApiConnection> {
   const file = resolve(path);
@@ -86,13 +90,14 @@ export function inClusterConfig(env: NodeJS.ProcessEnv, serviceAccountDir = SERV
     insecure: false,
     token: readTokenFile(tokenFile, where),
     credential: `the service-account token ${tokenFile}`,
+    credentialFix: 'the kubelet rotates that token; if it keeps failing, the service account or its token was deleted',
   };
 }
 
 async function parseYaml(text: string, where: string): Promise<unknown> {
-  const { parse } = await import('yaml');
+  const { parseGoYaml } = await import('../util/go-yaml');
   try {
-    return parse(text);
+    return await parseGoYaml(text);
   } catch (e) {
     throw invalid(where, `is neither JSON nor YAML: ${(e as Error).message}`);
   }
@@ -133,21 +138,32 @@ function serverSettings(cluster: Obj, where: string, files: FileFields): Pick<Ap
   return { server, ...(ca !== undefined && { ca }), insecure, ...(tlsServerName && { tlsServerName }) };
 }
 
-function credentials(user: Obj, userName: string, where: string, files: FileFields): Pick<ApiConnection, 'token' | 'clientCert' | 'clientKey' | 'credential'> {
+const TOKEN_FIX = 'the token may have expired or belong to another cluster: a service-account token copied into a '
+  + 'kubeconfig stops working when the kubelet rotates it, so the installer must rewrite the file (multus install --watch '
+  + 'does; Go Multus only with --cleanup-config-on-exit), or point tokenFile at the projected token';
+
+function credentials(user: Obj, userName: string, where: string, files: FileFields): Pick<ApiConnection, 'token' | 'clientCert' | 'clientKey' | 'credential' | 'credentialFix'> {
   for (const [field, why] of Object.entries(UNSUPPORTED_USER_FIELDS)) {
     if (user[field] !== undefined) throw invalid(where, `${field}: ${why}; ${CREDENTIAL_HINT}`);
   }
   const described: string[] = [];
+  const fixes: string[] = [];
+  const of = `of user "${userName}" in ${files.source}`;
   let token: string | undefined;
   // As in client-go the file wins over an inline token: it is what kubelet keeps fresh.
   const tokenFile = optString(user, 'tokenFile', where);
   if (tokenFile) {
     const path = files.path(tokenFile);
     token = readTokenFile(path, where);
-    described.push(`the token in ${path}`);
+    described.push(`the token in ${path} (tokenFile ${of})`);
+    fixes.push(`the token in ${path} may have expired or belong to another cluster`);
   } else {
-    token = optString(user, 'token', where) || undefined;
-    if (token) described.push(`the token of user "${userName}" in ${files.source}`);
+    // Go's HTTP client trims the header value, so a token written with its file's trailing newline works there.
+    token = optString(user, 'token', where)?.trim() || undefined;
+    if (token) {
+      described.push(`the token ${of}`);
+      fixes.push(TOKEN_FIX);
+    }
   }
   const clientCert = files.bytes(user, 'client-certificate', 'client-certificate-data', where);
   const clientKey = files.bytes(user, 'client-key', 'client-key-data', where);
@@ -157,12 +173,15 @@ function credentials(user: Obj, userName: string, where: string, files: FileFiel
   if (clientCert && clientKey) {
     requirePem(clientCert, 'CERTIFICATE', 'client-certificate', where);
     requirePem(clientKey, 'PRIVATE KEY', 'client-key', where);
-    described.push(`the client certificate of user "${userName}" in ${files.source}`);
+    const field = user['client-certificate-data'] ? 'client-certificate-data' : 'client-certificate';
+    described.push(`the client certificate (${field}) ${of}`);
+    fixes.push('the client certificate may have expired or not be signed by the cluster\'s client CA');
   }
   return {
     ...(token && { token }),
     ...(clientCert && clientKey && { clientCert, clientKey }),
     credential: described.length > 0 ? described.join(' and ') : `no credentials (context has ${userName ? `user "${userName}" without any` : 'no user'})`,
+    credentialFix: fixes.length > 0 ? fixes.join('; ') : `the server does not allow anonymous requests; give user "${userName}" a token, tokenFile or client certificate`,
   };
 }
 
@@ -201,7 +220,11 @@ class FileFields {
 function parseServer(raw: string | undefined, where: string): string {
   if (!raw) throw invalid(where, 'server is not set; it must be the API server URL, e.g. https://10.96.0.1:443');
   // client-go takes a bare host:port as https.
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`;
+  let withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`;
+  // Go's URL parser takes an IPv4 address in brackets (Go Multus's installer writes https://[10.96.0.1]:443) and
+  // dials the bare address; WHATWG URLs only take IPv6 there.
+  const bracketed = /^([a-z][a-z0-9+.-]*:\/\/)\[([^\]]*)\](.*)$/i.exec(withScheme);
+  if (bracketed && isIPv4(bracketed[2]!)) withScheme = `${bracketed[1]}${bracketed[2]}${bracketed[3]}`;
   let url: URL;
   try {
     url = new URL(withScheme);

@@ -7,7 +7,7 @@ import { checkNad } from './nad';
 
 type Documents = { docs: unknown[] } | { error: string };
 
-/** YAML (which includes JSON), possibly several documents; the yaml package is only loaded for this command. */
+/** YAML (which includes JSON), possibly several documents; the YAML parser is only loaded for this command. */
 async function parseDocuments(text: string): Promise<Documents> {
   if (/^\s*[{[]/.test(text)) {
     // JSON gets JSON's error messages, which point at the broken spot better than YAML's.
@@ -17,12 +17,11 @@ async function parseDocuments(text: string): Promise<Documents> {
       return { error: `is not valid JSON: ${jsonErrorMessage(text, e as Error)}` };
     }
   }
-  const { parseAllDocuments } = await import('yaml');
-  const parsed = parseAllDocuments(text);
-  const docs = Array.isArray(parsed) ? parsed : [];
-  const broken = docs.flatMap((d) => d.errors);
-  if (broken.length > 0) return { error: `is not valid YAML: ${broken[0]!.message.split('\n')[0]}` };
-  return { docs: docs.map((d) => d.toJS() as unknown).filter((d) => d !== null && d !== undefined) };
+  // kubectl's reading of YAML, so that every manifest it applies validates here.
+  const { parseGoYamlDocuments } = await import('../util/go-yaml');
+  const parsed = await parseGoYamlDocuments(text);
+  if (parsed.error !== undefined) return { error: `is not valid YAML: ${parsed.error}` };
+  return { docs: parsed.docs };
 }
 
 /** A `kind: List` (what `kubectl get -o yaml` prints) stands for its items. */

@@ -8,6 +8,7 @@ import { KubeApi, KubeApiError, KubeClient, MERGE_PATCH, NotFoundError, connectK
 import { loadKubeconfig } from '../../src/k8s/kubeconfig';
 import { NAD_GROUP, startApiServer, unusedPort, type ApiServer } from '../helpers/api-server';
 import { rejected } from '../helpers/caught';
+import { thinKubeconfig } from '../helpers/thin-kubeconfig';
 
 // Small pauses keep retry tests quick; the policy itself (sizes, caps) is the client's default.
 const FAST: ClientOptions = { attemptTimeoutMs: 2_000, totalTimeoutMs: 10_000, backoffMs: 5, maxBackoffMs: 20 };
@@ -139,17 +140,30 @@ describe('authentication and transport', () => {
     expect(server.count()).toBe(0);
   });
 
-  it('401: names the server and the credential that was rejected, without retrying', async () => {
+  it('401: code 11 (try again: installers rewrite rotated tokens), names the server and the credential field, no retry', async () => {
     const kubeconfig = server.writeKubeconfig(dir, { token: 'expired-token' });
     const e = await rejected((await apiFor(kubeconfig)).getPod('ns', 'p'));
     expect(e).toBeInstanceOf(KubeApiError);
     expect((e as KubeApiError).status).toBe(401);
+    expect(e.code).toBe(ErrorCode.TryAgainLater);
     expect(e.message).toBe(
       `Kubernetes API server ${server.url} rejected the token of user "multus" in kubeconfig ${kubeconfig} (401 Unauthorized, GET pod "ns/p"): ` +
-        'the token may have expired (a service-account token copied into a kubeconfig stops working when it is rotated; ' +
-        'point tokenFile at the projected token instead) or belong to another cluster',
+        'the token may have expired or belong to another cluster: a service-account token copied into a kubeconfig stops ' +
+        'working when the kubelet rotates it, so the installer must rewrite the file (multus install --watch does; Go Multus ' +
+        'only with --cleanup-config-on-exit), or point tokenFile at the projected token',
     );
     expect(server.count()).toBe(1);
+  });
+
+  it('reads a kubeconfig exactly as Go Multus\'s installer writes it: YAML, https://[IPv4]:port, token with its newline', async () => {
+    const ns = unique('ns');
+    server.addPod({ namespace: ns, name: 'p' });
+    const port = new URL(server.url).port;
+    const kubeconfig = join(dir, 'multus.kubeconfig');
+    writeFileSync(kubeconfig, thinKubeconfig({ host: '127.0.0.1', port, caPem: server.caPem, tokenFileContent: `${server.token}\n` }));
+    expect((await (await apiFor(kubeconfig)).getPod(ns, 'p')).name).toBe('p');
+    writeFileSync(kubeconfig, thinKubeconfig({ host: '127.0.0.1', port, tokenFileContent: server.token }));
+    expect((await (await apiFor(kubeconfig)).getPod(ns, 'p')).name).toBe('p');
   });
 
   it('401 with a tokenFile names the file, which is read when the kubeconfig is loaded', async () => {
@@ -166,7 +180,8 @@ describe('authentication and transport', () => {
       }),
     );
     const e = await rejected((await apiFor(kubeconfig)).getPod('ns', 'p'));
-    expect(e.message).toContain(`rejected the token in ${tokenFile} (401 Unauthorized`);
+    expect(e.code).toBe(ErrorCode.TryAgainLater);
+    expect(e.message).toContain(`rejected the token in ${tokenFile} (tokenFile of user "u" in kubeconfig ${kubeconfig}) (401 Unauthorized`);
     // kubelet rotated the token: the next process reads the new one.
     writeFileSync(tokenFile, `${server.token}\n`);
     const ns = unique('ns');

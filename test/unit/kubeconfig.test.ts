@@ -6,6 +6,7 @@ import { CniError, ErrorCode } from '../../src/cni/errors';
 import { inClusterConfig, loadKubeconfig } from '../../src/k8s/kubeconfig';
 import { caught } from '../helpers/caught';
 import { rejected } from '../helpers/caught';
+import { thinKubeconfig } from '../helpers/thin-kubeconfig';
 
 // Only the markers are checked when loading; real certificates are exercised by the client's integration tests.
 const CA = '-----BEGIN CERTIFICATE-----\nTUlJQ0FURVNUQ0E=\n-----END CERTIFICATE-----\n';
@@ -56,7 +57,72 @@ describe('loadKubeconfig', () => {
       insecure: false,
       token: 'abc.def',
       credential: `the token of user "multus" in kubeconfig ${path}`,
+      credentialFix: expect.stringMatching(/^the token may have expired .* or point tokenFile at the projected token$/),
     });
+  });
+
+  describe('reads what Go Multus\'s thin_entrypoint writes', () => {
+    it('YAML, a bracketed IPv4 server and a token whose file ended with a newline', async () => {
+      const path = write('multus.kubeconfig', thinKubeconfig({ host: '10.96.0.1', port: 443, caPem: CA, tokenFileContent: 'abc.def\n' }));
+      const c = await loadKubeconfig(path);
+      expect(c.server).toBe('https://10.96.0.1:443');
+      expect(c.ca).toEqual(Buffer.from(CA));
+      expect(c.insecure).toBe(false);
+      // go-yaml folds the newline to a space, and Go's HTTP client trims the header value.
+      expect(c.token).toBe('abc.def');
+      expect(c.credential).toBe(`the token of user "multus" in kubeconfig ${path}`);
+    });
+
+    it('an IPv6 service host, a token without newline, and --skip-tls-verify', async () => {
+      const path = write('k6', thinKubeconfig({ host: 'fd00:10:96::1', port: 6443, tokenFileContent: 'abc.def' }));
+      const c = await loadKubeconfig(path);
+      expect(c.server).toBe('https://[fd00:10:96::1]:6443');
+      expect(c.insecure).toBe(true);
+      expect(c.ca).toBeUndefined();
+      expect(c.token).toBe('abc.def');
+    });
+
+    it('KUBERNETES_SERVICE_PROTOCOL=http', async () => {
+      const c = await loadKubeconfig(write('kh', thinKubeconfig({ protocol: 'http', host: '10.0.0.1', port: 8080, tokenFileContent: 't' })));
+      expect(c.server).toBe('http://10.0.0.1:8080');
+    });
+  });
+
+  it('reads YAML as client-go does: 1.1 booleans, unindented quoted continuation lines, repeated keys', async () => {
+    const path = write('go.yaml', `apiVersion: v1
+clusters:
+- name: local
+  cluster:
+    server: "https://api.example"
+    tls-server-name: 'kubernetes.default
+'
+    insecure-skip-tls-verify: yes
+users:
+- name: u
+  user:
+    token: 'first
+second'
+    token: 'tok'
+contexts: [{name: c, context: {cluster: local, user: u}}]
+current-context: c
+`);
+    const c = await loadKubeconfig(path);
+    expect(c.server).toBe('https://api.example');
+    expect(c.tlsServerName).toBe('kubernetes.default ');
+    expect(c.insecure).toBe(true);
+    expect(c.token).toBe('tok');
+  });
+
+  it('a server without a port, and with a path prefix', async () => {
+    const noPort = await loadKubeconfig(write('np', kubeconfig({ server: 'https://[10.96.0.1]' }, { token: 't' })));
+    expect(noPort.server).toBe('https://10.96.0.1');
+    const prefixed = await loadKubeconfig(write('pp', kubeconfig({ server: 'https://[10.96.0.1]:8443/k8s/clusters/c-1' }, { token: 't' })));
+    expect(prefixed.server).toBe('https://10.96.0.1:8443/k8s/clusters/c-1');
+  });
+
+  it('trims an inline token (JSON cannot carry a newline into an HTTP header)', async () => {
+    const c = await loadKubeconfig(write('tn', kubeconfig({ server: 'https://h:1' }, { token: 'abc.def\n' })));
+    expect(c.token).toBe('abc.def');
   });
 
   it('reads hand-written YAML, with file paths relative to the kubeconfig directory', async () => {
@@ -101,7 +167,12 @@ current-context: ctx
     expect(c.token).toBe('tok-from-file');
     expect(c.clientCert).toEqual(Buffer.from(CERT));
     expect(c.clientKey).toEqual(Buffer.from(KEY));
-    expect(c.credential).toBe(`the token in ${join(dir, 'token')} and the client certificate of user "admin" in kubeconfig ${path}`);
+    expect(c.credential).toBe(
+      `the token in ${join(dir, 'token')} (tokenFile of user "admin" in kubeconfig ${path}) and the client certificate (client-certificate) of user "admin" in kubeconfig ${path}`,
+    );
+    expect(c.credentialFix).toBe(
+      `the token in ${join(dir, 'token')} may have expired or belong to another cluster; the client certificate may have expired or not be signed by the cluster's client CA`,
+    );
   });
 
   it('loads the YAML parser only for files that are not JSON', async () => {
@@ -281,6 +352,7 @@ describe('inClusterConfig', () => {
       insecure: false,
       token: 'sa-token',
       credential: `the service-account token ${join(dir, 'token')}`,
+      credentialFix: expect.stringContaining('the kubelet rotates that token'),
     });
   });
 

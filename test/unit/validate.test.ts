@@ -186,7 +186,7 @@ spec:
   it('notes an empty spec.config (the file in confDir is used) and a missing cniVersion', async () => {
     const out = await lines('apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: net1\n');
     expect(out).toEqual([expect.stringContaining('NetworkAttachmentDefinition net1: spec.config: note: is empty: multus uses the CNI configuration named "net1" from confDir'), 'ok']);
-    const noVersion = await lines(nadYaml('n', '{"name": "n", "type": "bridge"}'));
+    const noVersion = await lines(nadYaml('net-n', '{"name": "net-n", "type": "bridge"}'));
     expect(noVersion).toEqual([expect.stringContaining('spec.config.cniVersion: note: missing: Go Multus then runs the plugin as CNI 0.1.0'), 'ok']);
   });
 
