@@ -50,6 +50,11 @@ function parseConfig(stdin: Buffer): Record<string, unknown> {
     throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: "name" must be a string, got ${JSON.stringify(name)}`);
   }
   if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing network name');
+  // Every plugin reads its own `type` as a string (Go's NetConf.Type); another value is a configuration error.
+  const type = goField(conf, 'type');
+  if (type !== undefined && type !== null && typeof type !== 'string') {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `"type" must be a string naming the plugin, got ${JSON.stringify(type)}`);
+  }
   if (!isSafeName(name)) throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', name);
   return conf;
 }

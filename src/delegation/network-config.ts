@@ -1,6 +1,7 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { isSafeName } from '../cni/environment';
 import { isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
+import { goField } from '../util/go-json';
 import { validatePluginType } from './plugin-path';
 
 /**
@@ -32,6 +33,19 @@ function asBool(v: unknown, key: string, where: string): boolean {
 }
 
 /**
+ * The names in one plugin configuration that become programs: its `type`, and the `ipam.type` a plugin will run.
+ * Checked here so that a hostile NetworkAttachmentDefinition is refused before anything runs, whichever plugin would
+ * have executed it.
+ */
+function validatePluginNames(plugin: Record<string, unknown>, where: string): void {
+  validatePluginType(goField(plugin, 'type'), where);
+  const ipam = goField(plugin, 'ipam');
+  if (ipam === null || typeof ipam !== 'object' || Array.isArray(ipam)) return;
+  const ipamType = goField(ipam as Record<string, unknown>, 'type');
+  if (ipamType !== undefined && ipamType !== null && ipamType !== '') validatePluginType(ipamType, where, 'ipam.type');
+}
+
+/**
  * Parses and checks a network configuration up front, so that a typo is reported before anything is attached.
  * `where` names the configuration in messages; `inheritedVersion` fills a missing `cniVersion`.
  */
@@ -57,9 +71,9 @@ export function parseNetworkConfig(raw: unknown, where: string, inheritedVersion
       throw new CniError(ErrorCode.InvalidNetworkConfig, `${where} (network "${name}"): "plugins" must be a non-empty list of plugin configurations`);
     }
     plugins = conf.plugins.map((p, i) => asObject(p, `${where} (network "${name}") plugins[${i}]`));
-    plugins.forEach((p, i) => validatePluginType(p.type, `${where} (network "${name}") plugins[${i}]`));
+    plugins.forEach((p, i) => validatePluginNames(p, `${where} (network "${name}") plugins[${i}]`));
   } else {
-    validatePluginType(conf.type, `${where} (network "${name}")`);
+    validatePluginNames(conf, `${where} (network "${name}")`);
     plugins = [conf];
   }
   return {

@@ -6,23 +6,33 @@ import { CniError, ErrorCode } from '../cni/errors';
 // run an arbitrary program on the node.
 const PLAIN_FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 
-/** Checks a configuration's `type` before it is used to look up a binary. `where` names the configuration. */
-export function validatePluginType(type: unknown, where: string): string {
-  if (typeof type !== 'string' || type === '') {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: missing "type": name the CNI plugin to run, e.g. "type": "macvlan"`);
+/**
+ * The one rule for every name that becomes a program: a delegate's `type`, a conflist plugin's, `ipam.type` at any
+ * level, a built-in's IPAM. `where` names the configuration, `key` the field (`type`, `ipam.type`).
+ */
+export function validatePluginType(type: unknown, where: string, key = 'type'): string {
+  if (type === undefined || type === null || type === '') {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: missing "${key}": name the CNI plugin to run, e.g. "${key}": "${key === 'type' ? 'macvlan' : 'host-local'}"`);
+  }
+  if (typeof type !== 'string') {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "${key}" must be a string naming a CNI plugin, got ${JSON.stringify(type)}`);
   }
   if (!PLAIN_FILE_NAME.test(type) || type.includes('..')) {
     throw new CniError(
       ErrorCode.UnsupportedField,
-      `${where}: "type": ${JSON.stringify(type)} is not a plain plugin name`,
+      `${where}: "${key}": ${JSON.stringify(type)} is not a plain plugin name`,
       'a plugin type is a file name found in binDir or CNI_PATH; paths, ".." and special characters are refused',
     );
   }
   return type;
 }
 
-/** libcni's FindInPath: the first regular file with that exact name, symlinks followed. */
-export function findPlugin(type: string, dirs: readonly string[]): string {
+/**
+ * libcni's FindInPath: the first regular file with that exact name, symlinks followed. Every lookup of a program goes
+ * through here, and the name is checked again, so no caller can run anything outside `dirs`.
+ */
+export function findPlugin(type: string, dirs: readonly string[], where = 'plugin', key = 'type'): string {
+  validatePluginType(type, where, key);
   if (dirs.length === 0) throw new CniError(ErrorCode.Internal, `failed to find plugin "${type}": no paths provided (set CNI_PATH)`);
   for (const dir of dirs) {
     const candidate = join(dir, type);

@@ -9,6 +9,7 @@ import { CniError, ErrorCode } from '../cni/errors';
 import { logVerbose } from '../log/logger';
 import { KubeApiError, KubeClient, NotFoundError, describe, type ClientOptions, type Target } from './client';
 import { inClusterConfig, loadKubeconfig } from './kubeconfig';
+import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from './names';
 import type { NetworkAttachmentDefinition } from './nad';
 
 export { KubeApiError, KubeClient, NotFoundError, type ClientOptions } from './client';
@@ -152,12 +153,14 @@ function podPath(t: Target): string {
   return t.subresource ? `${base}/${t.subresource}` : base;
 }
 
-// An empty name would turn a GET of one object into a LIST, and "." or ".." would walk the URL path.
+// Checked as the API server checks them, before the request: an empty name would turn a GET of one object into a
+// LIST, and "." or ".." or a "/" would walk the URL path.
 function checkNames(t: Target): void {
-  for (const [field, value] of [['namespace', t.namespace], ['name', t.name]] as const) {
-    if (!value || value === '.' || value === '..') {
-      throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid ${field} ${JSON.stringify(value)} for ${describe(t)}: it must be a Kubernetes object name`);
-    }
+  if (!isDns1123Label(t.namespace)) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid namespace ${JSON.stringify(t.namespace)} for ${describe(t)}: it must be a Kubernetes namespace name`, `a namespace name has ${LABEL_RULE}`);
+  }
+  if (!isDns1123Subdomain(t.name)) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid name ${JSON.stringify(t.name)} for ${describe(t)}: it must be a Kubernetes object name`, `a Kubernetes object name has ${SUBDOMAIN_RULE}`);
   }
 }
 

@@ -2,6 +2,7 @@ import { CniError, ErrorCode } from '../cni/errors';
 import { validateInterfaceName } from '../cni/environment';
 import { cidrFamily, ipFamily, parseHardwareAddress } from '../cni/ip';
 import { goField } from '../util/go-json';
+import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from './names';
 
 /*
  * The pod's network-selection annotations (multi-net-spec §4.1; Multus's parsePodNetworkAnnotation), parsed once
@@ -71,21 +72,6 @@ export function formatProblem(p: SelectionProblem): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Values shared with the NAD and validate modules.
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** Kubernetes namespace names. */
-export function isDns1123Label(s: string): boolean {
-  return s.length <= 63 && DNS1123_LABEL.test(s);
-}
-
-/** Kubernetes object names, NetworkAttachmentDefinitions included (custom resource names may contain dots). */
-export function isDns1123Subdomain(s: string): boolean {
-  return s.length <= 253 && DNS1123_SUBDOMAIN.test(s);
-}
-
-export const LABEL_RULE = 'lower case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters';
-export const SUBDOMAIN_RULE = 'lower case letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253 characters';
 
 /** A JSON value as messages quote it, cut short when long. */
 export function shown(v: unknown): string {

@@ -1,7 +1,8 @@
 import { parseCniArgs, splitCniArgs, type ArgPairs } from '../cni/cni-args';
-import { CniError } from '../cni/errors';
+import { CniError, ErrorCode } from '../cni/errors';
 import type { Invocation } from '../cni/skel';
 import type { InvokeContext, RuntimeConf } from '../delegation/network-invoker';
+import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '../k8s/names';
 import { configureLogging } from '../log/logger';
 import { parseMultusConfig, type MultusConfig } from './config';
 import { capabilityArgs } from './capability-args';
@@ -46,6 +47,22 @@ function dedupe(dirs: string[]): string[] {
   return [...new Set(dirs.filter((d) => d !== ''))];
 }
 
+/**
+ * The pod's identity becomes part of API paths and of messages, so it is checked as Kubernetes checks names before
+ * anything is sent: a namespace is a DNS-1123 label, a pod name a DNS-1123 subdomain, and a name needs its namespace.
+ */
+function checkPodRef(pod: PodRef): void {
+  const bad = (key: string, what: string, rule: string): CniError =>
+    new CniError(ErrorCode.InvalidEnvironment, `CNI_ARGS ${key} ${JSON.stringify(key === 'K8S_POD_NAMESPACE' ? pod.namespace : pod.name)} ${what}`, rule);
+  if (pod.namespace === '' && pod.name !== '') {
+    throw bad('K8S_POD_NAMESPACE', 'is empty while K8S_POD_NAME is set', 'pass the pod\'s namespace with its name');
+  }
+  if (pod.namespace !== '' && !isDns1123Label(pod.namespace)) {
+    throw bad('K8S_POD_NAMESPACE', 'is not a Kubernetes namespace name', `a namespace name has ${LABEL_RULE}`);
+  }
+  if (pod.name !== '' && !isDns1123Subdomain(pod.name)) throw bad('K8S_POD_NAME', 'is not a Kubernetes pod name', `a pod name has ${SUBDOMAIN_RULE}`);
+}
+
 export function prepareCall(inv: Invocation): MultusCall {
   let conf: MultusConfig;
   try {
@@ -66,6 +83,7 @@ export function prepareCall(inv: Invocation): MultusCall {
     infraContainerId: k8s.K8S_POD_INFRA_CONTAINER_ID ?? '',
     uid: k8s.K8S_POD_UID ?? '',
   };
+  checkPodRef(pod);
   return {
     inv,
     conf,

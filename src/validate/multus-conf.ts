@@ -1,7 +1,7 @@
 import { isSafeName } from '../cni/environment';
 import type { CniError } from '../cni/errors';
 import { configVersion, type CniVersion } from '../cni/version';
-import { isDns1123Label, LABEL_RULE } from '../k8s/network-selection';
+import { isDns1123Label, LABEL_RULE } from '../k8s/names';
 import { LOG_LEVELS } from '../log/logger';
 import { MULTUS_KEYS, parseMultusConfig } from '../multus/config';
 import { checkCniConfig } from './cni-config';

@@ -1,7 +1,7 @@
 import type { CniError } from '../cni/errors';
 import { CURRENT_VERSION } from '../cni/version';
 import { nadDelegate, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
-import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '../k8s/network-selection';
+import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '../k8s/names';
 import { checkCniConfig } from './cni-config';
 import { Findings, isObject, jsonErrorMessage, Scope, shown } from './findings';
 

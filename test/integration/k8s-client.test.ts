@@ -440,10 +440,13 @@ describe('request budget and validation', () => {
 
   it('rejects names that would change the URL, without a request', async () => {
     const a = await api();
-    expect((await rejected(a.getPod('', 'p'))).message).toBe('invalid namespace "" for pod "/p": it must be a Kubernetes object name');
+    expect((await rejected(a.getPod('', 'p'))).message).toBe('invalid namespace "" for pod "/p": it must be a Kubernetes namespace name');
     expect((await rejected(a.getNetworkAttachmentDefinition('ns', '..'))).message).toBe(
       'invalid name ".." for NetworkAttachmentDefinition "ns/..": it must be a Kubernetes object name',
     );
+    for (const [ns, name] of [['x/../rel', 'p'], ['rel%2Fpods', 'p'], ['ns', 'a/b'], ['ns', 'p?watch=1'], ['NS', 'p']]) {
+      expect((await rejected(a.getPod(ns!, name!))).code).toBe(7);
+    }
     expect(server.count()).toBe(0);
   });
 

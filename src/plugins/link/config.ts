@@ -1,5 +1,6 @@
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { DNS } from '../../cni/result';
+import { validatePluginType } from '../../delegation/plugin-path';
 import { ConfigReader } from '../../util/config-reader';
 
 /** How the reference plugins prefix configuration errors. */
@@ -46,7 +47,7 @@ export function parseLinkConf(r: ConfigReader): LinkConf {
     master: r.string('master'),
     mtu: r.int('mtu'),
     linkInContainer: r.bool('linkInContainer'),
-    ipamType: r.object('ipam').string('type'),
+    ipamType: ipamTypeOf(r.value),
     dns: parseDns(r.object('dns')),
   };
 }
@@ -56,5 +57,7 @@ export function parseLinkConf(r: ConfigReader): LinkConf {
  * failed ADDs too, and must still release the address), but an unreadable IPAM section would leak it silently.
  */
 export function ipamTypeOf(conf: Record<string, unknown>): string {
-  return new ConfigReader(conf, NETCONF).object('ipam').string('type');
+  const type = new ConfigReader(conf, NETCONF).object('ipam').raw('type');
+  // Refused before anything is created: the IPAM type names a program, like a delegate's type.
+  return type === undefined || type === '' ? '' : validatePluginType(type, NETCONF, 'ipam.type');
 }

@@ -17,7 +17,7 @@ const IPAM_TIMEOUT_MS = 120_000;
 export async function execIpam(inv: Invocation, type: string, command: Command): Promise<string> {
   const label = `${type} ${command}${inv.cmd.ifName ? ` (interface ${inv.cmd.ifName})` : ''}`;
   return execPlugin({
-    pluginPath: findPlugin(type, inv.cmd.path),
+    pluginPath: findPlugin(type, inv.cmd.path, 'IPAM', 'ipam.type'),
     env: { ...inv.env, CNI_COMMAND: command },
     stdin: inv.stdin,
     timeoutMs: IPAM_TIMEOUT_MS,
