@@ -9,6 +9,7 @@ import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call'
 import { delegateLabel, type Delegate } from './delegate';
 import { applyDefaultRoutes, planDefaultRoutes, rewriteRoutes } from './default-route';
 import { delDelegates } from './del';
+import { clearDeletedMark } from './deleted-marks';
 import { checkInterfaceNames, checkPluginsInstalled, podDelegates } from './pod-networks';
 import { podContext } from './kube-context';
 import { writeNetworkStatus } from './network-status';
@@ -53,6 +54,7 @@ export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> 
   checkPluginsInstalled(call, delegates);
   checkRequestsCarried(delegates, call.invoke.pluginDirs);
   planDefaultRoutes(delegates);
+  clearDeletedMark(conf.cniDir, cmd.containerId);
   writeScratchCache(conf.cniDir, cmd.containerId, delegates);
 
   const results: Result[] = [];

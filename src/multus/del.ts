@@ -5,6 +5,7 @@ import { hasCachedResult } from '../delegation/result-cache';
 import { logError, logVerbose } from '../log/logger';
 import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
 import { delegateLabel, type Delegate } from './delegate';
+import { isMarkedDeleted, markDeleted } from './deleted-marks';
 import { podContext } from './kube-context';
 import { removeOwnLinksTogether } from './link-teardown';
 import { podDelegates } from './pod-networks';
@@ -65,6 +66,12 @@ export async function cmdDel(inv: Invocation): Promise<void> {
     const failures = await delDelegates(call, cache.delegates);
     if (failures.length === 0 || !conf.retryDeleteOnError) removeScratchCache(conf.cniDir, containerId);
     if (failures.length > 0) fail(failures);
+    markDeleted(conf.cniDir, containerId);
+    return;
+  }
+  if (cache.state === 'missing' && isMarkedDeleted(conf.cniDir, containerId)) {
+    // The runtime's second DEL (containerd: StopPodSandbox, then RemovePodSandbox): nothing is left to do.
+    logVerbose(`container ${containerId} was already deleted; nothing to do`);
     return;
   }
   // Multus returns success here and leaks every IP the pod held; the configured networks are our best knowledge.
@@ -77,4 +84,5 @@ export async function cmdDel(inv: Invocation): Promise<void> {
   // Failing for the others would wedge the pod on a network whose ADD never happened (a bad master, say).
   const real = failures.filter((f) => f.wasAttached);
   if (real.length > 0) fail(real);
+  markDeleted(conf.cniDir, containerId);
 }

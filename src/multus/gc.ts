@@ -7,6 +7,7 @@ import { gcNetwork, type ValidAttachment } from '../delegation/network-invoker';
 import { logVerbose } from '../log/logger';
 import { prepareCall, type MultusCall } from './call';
 import { delDelegates } from './del';
+import { pruneDeletedMarks } from './deleted-marks';
 import { connect } from './kube-context';
 import { primaryDelegate } from './pod-networks';
 import { readScratchCache, removeScratchCache } from './scratch-cache';
@@ -77,7 +78,10 @@ async function removeStale(call: MultusCall, keep: Set<string>, records: CachedR
 
 export async function cmdGc(inv: Invocation): Promise<void> {
   const call = prepareCall(inv);
-  const errors = await removeStale(call, validContainers(inv.config), cachedRecords(call.conf.cniDir));
+  const valid = validContainers(inv.config);
+  const errors = await removeStale(call, valid, cachedRecords(call.conf.cniDir));
+  // A container the runtime no longer lists gets no more DELs: its "already deleted" mark has done its job.
+  pruneDeletedMarks(call.conf.cniDir, valid);
   const primary = (await primaryDelegate(call, await connect(call))).net;
   const keep: ValidAttachment[] = cachedRecords(call.conf.cniDir)
     .filter((r) => r.networkName === primary.name)

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, symlinkSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, mkdirSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -31,6 +31,14 @@ export class Workdir {
     mkdirSync(this.binDir);
     symlinkSync(SPY, join(this.binDir, 'spy'));
     mkdirSync(this.fakeNetns);
+  }
+
+  /**
+   * The delegate caches left in cniDir (neither the result caches nor the "already deleted" marks, which a
+   * successful DEL leaves on purpose).
+   */
+  delegateCaches(): string[] {
+    return existsSync(this.cniDir) ? readdirSync(this.cniDir).filter((x) => x !== 'results' && x !== '.deleted') : [];
   }
 
   /** Every call the spy plugins recorded, in order. */

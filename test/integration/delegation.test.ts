@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMultus, Workdir } from '../helpers/multus';
 
@@ -23,7 +23,7 @@ describe('delegation to spy plugins', () => {
     runMultus({ command, conf, containerId: 'ctr1', netns: work.fakeNetns, path: '/nonexistent', ...more });
 
   const sequence = () => work.spyCalls().map((c) => `${c.command} ${c.stdin.name as string} ${c.env.CNI_IFNAME}`);
-  const leftovers = () => (existsSync(work.cniDir) ? readdirSync(work.cniDir, { recursive: true }) : []).filter((f) => f !== 'results');
+  const leftovers = () => work.delegateCaches();
 
   it('gives each delegate the libcni environment and configuration, primary on eth0, then net1..netN', () => {
     const conf = multusConf(
@@ -72,10 +72,38 @@ describe('delegation to spy plugins', () => {
     expect(dels[1]!.stdin.prevResult).toMatchObject({ ips: [{ address: '10.98.0.7/24' }] });
     expect(leftovers()).toEqual([]);
 
-    // No cache any more: the configured networks are deleted again (idempotent) instead of leaking silently.
-    const again = call('DEL', conf);
+    // The runtime's second DEL (containerd's RemovePodSandbox: no netns, no prevResult) does no delegate work.
+    const logFile = join(work.dir, 'multus.log');
+    const again = call('DEL', { ...conf, logFile, logLevel: 'verbose', logToStderr: false }, { netns: '' });
+    expect(again.stdout).toBe('');
     expect(again.status).toBe(0);
+    expect(work.spyCalls().filter((c) => c.command === 'DEL')).toHaveLength(3);
+    expect(readFileSync(logFile, 'utf8')).toMatch(/\[verbose\] container ctr1 was already deleted; nothing to do/);
+
+    // A DEL whose cache is missing for another reason (never deleted) still deletes the configured networks.
+    rmSync(join(work.cniDir, '.deleted'), { recursive: true });
+    expect(call('DEL', conf).status).toBe(0);
     expect(work.spyCalls().filter((c) => c.command === 'DEL')).toHaveLength(6);
+  });
+
+  it('forgets "already deleted" when the container is added again, and when GC no longer lists it', () => {
+    const conf = multusConf([spyConf('a')], { cniVersion: '1.1.0' });
+    expect(call('ADD', conf).status).toBe(0);
+    expect(call('DEL', conf).status).toBe(0);
+    expect(existsSync(join(work.cniDir, '.deleted', 'ctr1'))).toBe(true);
+    // cnitool derives the container ID from the netns path, so an ID can come back: its DEL must do the work again.
+    expect(call('ADD', conf).status).toBe(0);
+    expect(existsSync(join(work.cniDir, '.deleted', 'ctr1'))).toBe(false);
+    rmSync(join(work.cniDir, 'ctr1'));
+    expect(call('DEL', conf).status).toBe(0);
+    expect(work.spyCalls().filter((c) => c.command === 'DEL')).toHaveLength(2);
+    expect(existsSync(join(work.cniDir, '.deleted', 'ctr1'))).toBe(true);
+
+    const gc = (valid: string[]) => call('GC', { ...conf, 'cni.dev/valid-attachments': valid.map((c) => ({ containerID: c, ifname: 'eth0' })) });
+    expect(gc(['ctr1']).status).toBe(0);
+    expect(existsSync(join(work.cniDir, '.deleted', 'ctr1'))).toBe(true);
+    expect(gc([]).status).toBe(0);
+    expect(existsSync(join(work.cniDir, '.deleted', 'ctr1'))).toBe(false);
   });
 
   it('rolls back every delegate up to the failing one, in reverse, and passes its error on', () => {
