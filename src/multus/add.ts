@@ -10,6 +10,7 @@ import { delegateLabel, type Delegate } from './delegate';
 import { applyDefaultRoutes, planDefaultRoutes, rewriteRoutes } from './default-route';
 import { delDelegates } from './del';
 import { clearDeletedMark } from './deleted-marks';
+import { prepareDeviceInfo } from './device-info';
 import { checkInterfaceNames, checkPluginsInstalled, podDelegates } from './pod-networks';
 import { podContext } from './kube-context';
 import { writeNetworkStatus } from './network-status';
@@ -64,6 +65,7 @@ export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> 
     const rt = runtimeConfFor(call, d, i);
     rt.args = requestArgs(rt.args, d, i === 0);
     try {
+      prepareDeviceInfo(call, d, i);
       const out = await addNetwork(call.invoke, d.net, rt);
       // Converted now, while a refusal can still be rolled back like any other failure.
       if (i === 0) convertResult(out.result, conf.cniVersion);

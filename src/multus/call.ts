@@ -6,7 +6,8 @@ import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '
 import { configureLogging } from '../log/logger';
 import { parseMultusConfig, type MultusConfig } from './config';
 import { capabilityArgs } from './capability-args';
-import { interfaceName, type Delegate } from './delegate';
+import { cniDeviceInfoPath } from '../k8s/device-info';
+import { delegateLabel, interfaceName, type Delegate } from './delegate';
 
 const K8S_KEYS = ['IP', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID'] as const;
 const STANDARD_KEYS = ['IgnoreUnknown', 'K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID'];
@@ -103,6 +104,16 @@ export function podPrefix(call: MultusCall, network: string): string {
   return `[${call.pod.namespace}/${call.pod.name}/${call.pod.uid}:${network}]`;
 }
 
+/**
+ * `CNIDeviceInfoFile` of delegate `index` (named as Multus names it: network, container, interface), or undefined
+ * when it has no device. The primary never has one.
+ */
+export function attachmentDeviceInfoFile(call: MultusCall, d: Delegate, index: number): string | undefined {
+  if (index === 0 || !d.deviceID) return undefined;
+  const { containerId, ifName } = call.inv.cmd;
+  return cniDeviceInfoPath(call.conf.deviceInfoDir, delegateLabel(d), containerId, interfaceName(d, index, ifName));
+}
+
 /** The runtime configuration of delegate `index`: its interface name, and the capabilities the pod asked of it. */
 export function runtimeConfFor(call: MultusCall, d: Delegate, index: number): RuntimeConf {
   const { containerId, netns } = call.inv.cmd;
@@ -112,6 +123,6 @@ export function runtimeConfFor(call: MultusCall, d: Delegate, index: number): Ru
     netns,
     ifName,
     args: call.delegateArgs,
-    capabilityArgs: capabilityArgs(call.conf.runtimeConfig, d, index === 0, containerId, ifName),
+    capabilityArgs: capabilityArgs(call.conf.runtimeConfig, d, index === 0, attachmentDeviceInfoFile(call, d, index)),
   };
 }

@@ -1,13 +1,5 @@
 import type { Delegate } from './delegate';
 
-/** Where device-info files for delegates live (multi-net-spec "Device Information Specification"). */
-const CNI_DEVINFO_DIR = '/var/run/k8s.cni.cncf.io/devinfo/cni';
-
-/** The device-info file a delegate with a device ID may write (one per attachment, `/` in the name made `-`). */
-export function cniDeviceInfoPath(delegateName: string, containerId: string, ifName: string): string {
-  return `${CNI_DEVINFO_DIR}/${`${delegateName}-${containerId}_${ifName}`.replaceAll('/', '-')}`;
-}
-
 /**
  * The capability arguments (libcni's `runtimeConfig` input) for one delegate, with Multus's semantics: the runtime's
  * runtimeConfig, and for a secondary the pod's requests on top. buildPluginStdin then passes each plugin only the
@@ -15,7 +7,7 @@ export function cniDeviceInfoPath(delegateName: string, containerId: string, ifN
  * requests are not cached (as in Multus), so DEL from the cache sees only ips, mac, infinibandGUID and deviceID.
  */
 export function capabilityArgs(runtimeConfig: Record<string, unknown>, d: Delegate, primary: boolean,
-  containerId: string, ifName: string): Record<string, unknown> {
+  deviceInfoFile: string | undefined): Record<string, unknown> {
   const args: Record<string, unknown> = { ...runtimeConfig };
   if (primary) return args;
   if (d.portMappingsRequest?.length) args.portMappings = d.portMappingsRequest;
@@ -23,9 +15,7 @@ export function capabilityArgs(runtimeConfig: Record<string, unknown>, d: Delega
   if (d.ipRequest?.length) args.ips = d.ipRequest;
   if (d.macRequest) args.mac = d.macRequest;
   if (d.infinibandGUIDRequest) args.infinibandGUID = d.infinibandGUIDRequest;
-  if (d.deviceID) {
-    args.deviceID = d.deviceID;
-    args.CNIDeviceInfoFile = cniDeviceInfoPath(d.name || d.net.name, containerId, ifName);
-  }
+  if (d.deviceID) args.deviceID = d.deviceID;
+  if (deviceInfoFile) args.CNIDeviceInfoFile = deviceInfoFile;
   return args;
 }

@@ -3,6 +3,8 @@ import { parseResult } from '../cni/result';
 import type { CniVersion } from '../cni/version';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import type { LogOptions } from '../log/logger';
+import { DEFAULT_DEVICE_INFO_DIR } from '../k8s/device-info';
+import { DEFAULT_KUBELET_CHECKPOINT, DEFAULT_KUBELET_SOCKET } from '../kubelet/pod-devices';
 import { ConfigReader } from '../util/config-reader';
 
 /** The thin plugin's configuration (`00-multus.conf`), typed and with Multus's defaults applied. */
@@ -29,6 +31,12 @@ export interface MultusConfig {
   multusNamespace: string;
   retryDeleteOnError: boolean;
   delegateTimeoutMs: number;
+  /** The kubelet's PodResources socket, asked for the devices of NADs that name a resource. */
+  kubeletSocket: string;
+  /** The device manager's checkpoint, read instead when that socket does not exist. */
+  kubeletCheckpointFile: string;
+  /** Base directory of device-info files (`dp/` from device plugins, `cni/` for attachments). */
+  deviceInfoDir: string;
 }
 
 // Canonical spellings of the keys we read.
@@ -36,7 +44,7 @@ export const MULTUS_KEYS = [
   'name', 'cniVersion', 'confDir', 'cniDir', 'binDir', 'kubeconfig', 'delegates', 'clusterNetwork', 'defaultNetworks',
   'logFile', 'logLevel', 'logToStderr', 'logOptions', 'runtimeConfig', 'prevResult', 'readinessindicatorfile',
   'namespaceIsolation', 'globalNamespaces', 'systemNamespaces', 'multusNamespace', 'retryDeleteOnError',
-  'delegateTimeoutSeconds', 'readinessTimeoutSeconds',
+  'delegateTimeoutSeconds', 'readinessTimeoutSeconds', 'kubeletSocket', 'kubeletCheckpointFile', 'deviceInfoDir',
 ] as const;
 const CONTEXT = 'multus configuration';
 
@@ -98,6 +106,9 @@ export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniV
     multusNamespace: r.string('multusNamespace', 'kube-system'),
     retryDeleteOnError: r.bool('retryDeleteOnError'),
     delegateTimeoutMs: positiveSeconds(r, 'delegateTimeoutSeconds', 60),
+    kubeletSocket: r.string('kubeletSocket') || DEFAULT_KUBELET_SOCKET,
+    kubeletCheckpointFile: r.string('kubeletCheckpointFile') || DEFAULT_KUBELET_CHECKPOINT,
+    deviceInfoDir: r.string('deviceInfoDir') || DEFAULT_DEVICE_INFO_DIR,
   };
   if (conf.cniDir === '') throw r.invalid('cniDir', 'a directory path', conf.cniDir);
   if (conf.clusterNetwork === '' && conf.delegates.length === 0) {

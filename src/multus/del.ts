@@ -6,6 +6,7 @@ import { logError, logVerbose } from '../log/logger';
 import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
 import { delegateLabel, type Delegate } from './delegate';
 import { isMarkedDeleted, markDeleted } from './deleted-marks';
+import { removeAttachmentDeviceInfo } from './device-info';
 import { podContext } from './kube-context';
 import { removeOwnLinksTogether } from './link-teardown';
 import { podDelegates } from './pod-networks';
@@ -35,6 +36,8 @@ export async function delDelegates(call: MultusCall, delegates: Delegate[]): Pro
       logError(message);
       failures.push({ index: i, message, wasAttached });
     }
+    // As Multus: whatever the delegate's DEL said, its device-info copy has no further use.
+    removeAttachmentDeviceInfo(call, d, i);
   }
   return failures;
 }
@@ -49,7 +52,7 @@ function fail(failures: DelFailure[]): never {
  */
 async function fallbackDelegates(call: MultusCall): Promise<Delegate[]> {
   try {
-    return await podDelegates(call, await podContext(call));
+    return await podDelegates(call, await podContext(call), 'best-effort');
   } catch (e) {
     logError(`cannot resolve the pod's networks (${(e as Error).message}); deleting the configured networks only`);
     return podDelegates(call, undefined);

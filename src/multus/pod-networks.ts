@@ -1,18 +1,32 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { validateInterfaceName } from '../cni/environment';
 import { findPlugin } from '../delegation/plugin-path';
+import type { NetworkAttachmentDefinition } from '../k8s/nad';
 import type { NetworkSelection } from '../k8s/network-selection';
 import type { MultusCall } from './call';
 import { delegateFrom, delegateLabel, interfaceName, type Delegate } from './delegate';
+import type { DeviceRequest } from './devices';
 import type { KubeContext } from './kube-context';
 import { findNetworkByName, loadNetworkPath } from './network-files';
 
 type Kube = Omit<KubeContext, 'pod'> & { pod?: KubeContext['pod'] };
 
-async function nadDelegate(call: MultusCall, kube: Kube, selection: NetworkSelection): Promise<Delegate> {
-  const { nadDelegate: build } = await import('../k8s/nad');
-  const nad = await kube.api.getNetworkAttachmentDefinition(selection.namespace, selection.name);
-  return build(nad, selection, { confDir: call.conf.confDir, cniVersion: call.conf.cniVersion });
+/**
+ * A NetworkAttachmentDefinition fetched for a selection element. It becomes a delegate only once every network of
+ * the pod is known, because its device ID depends on the attachments before it (see devices.ts).
+ */
+interface FetchedNad {
+  nad: NetworkAttachmentDefinition;
+  selection: NetworkSelection;
+  /** Put in front of errors from building the delegate, e.g. `network "ns/name"`. */
+  context: string;
+}
+type Network = Delegate | FetchedNad;
+
+const isFetched = (n: Network): n is FetchedNad => 'nad' in n;
+
+async function fetchNad(kube: Kube, selection: NetworkSelection, context: string): Promise<FetchedNad> {
+  return { nad: await kube.api.getNetworkAttachmentDefinition(selection.namespace, selection.name), selection, context };
 }
 
 /**
@@ -20,13 +34,14 @@ async function nadDelegate(call: MultusCall, kube: Kube, selection: NetworkSelec
  * NetworkAttachmentDefinition in multusNamespace when Kubernetes is configured, else (or when there is no such
  * NAD) the configuration with that name in `confDir`.
  */
-async function configuredNetwork(call: MultusCall, kube: Kube | undefined, key: string, value: string): Promise<Delegate> {
+async function configuredNetwork(call: MultusCall, kube: Kube | undefined, key: string, value: string): Promise<Network> {
   const { conf } = call;
+  const context = `${key} "${value}"`;
   try {
     if (value.includes('/')) return delegateFrom(loadNetworkPath(value, conf.cniVersion));
     if (kube) {
       try {
-        return await nadDelegate(call, kube, { name: value, namespace: conf.multusNamespace });
+        return await fetchNad(kube, { name: value, namespace: conf.multusNamespace }, context);
       } catch (e) {
         if (!kube.k8s.isNotFound(e, 'network-attachment-definitions')) throw e;
       }
@@ -34,7 +49,7 @@ async function configuredNetwork(call: MultusCall, kube: Kube | undefined, key: 
     const found = findNetworkByName(conf.confDir, value, conf.cniVersion);
     if (found) return delegateFrom(found);
   } catch (e) {
-    throw e instanceof CniError ? e.withContext(`${key} "${value}"`) : e;
+    throw e instanceof CniError ? e.withContext(context) : e;
   }
   throw new CniError(ErrorCode.InvalidNetworkConfig,
     `${key} "${value}": no ${kube ? `NetworkAttachmentDefinition ${conf.multusNamespace}/${value} and no ` : ''}CNI configuration named "${value}" in confDir ${conf.confDir}`,
@@ -42,10 +57,10 @@ async function configuredNetwork(call: MultusCall, kube: Kube | undefined, key: 
 }
 
 /** The networks every pod gets from the configuration: the primary first, then defaultNetworks. */
-async function configuredDelegates(call: MultusCall, kube: Kube | undefined, primaryOnly: boolean): Promise<Delegate[]> {
+async function configuredNetworks(call: MultusCall, kube: Kube | undefined, primaryOnly: boolean): Promise<Network[]> {
   const { conf, pod } = call;
   if (conf.clusterNetwork === '') return (primaryOnly ? conf.delegates.slice(0, 1) : conf.delegates).map(delegateFrom);
-  const out = [await configuredNetwork(call, kube, 'clusterNetwork', conf.clusterNetwork)];
+  const out: Network[] = [await configuredNetwork(call, kube, 'clusterNetwork', conf.clusterNetwork)];
   if (primaryOnly || conf.systemNamespaces.includes(pod.namespace)) return out;
   for (const [i, n] of conf.defaultNetworks.entries()) out.push(await configuredNetwork(call, kube, `defaultNetworks[${i}]`, n));
   return out;
@@ -56,7 +71,7 @@ async function configuredDelegates(call: MultusCall, kube: Kube | undefined, pri
  * networks annotation. Everything is parsed and checked before the first NetworkAttachmentDefinition is fetched,
  * and each distinct one is fetched once, all at the same time.
  */
-async function annotatedDelegates(call: MultusCall, kube: Kube, delegates: Delegate[]): Promise<Delegate[]> {
+async function annotatedNetworks(call: MultusCall, kube: Kube, configured: Network[]): Promise<Network[]> {
   const pod = kube.pod!;
   const sel = await import('../k8s/network-selection');
   const primary = sel.parseDefaultNetworkAnnotation(pod.annotations[sel.DEFAULT_NETWORK_ANNOTATION] ?? '', call.conf.multusNamespace);
@@ -64,23 +79,60 @@ async function annotatedDelegates(call: MultusCall, kube: Kube, delegates: Deleg
   if (call.conf.namespaceIsolation) sel.checkNamespaceIsolation(networks, pod.namespace, call.conf.globalNamespaces);
   if (primary) sel.checkDefaultRoutes([primary, ...networks]);
   const selections = primary ? [primary, ...networks] : networks;
-  const resolved = await Promise.all(selections.map((s) => nadDelegate(call, kube, s).catch((e: unknown) => {
-    throw e instanceof CniError ? e.withContext(`network "${s.namespace}/${s.name}"`) : e;
-  })));
-  const out = [...delegates];
+  const resolved = await Promise.all(selections.map((s) => {
+    const context = `network "${s.namespace}/${s.name}"`;
+    return fetchNad(kube, s, context).catch((e: unknown) => {
+      throw e instanceof CniError ? e.withContext(context) : e;
+    });
+  }));
+  const out = [...configured];
   if (primary) out[0] = resolved.shift()!;
   return [...out, ...resolved];
 }
 
+/** How device IDs are looked up: `required` on ADD, `best-effort` for a DEL that lost its cache, `none` otherwise. */
+export type DeviceLookup = 'required' | 'best-effort' | 'none';
+
+/**
+ * The delegates, in order, with the device IDs of the NADs that name a resource. The primary never takes part:
+ * Multus gives it no device capability, and its network is the cluster's, not a device's.
+ */
+async function buildDelegates(call: MultusCall, kube: Kube | undefined, networks: Network[], devices: DeviceLookup): Promise<Delegate[]> {
+  if (!networks.some(isFetched)) return networks as Delegate[];
+  const nads = await import('../k8s/nad');
+  const requests: DeviceRequest[] = [];
+  networks.forEach((n, index) => {
+    const resourceName = isFetched(n) ? n.nad.annotations[nads.RESOURCE_NAME_ANNOTATION] : undefined;
+    if (index > 0 && resourceName && isFetched(n)) requests.push({ index, resourceName, network: `${n.nad.namespace}/${n.nad.name}` });
+  });
+  let deviceIds = new Map<number, string>();
+  if (requests.length > 0 && devices !== 'none') {
+    const { assignDevices } = await import('./devices');
+    // The checkpoint names pods by UID: the API's, when the runtime passed none.
+    const pod = { namespace: call.pod.namespace, name: call.pod.name, uid: call.pod.uid || (kube?.pod?.uid ?? '') };
+    deviceIds = await assignDevices(call, pod, requests, devices === 'required');
+  }
+  const options = { confDir: call.conf.confDir, cniVersion: call.conf.cniVersion };
+  return networks.map((n, index) => {
+    if (!isFetched(n)) return n;
+    try {
+      const deviceID = deviceIds.get(index);
+      return nads.nadDelegate(n.nad, n.selection, deviceID ? { ...options, resourceDeviceID: deviceID } : options);
+    } catch (e) {
+      throw e instanceof CniError ? e.withContext(n.context) : e;
+    }
+  });
+}
+
 /** Every network of the pod, the primary first: the configuration's, then what the pod's annotations ask for. */
-export async function podDelegates(call: MultusCall, kube: KubeContext | undefined): Promise<Delegate[]> {
-  const delegates = await configuredDelegates(call, kube, false);
-  return kube?.pod ? annotatedDelegates(call, kube, delegates) : delegates;
+export async function podDelegates(call: MultusCall, kube: KubeContext | undefined, devices: DeviceLookup = 'required'): Promise<Delegate[]> {
+  const configured = await configuredNetworks(call, kube, false);
+  return buildDelegates(call, kube, kube?.pod ? await annotatedNetworks(call, kube, configured) : configured, devices);
 }
 
 /** The primary network alone, for STATUS and GC. */
 export async function primaryDelegate(call: MultusCall, kube: Kube | undefined): Promise<Delegate> {
-  return (await configuredDelegates(call, kube, true))[0]!;
+  return (await buildDelegates(call, kube, await configuredNetworks(call, kube, true), 'none'))[0]!;
 }
 
 /** Checks every interface name before anything is attached: two delegates must never fight over one name. */

@@ -10,7 +10,8 @@ import { buildPluginStdin } from '../../src/delegation/network-config';
 import { delegateFrom, interfaceName } from '../../src/multus/delegate';
 import { readScratchCache, writeScratchCache } from '../../src/multus/scratch-cache';
 import { caught } from '../helpers/caught';
-import { capabilityArgs, cniDeviceInfoPath } from '../../src/multus/capability-args';
+import { capabilityArgs } from '../../src/multus/capability-args';
+import { cniDeviceInfoPath, dpDeviceInfoPath, DEFAULT_DEVICE_INFO_DIR } from '../../src/k8s/device-info';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -199,7 +200,7 @@ describe('capabilityArgs', () => {
   }
 
   it('gives a secondary exactly the element\'s requests its plugin declares (Multus scenario 13)', () => {
-    const args = capabilityArgs(RUNTIME, secondary, false, 'c1', 'net1');
+    const args = capabilityArgs(RUNTIME, secondary, false, undefined);
     expect(runtimeConfigOf(secondary, args)).toEqual({
       mac: 'c2:b0:57:49:47:f1', ips: ['10.1.1.5/24'], bandwidth: { ingressRate: 100, ingressBurst: 200 },
       portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
@@ -208,31 +209,37 @@ describe('capabilityArgs', () => {
 
   it('gives the primary only the runtime\'s runtimeConfig', () => {
     const primary = delegateFrom(secondary.net);
-    expect(capabilityArgs(RUNTIME, { ...secondary, ...primary }, true, 'c1', 'eth0')).toEqual(RUNTIME);
+    expect(capabilityArgs(RUNTIME, { ...secondary, ...primary }, true, undefined)).toEqual(RUNTIME);
   });
 
   it('lets a secondary without requests inherit the runtime\'s values, as Multus does', () => {
     const plain = nadDelegate(nad({ name: 'n', type: 'macvlan', capabilities: CAPS }), sel(), OPTIONS);
-    const args = capabilityArgs(RUNTIME, plain, false, 'c1', 'net1');
+    const args = capabilityArgs(RUNTIME, plain, false, undefined);
     expect(runtimeConfigOf(plain, args)).toEqual({ portMappings: RUNTIME.portMappings, bandwidth: RUNTIME.bandwidth });
   });
 
   it('rebuilds the cached requests from the scratch cache, as DEL does', () => {
     const { portMappingsRequest: _p, bandwidthRequest: _b, ...cached } = secondary;
-    const args = capabilityArgs(RUNTIME, cached, false, 'c1', 'net1');
+    const args = capabilityArgs(RUNTIME, cached, false, undefined);
     expect(args).toEqual({ ...RUNTIME, mac: 'c2:b0:57:49:47:f1', ips: ['10.1.1.5/24'] });
   });
 
   it('adds deviceID and the device-info file path when there is a device', () => {
     const d = nadDelegate(nad(MACVLAN, { namespace: 'ns', name: 'sriov' }), sel({ deviceID: '0000:03:00.1' }), OPTIONS);
-    const args = capabilityArgs({}, d, false, 'abc', 'net1');
-    expect(args).toEqual({ deviceID: '0000:03:00.1', CNIDeviceInfoFile: '/var/run/k8s.cni.cncf.io/devinfo/cni/ns-sriov-abc_net1' });
-    expect(cniDeviceInfoPath('ns/sriov', 'abc', 'net1')).toBe('/var/run/k8s.cni.cncf.io/devinfo/cni/ns-sriov-abc_net1');
+    const file = cniDeviceInfoPath(DEFAULT_DEVICE_INFO_DIR, 'ns/sriov', 'abc', 'net1');
+    expect(file).toBe('/var/run/k8s.cni.cncf.io/devinfo/cni/ns-sriov-abc_net1');
+    expect(capabilityArgs({}, d, false, file)).toEqual({ deviceID: '0000:03:00.1', CNIDeviceInfoFile: file });
+    expect(capabilityArgs({}, d, true, file)).toEqual({});
+  });
+
+  it('names the device plugin\'s device-info file as NAD-client does', () => {
+    expect(dpDeviceInfoPath(DEFAULT_DEVICE_INFO_DIR, 'intel.com/sriov_a', '0000:03:00.1'))
+      .toBe('/var/run/k8s.cni.cncf.io/devinfo/dp/intel.com-sriov_a-0000:03:00.1-device.json');
   });
 
   it('does not change the runtime\'s object', () => {
     const runtime = { ips: ['1.1.1.1'] };
-    capabilityArgs(runtime, secondary, false, 'c', 'net1');
+    capabilityArgs(runtime, secondary, false, undefined);
     expect(runtime).toEqual({ ips: ['1.1.1.1'] });
   });
 });
