@@ -9,22 +9,22 @@ import { versionInfoJson } from './cni/version';
 
 async function runCni(name: string): Promise<void> {
   const { runPlugin } = await import('./cni/skel');
-  const { loadBuiltinPlugin } = await import('./plugins/registry');
-  const out = await runPlugin(await loadBuiltinPlugin(name), process.env, () => readFileSync(0));
+  const { builtinRunner, loadBuiltinPlugin } = await import('./builtins');
+  const out = await runPlugin(await loadBuiltinPlugin(name), process.env, () => readFileSync(0), { runner: builtinRunner });
   process.stdout.write(out.stdout);
   process.exitCode = out.exitCode;
 }
 
 async function runHuman(name: string): Promise<void> {
-  const { isBuiltinPlugin, loadBuiltinPlugin } = await import('./plugins/registry');
+  const { aboutText } = await import('./cni/skel');
+  const { builtinRunner, isBuiltinPlugin, loadBuiltinPlugin } = await import('./builtins');
   if (name !== 'multus' && isBuiltinPlugin(name)) {
     // Under a plugin's name this is that plugin, and a reference plugin started without CNI_COMMAND only says what it is.
-    const { aboutText } = await import('./cni/skel');
     process.stderr.write(aboutText(await loadBuiltinPlugin(name)));
     return;
   }
   const { runCli } = await import('./cli/cli');
-  await runCli(process.argv);
+  await runCli(process.argv, builtinRunner, aboutText(await loadBuiltinPlugin('multus')));
 }
 
 export function main(): void {

@@ -7,8 +7,7 @@ import { toCniError } from '../cni/errors';
 import { validateContainerId, validateInterfaceName } from '../cni/environment';
 import { convertResult, formatResult } from '../cni/result';
 import { versionInfoJson } from '../cni/version';
-import { aboutText } from '../cni/skel';
-import { multusPlugin } from '../multus/plugin';
+import type { PluginRunner } from '../cni/runner';
 import type { NetworkConfig } from '../delegation/network-config';
 import {
   addNetwork, checkNetwork, delNetwork, gcNetwork, statusNetwork, type InvokeContext, type RuntimeConf,
@@ -47,8 +46,9 @@ function ownBinDir(): string {
   return dirname(realpathSync(process.argv[1] ?? '.'));
 }
 
-function invokeContext(o: Pick<AttachOptions, 'cniPath' | 'cacheDir' | 'timeout'>): InvokeContext {
+function invokeContext(o: Pick<AttachOptions, 'cniPath' | 'cacheDir' | 'timeout'>, runner: PluginRunner): InvokeContext {
   return {
+    runner,
     cacheDir: o.cacheDir,
     pluginDirs: [...o.cniPath.split(':').filter((d) => d !== ''), ownBinDir()],
     timeoutMs: Number(o.timeout) * 1000,
@@ -72,7 +72,7 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-function attachCommand(program: Program, name: string, summary: string,
+function attachCommand(program: Program, runner: PluginRunner, name: string, summary: string,
   action: (net: NetworkConfig, ctx: InvokeContext, rt: RuntimeConf) => Promise<void>): void {
   program
     .command(name)
@@ -89,14 +89,14 @@ function attachCommand(program: Program, name: string, summary: string,
     .option('--timeout <seconds>', 'how long one plugin call may take', '60')
     .action(async (config: string, netns: string, o: AttachOptions) => {
       try {
-        await action(loadConfig(config), invokeContext(o), runtimeConf(netns, o));
+        await action(loadConfig(config), invokeContext(o, runner), runtimeConf(netns, o));
       } catch (e) {
         fail(e);
       }
     });
 }
 
-function networkCommand(program: Program, name: string, summary: string,
+function networkCommand(program: Program, runner: PluginRunner, name: string, summary: string,
   action: (net: NetworkConfig, ctx: InvokeContext, extra: { valid: string[] }) => Promise<void>): Program {
   return program
     .command(name)
@@ -108,17 +108,21 @@ function networkCommand(program: Program, name: string, summary: string,
     .option('--keep <containerID:ifname...>', 'attachments GC must keep', [])
     .action(async (config: string, o: AttachOptions & { keep: string[] }) => {
       try {
-        await action(loadConfig(config), invokeContext(o), { valid: o.keep });
+        await action(loadConfig(config), invokeContext(o, runner), { valid: o.keep });
       } catch (e) {
         fail(e);
       }
     });
 }
 
-export async function runCli(argv: string[]): Promise<void> {
+/**
+ * The command line. `runner` runs the plugins (the built-ins in this process); `about` is what the multus plugin
+ * says about itself.
+ */
+export async function runCli(argv: string[], runner: PluginRunner, about: string): Promise<void> {
   if (argv.length <= 2) {
     // What the reference skel does when it is started without CNI_COMMAND: say what it is, on stderr, and succeed.
-    process.stderr.write(`${aboutText(multusPlugin)}Run 'multus --help' for the command line.\n`);
+    process.stderr.write(`${about}Run 'multus --help' for the command line.\n`);
     return;
   }
   const program = new Program('multus')
@@ -128,14 +132,14 @@ export async function runCli(argv: string[]): Promise<void> {
   program.command('version').summary('print the CNI spec versions this plugin supports').action(() => {
     process.stdout.write(versionInfoJson());
   });
-  attachCommand(program, 'add', 'attach the network to a namespace and print the result', async (net, ctx, rt) => {
+  attachCommand(program, runner, 'add', 'attach the network to a namespace and print the result', async (net, ctx, rt) => {
     const out = await addNetwork(ctx, net, rt);
     process.stdout.write(`${formatResult(convertResult(out.result, net.cniVersion))}\n`);
   });
-  attachCommand(program, 'check', 'check an attachment against its cached result', (net, ctx, rt) => checkNetwork(ctx, net, rt));
-  attachCommand(program, 'del', 'detach the network from a namespace', (net, ctx, rt) => delNetwork(ctx, net, rt));
-  networkCommand(program, 'status', 'ask the network\'s plugins whether they are ready (cniVersion 1.1.0)', (net, ctx) => statusNetwork(ctx, net));
-  networkCommand(program, 'gc', 'garbage-collect every attachment except --keep (cniVersion 1.1.0)', (net, ctx, { valid }) =>
+  attachCommand(program, runner, 'check', 'check an attachment against its cached result', (net, ctx, rt) => checkNetwork(ctx, net, rt));
+  attachCommand(program, runner, 'del', 'detach the network from a namespace', (net, ctx, rt) => delNetwork(ctx, net, rt));
+  networkCommand(program, runner, 'status', 'ask the network\'s plugins whether they are ready (cniVersion 1.1.0)', (net, ctx) => statusNetwork(ctx, net));
+  networkCommand(program, runner, 'gc', 'garbage-collect every attachment except --keep (cniVersion 1.1.0)', (net, ctx, { valid }) =>
     gcNetwork(ctx, net, valid.map((v) => {
       const [containerID = '', ifname = 'eth0'] = v.split(':');
       return { containerID, ifname };

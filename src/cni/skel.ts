@@ -3,6 +3,7 @@ import { CniError, ErrorCode, toCniError } from './errors';
 import { formatResult } from './result';
 import { goField } from '../util/go-json';
 import { readCmdArgs, isSafeName, type CmdArgs, type Command } from './environment';
+import type { PendingDel, PluginRunner } from './runner';
 import { configVersion, versionAtLeast, versionInfoJson, SUPPORTED_VERSIONS, type CniVersion } from './version';
 
 /** One call of a plugin, after the environment and the configuration have been validated. */
@@ -13,6 +14,16 @@ export interface Invocation {
   config: Record<string, unknown>;
   cniVersion: CniVersion;
   env: NodeJS.ProcessEnv;
+  /** How this plugin runs others (delegates, IPAM); chosen by whoever started it. */
+  runner: PluginRunner;
+  /** Aborted when the caller stopped waiting: stop, and undo what was done. */
+  signal: AbortSignal;
+}
+
+/** What the code that starts a plugin gives it: the runner for the plugins it calls, and its abort signal. */
+export interface PluginHost {
+  runner: PluginRunner;
+  signal?: AbortSignal;
 }
 
 export interface CniPlugin {
@@ -24,12 +35,19 @@ export interface CniPlugin {
   check(inv: Invocation): Promise<void>;
   status(inv: Invocation): Promise<void>;
   gc(inv: Invocation): Promise<void>;
+  /**
+   * Optional batch-DEL hook, offered through the registry (src/builtins.ts): given the DELs of this plugin about to
+   * run in one pod, it may remove together what they would remove one by one. The DELs still run afterwards.
+   */
+  delTogether?(dels: PendingDel[]): Promise<void>;
 }
 
 export interface PluginOutput {
   stdout: string;
   exitCode: number;
 }
+
+const NEVER_ABORTED = new AbortController().signal;
 
 // The oldest configuration version that may carry each verb.
 const MIN_VERSION: Partial<Record<Command, string>> = { CHECK: '0.4.0', STATUS: '1.1.0', GC: '1.1.0' };
@@ -82,7 +100,7 @@ function checkNetnsIsNotOurs(cmd: CmdArgs, env: NodeJS.ProcessEnv): void {
 }
 
 /** Runs one CNI call of `plugin` without touching the process: the same path serves exec and in-process use. */
-export async function runPlugin(plugin: CniPlugin, env: NodeJS.ProcessEnv, readStdin: () => Buffer): Promise<PluginOutput> {
+export async function runPlugin(plugin: CniPlugin, env: NodeJS.ProcessEnv, readStdin: () => Buffer, host: PluginHost): Promise<PluginOutput> {
   let cniVersion: string | undefined;
   try {
     const cmd = readCmdArgs(env);
@@ -102,7 +120,7 @@ export async function runPlugin(plugin: CniPlugin, env: NodeJS.ProcessEnv, readS
         `"cniVersion" is "${version}"; ${cmd.command} needs ${min} or later`);
     }
     if (cmd.command === 'ADD' || cmd.command === 'DEL' || cmd.command === 'CHECK') checkNetnsIsNotOurs(cmd, env);
-    const inv: Invocation = { cmd, stdin, config, cniVersion: version, env };
+    const inv: Invocation = { cmd, stdin, config, cniVersion: version, env, runner: host.runner, signal: host.signal ?? NEVER_ABORTED };
     switch (cmd.command) {
       case 'ADD':
         return { stdout: formatResult(await plugin.add(inv)), exitCode: 0 };

@@ -1,6 +1,7 @@
 import { CniError, ErrorCode, toCniError } from '../cni/errors';
 import { joinCniArgs, type ArgPairs } from '../cni/cni-args';
 import type { Command } from '../cni/environment';
+import type { PluginRunner } from '../cni/runner';
 import { versionAtLeast } from '../cni/version';
 import { parseResult, convertResult, type Result } from '../cni/result';
 import { logDebug, isLevelEnabled } from '../log/logger';
@@ -18,12 +19,13 @@ export interface RuntimeConf {
   capabilityArgs: Record<string, unknown>;
 }
 
-/** Where plugins and caches live, and how long a plugin may take. */
+/** Where plugins and caches live, how long a plugin may take, and what runs it. */
 export interface InvokeContext {
   cacheDir: string;
   pluginDirs: string[];
   timeoutMs: number;
   baseEnv: NodeJS.ProcessEnv;
+  runner: PluginRunner;
 }
 
 export interface AddOutcome {
@@ -52,7 +54,7 @@ async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConf
   };
   if (isLevelEnabled('debug')) logDebug(`${label}: CNI_ARGS=${env.CNI_ARGS} stdin=${stdin.toString('utf8')}`);
   try {
-    return await execPlugin({ pluginPath: findPlugin(type, ctx.pluginDirs), env, stdin, timeoutMs: ctx.timeoutMs, label });
+    return await execPlugin(ctx.runner, { pluginPath: findPlugin(type, ctx.pluginDirs), env, stdin, timeoutMs: ctx.timeoutMs, label });
   } catch (e) {
     // libcni's wording, so that the failing plugin is named however deep the chain is.
     throw toCniError(e).withContext(`plugin type="${type}" failed (${command.toLowerCase()})`);
@@ -97,6 +99,24 @@ export async function addNetwork(ctx: InvokeContext, net: NetworkConfig, rt: Run
   const result = parseResult(raw, net.cniVersion);
   writeCachedResult(ctx.cacheDir, net, { ...rt, cniArgs: rt.args, result: raw });
   return { raw, result };
+}
+
+/**
+ * Tells the runner which single-plugin networks are about to get a DEL in `netns`, so that it may do their common
+ * work at once (see PluginRunner.beforeDels). A plugin that cannot be found is left to its own DEL to report.
+ */
+export async function announceDels(ctx: InvokeContext, netns: string, dels: Array<{ net: NetworkConfig; ifName: string }>): Promise<void> {
+  if (!ctx.runner.beforeDels || netns === '') return;
+  const pending = [];
+  for (const { net, ifName } of dels) {
+    if (net.plugins.length !== 1) continue;
+    try {
+      pending.push({ pluginPath: findPlugin(net.plugins[0]!.type as string, ctx.pluginDirs), netns, ifName });
+    } catch {
+      // not installed
+    }
+  }
+  if (pending.length > 0) await ctx.runner.beforeDels(pending);
 }
 
 /**

@@ -2,7 +2,7 @@ import { isAbsolute, join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
 import { validatePluginType } from '../delegation/plugin-path';
-import { isBuiltinPlugin } from '../plugins/registry';
+import { isBuiltinPlugin } from '../builtins';
 
 /*
  * The installer's settings, checked once. Paths are host paths (what the runtime and the plugin see on the node);

@@ -94,6 +94,7 @@ export function prepareCall(inv: Invocation): MultusCall {
       pluginDirs: dedupe([conf.binDir, ...inv.cmd.path]),
       timeoutMs: conf.delegateTimeoutMs,
       baseEnv: inv.env,
+      runner: inv.runner,
     },
     delegateArgs: buildDelegateArgs(pod, splitCniArgs(inv.cmd.args)),
   };

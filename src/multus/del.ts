@@ -1,6 +1,6 @@
 import type { Invocation } from '../cni/skel';
 import { CniError, ErrorCode } from '../cni/errors';
-import { delNetwork } from '../delegation/network-invoker';
+import { announceDels, delNetwork } from '../delegation/network-invoker';
 import { hasCachedResult } from '../delegation/result-cache';
 import { logError, logVerbose } from '../log/logger';
 import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
@@ -8,7 +8,6 @@ import { delegateLabel, type Delegate } from './delegate';
 import { isMarkedDeleted, markDeleted } from './deleted-marks';
 import { removeAttachmentDeviceInfo } from './device-info';
 import { podContext } from './kube-context';
-import { removeOwnLinksTogether } from './link-teardown';
 import { podDelegates } from './pod-networks';
 import { warnIfNotReady } from './readiness';
 import { readScratchCache, removeScratchCache } from './scratch-cache';
@@ -22,7 +21,8 @@ export interface DelFailure {
 
 /** DEL for every delegate, last first, each one tried whatever happened to the others. Returns the failures. */
 export async function delDelegates(call: MultusCall, delegates: Delegate[]): Promise<DelFailure[]> {
-  await removeOwnLinksTogether(call, delegates);
+  const ifNames = delegates.map((d, i) => runtimeConfFor(call, d, i).ifName);
+  await announceDels(call.invoke, call.inv.cmd.netns, delegates.map((d, i) => ({ net: d.net, ifName: ifNames[i]! })));
   const failures: DelFailure[] = [];
   for (let i = delegates.length - 1; i >= 0; i--) {
     const d = delegates[i]!;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isBuiltinPlugin } from '../../src/plugins/registry';
+import { isBuiltinPlugin } from '../../src/builtins';
 import { execPluginSync, MULTUS, REFERENCE_PLUGINS, type RunOutcome } from './plugin-exec';
 
 /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { REFERENCE_PLUGINS, type RunOutcome } from '../helpers/multus';
 import { canUseNamespaces, nodeFixture } from '../helpers/netns';
 import { ipIn, linkIn, linksIn, PluginDir, runPluginIn, sysctlIn, type LinkCall } from '../helpers/link-plugins';
-import { isBuiltinPlugin } from '../../src/plugins/registry';
+import { isBuiltinPlugin } from '../../src/builtins';
 
 type Conf = Record<string, unknown>;
 

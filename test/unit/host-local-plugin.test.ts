@@ -1,9 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnRunner } from '../../src/delegation/exec-plugin';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPlugin } from '../../src/cni/skel';
 import { hostLocalPlugin } from '../../src/plugins/host-local/plugin';
+
+// Plugins that run other plugins would start them; these ones run none.
+const HOST = { runner: spawnRunner };
 
 // The plugin in-process, as multus runs it for a secondary attachment: the whole CNI contract through runPlugin.
 
@@ -21,7 +25,7 @@ function conf(extra: Record<string, unknown> = {}): Record<string, unknown> {
 
 async function call(command: string, config: Record<string, unknown>, containerId = 'ctr', ifName = 'eth0') {
   const env = { CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_IFNAME: ifName, CNI_NETNS: dataDir, CNI_PATH: '/opt/cni/bin' };
-  const out = await runPlugin(hostLocalPlugin, env, () => Buffer.from(JSON.stringify(config)));
+  const out = await runPlugin(hostLocalPlugin, env, () => Buffer.from(JSON.stringify(config)), HOST);
   return { exitCode: out.exitCode, stdout: out.stdout, json: out.stdout ? (JSON.parse(out.stdout) as Record<string, unknown>) : undefined };
 }
 

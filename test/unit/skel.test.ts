@@ -1,6 +1,10 @@
 import { describe, it, expect } from 'vitest';
+import { spawnRunner } from '../../src/delegation/exec-plugin';
 import { runPlugin, type CniPlugin, type Invocation, type PluginOutput } from '../../src/cni/skel';
 import { CniError } from '../../src/cni/errors';
+
+// Plugins that run other plugins would start them; these ones run none.
+const HOST = { runner: spawnRunner };
 
 // cni-contracts.md 1.2 (skel validation order), 1.6 (VERSION), 1.7 (errors).
 
@@ -66,7 +70,7 @@ function stdinOf(value: unknown): () => Buffer {
 }
 
 async function run(command: string, stdin: unknown, fake = fakePlugin(), extraEnv: Record<string, string> = {}): Promise<PluginOutput & { fake: Fake }> {
-  const out = await runPlugin(fake.plugin, envFor(command, extraEnv), stdinOf(stdin));
+  const out = await runPlugin(fake.plugin, envFor(command, extraEnv), stdinOf(stdin), HOST);
   return { ...out, fake };
 }
 
@@ -84,7 +88,7 @@ describe('runPlugin: VERSION', () => {
     const out = await runPlugin(fake.plugin, { CNI_COMMAND: 'VERSION' }, () => {
       stdinReads++;
       return Buffer.from('this is not JSON');
-    });
+    }, HOST);
     expect(out).toEqual({
       stdout: '{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n',
       exitCode: 0,
@@ -106,7 +110,7 @@ describe('runPlugin: VERSION', () => {
 describe('runPlugin: environment errors', () => {
   it('prints the error object with 4-space indentation, without cniVersion or empty details', async () => {
     const fake = fakePlugin();
-    const out = await runPlugin(fake.plugin, { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_NETNS: '/x' }, stdinOf(conf()));
+    const out = await runPlugin(fake.plugin, { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_NETNS: '/x' }, stdinOf(conf()), HOST);
     expect(out).toEqual({
       stdout: '{\n    "code": 4,\n    "msg": "required env variables [CNI_IFNAME,CNI_PATH] missing"\n}',
       exitCode: 1,
@@ -130,7 +134,7 @@ describe('runPlugin: environment errors', () => {
     const fake = fakePlugin();
     const out = await runPlugin(fake.plugin, envFor('ADD'), () => {
       throw new Error('EIO');
-    });
+    }, HOST);
     const err = errorOf(out);
     expect(err.code).toBe(5);
     expect(String(err.msg)).toContain('error reading from stdin');
@@ -235,7 +239,7 @@ describe('runPlugin: configuration validation', () => {
         expect(errorOf(out)).toMatchObject({ code: 1, msg: `config version does not allow ${verb}` });
         expect(out.fake.calls).toEqual([]);
       }
-      const ok = await runPlugin(fakePlugin().plugin, { CNI_COMMAND: verb, CNI_PATH: '/opt/cni/bin' }, stdinOf(conf({ cniVersion: '1.1.0' })));
+      const ok = await runPlugin(fakePlugin().plugin, { CNI_COMMAND: verb, CNI_PATH: '/opt/cni/bin' }, stdinOf(conf({ cniVersion: '1.1.0' })), HOST);
       expect(ok).toEqual({ stdout: '', exitCode: 0 });
     }
   });
@@ -253,7 +257,7 @@ describe('runPlugin: dispatch and output', () => {
     const raw = '{ "cniVersion": "1.0.0",\n  "name": "testnet", "type": "fake", "extra": {"b": 1, "a": 2} }';
     const fake = fakePlugin();
     const env = envFor('ADD', { CNI_ARGS: 'K8S_POD_NAME=p1' });
-    const out = await runPlugin(fake.plugin, env, () => Buffer.from(raw));
+    const out = await runPlugin(fake.plugin, env, () => Buffer.from(raw), HOST);
     expect(out.exitCode).toBe(0);
     expect(fake.calls).toHaveLength(1);
     const inv = fake.calls[0]!.inv;
@@ -274,10 +278,10 @@ describe('runPlugin: dispatch and output', () => {
   it('DEL, CHECK, STATUS and GC print nothing on success', async () => {
     const fake = fakePlugin();
     const c = conf({ cniVersion: '1.1.0' });
-    expect(await runPlugin(fake.plugin, envFor('DEL'), stdinOf(c))).toEqual({ stdout: '', exitCode: 0 });
-    expect(await runPlugin(fake.plugin, envFor('CHECK'), stdinOf(c))).toEqual({ stdout: '', exitCode: 0 });
-    expect(await runPlugin(fake.plugin, envFor('STATUS'), stdinOf(c))).toEqual({ stdout: '', exitCode: 0 });
-    expect(await runPlugin(fake.plugin, envFor('GC'), stdinOf(c))).toEqual({ stdout: '', exitCode: 0 });
+    expect(await runPlugin(fake.plugin, envFor('DEL'), stdinOf(c), HOST)).toEqual({ stdout: '', exitCode: 0 });
+    expect(await runPlugin(fake.plugin, envFor('CHECK'), stdinOf(c), HOST)).toEqual({ stdout: '', exitCode: 0 });
+    expect(await runPlugin(fake.plugin, envFor('STATUS'), stdinOf(c), HOST)).toEqual({ stdout: '', exitCode: 0 });
+    expect(await runPlugin(fake.plugin, envFor('GC'), stdinOf(c), HOST)).toEqual({ stdout: '', exitCode: 0 });
     expect(fake.calls.map((x) => x.verb)).toEqual(['del', 'check', 'status', 'gc']);
   });
 

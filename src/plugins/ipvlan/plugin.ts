@@ -5,6 +5,7 @@ import { attach, requireNetns } from '../link/attach';
 import { checkAttachment } from '../link/check';
 import { ipamTypeOf } from '../link/config';
 import { detach } from '../link/detach';
+import { removeLinksTogether } from '../link/teardown';
 import { forwardToIpam } from '../link/ipam';
 import { lookupMaster, type Master } from '../link/master';
 import { parseIpvlanConf } from './config';
@@ -33,6 +34,7 @@ export const ipvlanPlugin: CniPlugin = {
   },
 
   del: detach,
+  delTogether: removeLinksTogether,
 
   async check(inv) {
     const conf = parseIpvlanConf(inv, false);

@@ -11,17 +11,19 @@ const IPAM_TIMEOUT_MS = 120_000;
 
 /**
  * Runs the IPAM plugin `type` the way the reference plugins' ipam.Exec* do: found on CNI_PATH, with our own
- * stdin and environment and only CNI_COMMAND changed. A plugin that is this executable runs in this process.
+ * stdin and environment and only CNI_COMMAND changed, through the runner this plugin was given (a plugin that is
+ * this executable then runs in this process). When this plugin's caller gives up, the IPAM call is stopped too.
  * Its error comes back unchanged.
  */
 export async function execIpam(inv: Invocation, type: string, command: Command): Promise<string> {
   const label = `${type} ${command}${inv.cmd.ifName ? ` (interface ${inv.cmd.ifName})` : ''}`;
-  return execPlugin({
+  return execPlugin(inv.runner, {
     pluginPath: findPlugin(type, inv.cmd.path, 'IPAM', 'ipam.type'),
     env: { ...inv.env, CNI_COMMAND: command },
     stdin: inv.stdin,
     timeoutMs: IPAM_TIMEOUT_MS,
     label,
+    signal: inv.signal,
   });
 }
 

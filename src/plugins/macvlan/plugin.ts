@@ -5,6 +5,7 @@ import { attach, requireNetns } from '../link/attach';
 import { checkAttachment } from '../link/check';
 import { invalidConf, ipamTypeOf } from '../link/config';
 import { detach } from '../link/detach';
+import { removeLinksTogether } from '../link/teardown';
 import { forwardToIpam } from '../link/ipam';
 import { lookupMaster, type Master } from '../link/master';
 import { parseMacvlanConf, type MacvlanConf } from './config';
@@ -38,6 +39,7 @@ export const macvlanPlugin: CniPlugin = {
   },
 
   del: detach,
+  delTogether: removeLinksTogether,
 
   async check(inv) {
     const conf = parseMacvlanConf(inv);

@@ -1,0 +1,121 @@
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { CniPlugin } from './cni/skel';
+import { runPlugin } from './cni/skel';
+import type { ExecOutcome, ExecRequest, PendingDel, PluginRunner } from './cni/runner';
+import { spawnRunner } from './delegation/exec-plugin';
+import { logDebug, logError } from './log/logger';
+
+/*
+ * The plugins this one executable can be, and the runner that runs them in this process. The runtime picks one by
+ * the name it starts the executable under (a symlink in /opt/cni/bin), exactly as it would pick a reference binary;
+ * a delegate or IPAM call whose binary is this executable runs in-process. Each plugin is loaded only when asked
+ * for, so a process that is `multus` never pays for the others. Nothing below this file knows these names: the
+ * runner is handed down through every Invocation.
+ */
+
+const MULTUS_ABOUT = 'CNI multus plugin (multus-ts): meta-plugin that delegates to other CNI plugins';
+
+const LOADERS: Record<string, () => Promise<CniPlugin>> = {
+  multus: async () => {
+    const [{ cmdAdd }, { cmdDel }, { cmdCheck }, { cmdStatus }, { cmdGc }] = await Promise.all([
+      import('./multus/add'), import('./multus/del'), import('./multus/check'), import('./multus/status'), import('./multus/gc'),
+    ]);
+    return { about: MULTUS_ABOUT, add: cmdAdd, del: cmdDel, check: cmdCheck, status: cmdStatus, gc: cmdGc };
+  },
+  macvlan: async () => (await import('./plugins/macvlan/plugin')).macvlanPlugin,
+  ipvlan: async () => (await import('./plugins/ipvlan/plugin')).ipvlanPlugin,
+  'host-local': async () => (await import('./plugins/host-local/plugin')).hostLocalPlugin,
+};
+
+/** The names the executable answers to (the installer links the ones asked for). */
+export const BUILTIN_PLUGINS: readonly string[] = Object.keys(LOADERS);
+
+export function isBuiltinPlugin(name: string): boolean {
+  return Object.hasOwn(LOADERS, name);
+}
+
+/** The plugin `name`; any other name is multus, the executable's own name. */
+export async function loadBuiltinPlugin(name: string): Promise<CniPlugin> {
+  const load = LOADERS[name] ?? LOADERS.multus!;
+  return load();
+}
+
+function realpathOrEmpty(path: string | undefined): string {
+  try {
+    return path ? realpathSync(path) : '';
+  } catch {
+    return '';
+  }
+}
+
+/** The built-in a plugin binary stands for, when it is this very executable under a built-in's name. */
+function builtinAt(pluginPath: string): string | undefined {
+  const name = basename(pluginPath);
+  return isBuiltinPlugin(name) && realpathOrEmpty(pluginPath) === realpathOrEmpty(process.argv[1]) ? name : undefined;
+}
+
+// How long a built-in past its deadline gets to undo its work (it was told to stop through its abort signal)
+// before the call fails anyway; the caller's rollback DEL then removes whatever is left.
+const UNDO_GRACE_MS = 5_000;
+
+/**
+ * Runs `plugin` in this process under `req`'s deadline. An in-process call cannot be killed, so at the deadline the
+ * plugin's abort signal fires: its waits end, the plugins it started are killed, and it undoes what it did on its
+ * usual failure path. The call reports a timeout (code 11) once it has done so, or after UNDO_GRACE_MS.
+ */
+export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runner: PluginRunner): Promise<ExecOutcome> {
+  const stop = new AbortController();
+  const abort = () => stop.abort();
+  req.signal?.addEventListener('abort', abort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), req.timeoutMs);
+  });
+  const call = runPlugin(plugin, req.env, () => req.stdin, { runner, signal: stop.signal });
+  try {
+    const first = await Promise.race([call, expired, ...(req.signal ? [aborted(req.signal)] : [])]);
+    if (first !== 'expired' && first !== 'aborted') return { code: first.exitCode, stdout: first.stdout, stderr: '', timedOut: false };
+    stop.abort();
+    let grace: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([call.then(() => true), new Promise<false>((r) => { grace = setTimeout(() => r(false), UNDO_GRACE_MS); })]);
+    clearTimeout(grace);
+    if (!settled) logError(`${req.label}: still running ${UNDO_GRACE_MS / 1000}s after it was told to stop`);
+    return { code: null, stdout: '', stderr: '', timedOut: true };
+  } finally {
+    clearTimeout(timer);
+    req.signal?.removeEventListener('abort', abort);
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<'aborted'> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve('aborted');
+    else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+}
+
+/**
+ * The runner every plugin of this process gets: a binary that is this executable under a built-in's name runs
+ * in-process (no new process, no second start-up), anything else is started. The binary on the path decides, as in
+ * every runtime, so installed reference plugins keep being executed.
+ */
+export const builtinRunner: PluginRunner = {
+  async run(req) {
+    const name = builtinAt(req.pluginPath);
+    if (name === undefined) return spawnRunner.run(req);
+    logDebug(`${req.label}: ${req.pluginPath} is this executable; running ${name} in-process`);
+    return runWithDeadline(await loadBuiltinPlugin(name), req, builtinRunner);
+  },
+
+  /** Offers the DELs to the built-ins that do part of a DEL better together (the link plugins' kernel batch). */
+  async beforeDels(dels: PendingDel[]) {
+    const byHook = new Map<NonNullable<CniPlugin['delTogether']>, PendingDel[]>();
+    for (const d of dels) {
+      const name = builtinAt(d.pluginPath);
+      const hook = name === undefined ? undefined : (await loadBuiltinPlugin(name)).delTogether;
+      if (hook) byHook.set(hook, [...(byHook.get(hook) ?? []), d]);
+    }
+    for (const [hook, group] of byHook) await hook(group);
+  },
+};

@@ -1,0 +1,43 @@
+/*
+ * The seam through which anything runs a CNI plugin (libcni's invoke.Exec): a plugin binary, for one verb, with
+ * its environment and stdin, under a deadline. The spawning runner (delegation/exec-plugin.ts) starts the binary;
+ * the built-ins' runner (src/builtins.ts, at the top) runs a binary that is this executable in-process and hands
+ * everything else to the spawning one. Whoever starts the process picks the runner and hands it down, so no layer
+ * below the top knows which plugins are built in.
+ */
+
+export interface ExecRequest {
+  pluginPath: string;
+  env: NodeJS.ProcessEnv;
+  stdin: Buffer;
+  /** The deadline: a plugin that has not answered by then is stopped and the call fails with code 11. */
+  timeoutMs: number;
+  /** Names the call in log lines and errors, e.g. `macvlan ADD net1`. */
+  label: string;
+  /** Aborted when the caller gave up (its own deadline passed): the plugin must stop, undoing what it did. */
+  signal?: AbortSignal;
+}
+
+/** What a plugin did, before interpretation (delegation/exec-plugin.ts turns it into stdout or a CniError). */
+export interface ExecOutcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** One attachment whose DEL is about to run: the plugin binary, the pod's namespace and the interface. */
+export interface PendingDel {
+  pluginPath: string;
+  netns: string;
+  ifName: string;
+}
+
+export interface PluginRunner {
+  run(req: ExecRequest): Promise<ExecOutcome>;
+  /**
+   * Told about the DELs of one pod before they run, a runner may do part of their work together (the built-in
+   * link plugins delete their links in one kernel batch). The DELs still run afterwards and must find the work done.
+   */
+  beforeDels?(dels: PendingDel[]): Promise<void>;
+}
