@@ -108,6 +108,8 @@ export const builtinRunner: PluginRunner = {
     return runWithDeadline(await loadBuiltinPlugin(name), req, builtinRunner);
   },
 
+  builtinAt,
+
   /** Offers the DELs to the built-ins that do part of a DEL better together (the link plugins' kernel batch). */
   async beforeDels(dels: PendingDel[]) {
     const byHook = new Map<NonNullable<CniPlugin['delTogether']>, PendingDel[]>();

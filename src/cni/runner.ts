@@ -35,6 +35,8 @@ export interface PendingDel {
 
 export interface PluginRunner {
   run(req: ExecRequest): Promise<ExecOutcome>;
+  /** The built-in plugin this runner runs in-process for the binary at `pluginPath`, if any. */
+  builtinAt?(pluginPath: string): string | undefined;
   /**
    * Told about the DELs of one pod before they run, a runner may do part of their work together (the built-in
    * link plugins delete their links in one kernel batch). The DELs still run afterwards and must find the work done.

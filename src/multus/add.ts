@@ -53,7 +53,7 @@ export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> 
   const delegates = await podDelegates(call, kube);
   checkInterfaceNames(delegates, cmd.ifName);
   checkPluginsInstalled(call, delegates);
-  checkRequestsCarried(delegates, call.invoke.pluginDirs);
+  checkRequestsCarried(delegates, call.invoke);
   planDefaultRoutes(delegates);
   clearDeletedMark(conf.cniDir, cmd.containerId);
   writeScratchCache(conf.cniDir, cmd.containerId, delegates);

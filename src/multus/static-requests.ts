@@ -1,7 +1,7 @@
 import type { ArgPairs } from '../cni/cni-args';
 import { CniError, ErrorCode } from '../cni/errors';
 import { declaresCapability } from '../delegation/network-config';
-import { isThisExecutable } from '../delegation/exec-plugin';
+import type { InvokeContext } from '../delegation/network-invoker';
 import { findPlugin } from '../delegation/plugin-path';
 import { goField } from '../util/go-json';
 import { delegateLabel, type Delegate } from './delegate';
@@ -33,9 +33,9 @@ function byRuntimeConfig(d: Delegate, primary: boolean, capability: 'ips' | 'mac
  * Whether the reference host-local would get a list in `IP=`: it reads one address only and fails on a list. Our
  * own host-local (this executable under that name) reads the list.
  */
-function onlyOneIpFromArgs(pluginDirs: string[]): boolean {
+function onlyOneIpFromArgs(ctx: InvokeContext): boolean {
   try {
-    return !isThisExecutable(findPlugin('host-local', pluginDirs));
+    return ctx.runner.builtinAt?.(findPlugin('host-local', ctx.pluginDirs)) !== 'host-local';
   } catch {
     return true;
   }
@@ -60,7 +60,7 @@ export function requestArgs(common: ArgPairs, d: Delegate, primary: boolean): Ar
  * Fails, before anything is attached, when a delegate cannot receive the pod's `ips` or `mac` request through
  * either path: the pod would otherwise silently get another address or a random MAC.
  */
-export function checkRequestsCarried(delegates: Delegate[], pluginDirs: string[]): void {
+export function checkRequestsCarried(delegates: Delegate[], ctx: InvokeContext): void {
   delegates.forEach((d, i) => {
     const primary = i === 0;
     const types = d.net.plugins.map((p) => String(p.type));
@@ -73,7 +73,7 @@ export function checkRequestsCarried(delegates: Delegate[], pluginDirs: string[]
     if (d.ipRequest?.length && !byRuntimeConfig(d, primary, 'ips')) {
       const ipams = d.net.plugins.map(ipamType).filter((t): t is string => t !== undefined);
       const readers = ipams.filter((t) => IP_FROM_ARGS.includes(t));
-      const listRefused = d.ipRequest.length > 1 && readers.length > 0 && readers.every((t) => t === 'host-local') && onlyOneIpFromArgs(pluginDirs);
+      const listRefused = d.ipRequest.length > 1 && readers.length > 0 && readers.every((t) => t === 'host-local') && onlyOneIpFromArgs(ctx);
       if (readers.length === 0 || listRefused) {
         throw new CniError(ErrorCode.InvalidNetworkConfig,
           `network "${delegateLabel(d)}": the pod asks for IPs ${d.ipRequest.join(', ')}, but ${readers.length === 0
