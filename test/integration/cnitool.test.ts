@@ -4,12 +4,13 @@ import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from '
 import { join } from 'node:path';
 import { MULTUS, REFERENCE_PLUGINS } from '../helpers/multus';
 import { canUseNamespaces, nodeFixture } from '../helpers/netns';
+import { cnitool as cnitoolPeer } from '../helpers/peers';
 
-const cnitool = spawnSync('sh', ['-c', 'command -v cnitool'], { encoding: 'utf8' }).stdout.trim();
-if (canUseNamespaces && !cnitool && process.env.CI) throw new Error('cnitool is not installed (scripts/install-cnitool.sh)');
+const tool = cnitoolPeer();
+const cnitool = tool.path('cnitool');
 
 // The runtime side is the real libcni here: cnitool finds `multus` on CNI_PATH and drives it like a kubelet would.
-describe.skipIf(!canUseNamespaces || !cnitool)('cnitool drives the multus executable', () => {
+describe.skipIf(!canUseNamespaces || tool.missing !== undefined)('cnitool drives the multus executable', () => {
   const f = nodeFixture();
 
   it('adds, checks and deletes a multus network given as a conflist', () => {
