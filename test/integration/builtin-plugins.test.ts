@@ -10,7 +10,7 @@ import { canUseNamespaces, nodeFixture } from '../helpers/netns';
 describe.skipIf(!canUseNamespaces)('multus with its built-in plugins only', () => {
   const f = nodeFixture();
 
-  function setup() {
+  function setup(broken = false) {
     const binDir = join(f.work.dir, 'opt-cni-bin');
     mkdirSync(binDir);
     for (const name of ['macvlan', 'host-local']) ourPlugin(binDir, name);
@@ -24,7 +24,7 @@ describe.skipIf(!canUseNamespaces)('multus with its built-in plugins only', () =
       logToStderr: false,
       delegates: [
         macvlan('cluster', '10.241.0.0/24', { routes: [{ dst: '0.0.0.0/0' }] }),
-        macvlan('storage', '10.242.0.0/24'),
+        broken ? { ...macvlan('storage', '10.242.0.0/24'), master: 'nosuchdev0' } : macvlan('storage', '10.242.0.0/24'),
         macvlan('dataplane', '10.243.0.0/24', { routes: [{ dst: '10.244.0.0/16', gw: '10.243.0.254' }] }),
       ],
     };
@@ -62,5 +62,16 @@ describe.skipIf(!canUseNamespaces)('multus with its built-in plugins only', () =
     }
     expect(existsSync(join(f.work.cniDir, `c${f.node.id}`))).toBe(false);
     expect(call('DEL').status).toBe(0);
+  });
+
+  it('leaves no new host-local directory or lock file after rolling back a network that never allocated', () => {
+    const { call } = setup(true);
+    const add = call('ADD');
+    expect(add.status).toBe(1);
+    expect(add.json?.msg).toContain('nosuchdev0');
+    expect(f.node.podLinks()).toEqual([]);
+    // eth0's network allocated and released (its store stays, as the reference's does); storage never got that far.
+    expect(readdirSync(join(f.work.ipamDir, 'cluster')).filter((x) => /^\d/.test(x))).toEqual([]);
+    expect(readdirSync(f.work.ipamDir)).toEqual(['cluster']);
   });
 });

@@ -156,7 +156,11 @@ describe('host-local executable', () => {
     const n = network({ subnet: '10.88.0.0/24' });
     const fresh = n.call('DEL', 'never', { netns: '' });
     expect([fresh.status, fresh.stdout]).toEqual([0, '']);
-    expect(n.files()).toEqual(['lock']);
+    // Nothing to release, and nothing created (the reference creates the directory and its lock file).
+    expect(existsSync(n.dir)).toBe(false);
+    expect(failure(n.call('CHECK', 'never', { conf: { ...n.conf, cniVersion: '0.4.0' } })))
+      .toEqual({ code: 999, msg: 'host-local: Failed to find address added by container never' });
+    expect(existsSync(n.dir)).toBe(false);
     n.addresses('ctr-c');
     n.addresses('ctr-d');
     const check = n.call('CHECK', 'ctr-c', { conf: { ...n.conf, cniVersion: '0.4.0' } });

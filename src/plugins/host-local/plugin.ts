@@ -18,7 +18,16 @@ import { NetworkStore } from './store';
  */
 
 async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T): Promise<T> {
-  const store = NetworkStore.open(conf.dataDir, conf.name);
+  return withLocked(NetworkStore.open(conf.dataDir, conf.name), fn);
+}
+
+/** The same for commands that only read or release: a network without a store has nothing, and gets no store. */
+async function withExistingStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, nothing: T): Promise<T> {
+  const store = NetworkStore.openExisting(conf.dataDir, conf.name);
+  return store ? withLocked(store, fn) : nothing;
+}
+
+async function withLocked<T>(store: NetworkStore, fn: (store: NetworkStore) => T): Promise<T> {
   const unlock = await lockStore(store.dir);
   try {
     return fn(store);
@@ -43,13 +52,13 @@ async function add(inv: Invocation): Promise<Record<string, unknown>> {
  */
 async function del(inv: Invocation): Promise<void> {
   const conf = loadConfig(inv.config);
-  await withLockedStore(conf, (store) =>
-    releaseAttachment(store, inv.cmd.containerId, inv.cmd.ifName, conf.rangeSets.length));
+  await withExistingStore(conf, (store) =>
+    releaseAttachment(store, inv.cmd.containerId, inv.cmd.ifName, conf.rangeSets.length), undefined);
 }
 
 async function check(inv: Invocation): Promise<void> {
   const conf = loadConfig(inv.config);
-  const found = await withLockedStore(conf, (store) => holdsAddress(store, inv.cmd.containerId, inv.cmd.ifName));
+  const found = await withExistingStore(conf, (store) => holdsAddress(store, inv.cmd.containerId, inv.cmd.ifName), false);
   if (!found) {
     throw new CniError(ErrorCode.Internal, `host-local: Failed to find address added by container ${inv.cmd.containerId}`,
       `no reservation in ${conf.dataDir}/${conf.name} belongs to ${inv.cmd.containerId}/${inv.cmd.ifName}`);
@@ -80,7 +89,7 @@ async function gc(inv: Invocation): Promise<void> {
   const conf = loadConfig(inv.config);
   const valid = validAttachments(inv.config);
   if (valid === undefined) return;
-  await withLockedStore(conf, (store) => releaseAllExcept(store, valid));
+  await withExistingStore(conf, (store) => releaseAllExcept(store, valid), undefined);
 }
 
 export const hostLocalPlugin: CniPlugin = {

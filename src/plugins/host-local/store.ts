@@ -1,4 +1,4 @@
-import { closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { isSafeName } from '../../cni/environment';
@@ -63,6 +63,15 @@ export class NetworkStore {
       throw storeError(e, 'mkdir', dir);
     }
     return new NetworkStore(dir);
+  }
+
+  /**
+   * The network's store if its directory exists: DEL, CHECK and GC of a network that never allocated anything must
+   * leave no directory or lock file behind (a failed ADD's rollback runs DEL on networks that never got that far).
+   */
+  static openExisting(dataDir: string, name: string): NetworkStore | undefined {
+    const dir = networkDir(dataDir, name);
+    return existsSync(dir) ? new NetworkStore(dir) : undefined;
   }
 
   /**
