@@ -1,0 +1,263 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startApiServer, type ApiServer } from '../helpers/api-server';
+import { canRunContainerd, Containerd, ipIn, LIBCNI_CACHE, libcniCacheOf, sandboxNetns } from '../helpers/containerd';
+import type { PodSpec } from '../helpers/cri';
+import { MULTUS, REFERENCE_PLUGINS, uniqueId } from '../helpers/multus';
+
+// multus-ts under a real container runtime: containerd 1.6 and runc, driven through CRI as kubelet drives them.
+// containerd runs multus in the host network namespace, so the bridge and the macvlan master live there; their
+// names and subnets are this file's own.
+
+const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
+const STATUS = 'k8s.v1.cni.cncf.io/network-status';
+
+/** containerd's CNI bin dir: our executable is multus, macvlan and host-local; the reference bridge, and the
+ * reference macvlan and host-local under other names, so one pod can have both. */
+const PLUGINS = {
+  multus: MULTUS,
+  macvlan: MULTUS,
+  'host-local': MULTUS,
+  bridge: join(REFERENCE_PLUGINS, 'bridge'),
+  'ref-macvlan': join(REFERENCE_PLUGINS, 'macvlan'),
+  'ref-host-local': join(REFERENCE_PLUGINS, 'host-local'),
+};
+
+function ip(...args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8' });
+}
+
+interface Addr { family: string; local: string; prefixlen: number }
+interface Link { ifname: string; addr_info: Addr[]; linkinfo?: { info_kind?: string } }
+interface Route { dst: string; gateway?: string; dev: string }
+
+/**
+ * The host side the pods attach to: a veth pair whose one end is the macvlan master, and the bridges the primary
+ * networks make (one per containerd, each with its own subnet), all removed by destroy().
+ */
+class HostSide {
+  readonly id = uniqueId();
+  readonly bridges: string[] = [];
+  readonly uplink = `mtcu${this.id}`;
+  readonly peer = `mtcp${this.id}`;
+
+  constructor() {
+    ip('link', 'add', this.uplink, 'type', 'veth', 'peer', 'name', this.peer);
+    ip('link', 'set', this.uplink, 'up');
+    ip('link', 'set', this.peer, 'up');
+  }
+
+  newBridge(): string {
+    this.bridges.push(`mtcb${this.bridges.length}${this.id}`);
+    return this.bridges.at(-1)!;
+  }
+
+  /** veth ends the bridge plugin left on our bridges (one per pod still attached). */
+  bridgePorts(): string[] {
+    return this.bridges.filter((b) => spawnSync('ip', ['link', 'show', b]).status === 0)
+      .flatMap((b) => (JSON.parse(ip('-j', 'link', 'show', 'master', b)) as Array<{ ifname: string }>).map((l) => l.ifname));
+  }
+
+  destroy(): void {
+    for (const link of [this.uplink, ...this.bridges]) spawnSync('ip', ['link', 'del', link]);
+  }
+}
+
+/** What is inside a sandbox's network namespace: links with their kind and IPv4 addresses, and IPv4 routes. */
+function podNetwork(netns: string): { links: Record<string, { kind: string; addrs: string[] }>; routes: string[] } {
+  const links = Object.fromEntries(
+    ipIn<Link[]>(netns, '-d', 'addr', 'show').map((l) => [
+      l.ifname,
+      { kind: l.linkinfo?.info_kind ?? '', addrs: l.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`) },
+    ]),
+  );
+  const routes = ipIn<Route[]>(netns, '-4', 'route', 'show').map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`);
+  return { links, routes: routes.sort() };
+}
+
+/** Files in a directory tree, relative; [] when it does not exist. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}
+
+/** host-local's reservations (files named by an address) under a data dir. */
+function reservations(dir: string): string[] {
+  return filesUnder(dir).filter((f) => /(^|\/)[\d.]+$|(^|\/)[0-9a-f:]+$/.test(f) && !f.includes('last_reserved_ip'));
+}
+
+describe.skipIf(!canRunContainerd)('multus under containerd (CRI)', () => {
+  let cd: Containerd;
+  let host: HostSide;
+  let api: ApiServer;
+  let netName: string;
+  const dirs = () => ({ cniDir: join(cd.dir, 'multus'), ipam: join(cd.dir, 'ipam') });
+
+  /**
+   * Runs a pod as kubelet does and returns its sandbox ID, its network namespace and what containerd reports.
+   */
+  async function runPod(pod: Partial<PodSpec> = {}) {
+    const spec: PodSpec = { name: `pod-${uniqueId()}`, namespace: 'default', uid: randomUUID(), cgroupParent: cd.cgroupParent, ...pod };
+    const id = await cd.cri.runPodSandbox(spec);
+    const status = await cd.cri.podSandboxStatus(id);
+    return { id, spec, status, netns: sandboxNetns(status.info) };
+  }
+
+  async function stopAndRemove(id: string): Promise<void> {
+    await cd.cri.stopPodSandbox(id);
+    await cd.cri.removePodSandbox(id);
+  }
+
+  /** Everything a pod could leave behind, on the host and in every cache; all empty when it is gone. */
+  function leftovers(ids: string[]) {
+    const { cniDir, ipam } = dirs();
+    return {
+      bridgePorts: host.bridgePorts(),
+      reservations: reservations(ipam),
+      multusCaches: filesUnder(cniDir),
+      libcniCache: ids.flatMap(libcniCacheOf),
+      netnsMounts: filesUnder(join(cd.dir, 'state/io.containerd.grpc.v1.cri/netns')),
+    };
+  }
+  const nothing = { bridgePorts: [], reservations: [], multusCaches: [], libcniCache: [], netnsMounts: [] };
+
+  beforeAll(async () => {
+    api = await startApiServer();
+    host = new HostSide();
+    netName = `mtcri-${host.id}`;
+  });
+  afterAll(async () => {
+    host?.destroy();
+    await api?.close();
+    // Our network's entries in libcni's cache, in case a failing test left some (the tests check they are gone).
+    if (existsSync(LIBCNI_CACHE)) expect(readdirSync(LIBCNI_CACHE).filter((f) => f.startsWith(`${netName}-`))).toEqual([]);
+  });
+
+  describe('static delegates', () => {
+    beforeAll(async () => {
+      const bridge = host.newBridge();
+      cd = await Containerd.start({
+        plugins: PLUGINS,
+        cniConfig: (c: Containerd) => {
+          const ipam = join(c.dir, 'ipam');
+          return {
+            cniVersion: '1.0.0', name: netName, type: 'multus', cniDir: join(c.dir, 'multus'), binDir: c.cniBinDir,
+            delegates: [
+              { cniVersion: '1.0.0', name: 'cluster', type: 'bridge', bridge, isGateway: true,
+                ipam: { type: 'host-local', subnet: '10.247.0.0/24', dataDir: ipam, routes: [{ dst: '0.0.0.0/0' }] } },
+              { cniVersion: '1.0.0', name: 'ours', type: 'macvlan', master: host.uplink, mode: 'bridge',
+                ipam: { type: 'host-local', subnet: '10.247.1.0/24', dataDir: ipam } },
+              { cniVersion: '1.0.0', name: 'reference', type: 'ref-macvlan', master: host.uplink, mode: 'bridge',
+                ipam: { type: 'ref-host-local', subnet: '10.247.2.0/24', dataDir: ipam } },
+            ],
+          };
+        },
+      });
+    }, 120_000);
+    afterAll(async () => {
+      await cd?.stop();
+    }, 300_000);
+
+    it('attaches eth0 (reference bridge), net1 (our macvlan) and net2 (reference macvlan), and removes all of it', async () => {
+      const pod = await runPod();
+      expect(pod.status.state).toBe('ready');
+      const net = podNetwork(pod.netns);
+      const eth0 = net.links.eth0!.addrs[0]!;
+      expect(eth0).toMatch(/^10\.247\.0\.\d+\/24$/);
+      expect(pod.status.ips).toEqual([eth0.split('/')[0]]);
+      expect(Object.keys(net.links).sort()).toEqual(['eth0', 'lo', 'net1', 'net2']);
+      expect(net.links.eth0!.kind).toBe('veth');
+      expect(net.links.net1).toEqual({ kind: 'macvlan', addrs: [expect.stringMatching(/^10\.247\.1\.\d+\/24$/)] });
+      expect(net.links.net2).toEqual({ kind: 'macvlan', addrs: [expect.stringMatching(/^10\.247\.2\.\d+\/24$/)] });
+      expect(net.routes).toEqual([
+        'default via 10.247.0.1 dev eth0',
+        '10.247.0.0/24 dev eth0',
+        '10.247.1.0/24 dev net1',
+        '10.247.2.0/24 dev net2',
+      ].sort());
+      expect(leftovers([pod.id])).toMatchObject({ bridgePorts: [expect.any(String)], libcniCache: [expect.any(String), expect.any(String)] });
+
+      // Stop: containerd's first DEL, with the netns and libcni's cached result; the netns goes with it.
+      await cd.cri.stopPodSandbox(pod.id);
+      expect(existsSync(pod.netns)).toBe(false);
+      expect(leftovers([pod.id])).toEqual(nothing);
+      // Remove: the second DEL, with no netns and no cached result. It must succeed and change nothing.
+      await cd.cri.removePodSandbox(pod.id);
+      expect(await cd.cri.listPodSandbox({ 'io.kubernetes.pod.uid': pod.spec.uid })).toEqual([]);
+      expect(leftovers([pod.id])).toEqual(nothing);
+    });
+
+    it('runs 20 pods at once and removes them at once', async () => {
+      const pods = await Promise.all(Array.from({ length: 20 }, () => runPod()));
+      const addresses = pods.map((p) => podNetwork(p.netns)).flatMap((n) => ['eth0', 'net1', 'net2'].map((i) => n.links[i]?.addrs[0]));
+      expect(addresses.filter((a) => a === undefined)).toEqual([]);
+      expect(new Set(addresses).size).toBe(60);
+      expect(host.bridgePorts()).toHaveLength(20);
+      await Promise.all(pods.map((p) => stopAndRemove(p.id)));
+      expect(leftovers(pods.map((p) => p.id))).toEqual(nothing);
+    }, 300_000);
+  });
+
+  describe('Kubernetes: networks from the pod annotation and NetworkAttachmentDefinitions', () => {
+    const ns = `cri-${uniqueId()}`;
+    beforeAll(async () => {
+      const bridge = host.newBridge();
+      cd = await Containerd.start({
+        plugins: PLUGINS,
+        cniConfig: (c: Containerd) => ({
+          cniVersion: '1.0.0', name: netName, type: 'multus', cniDir: join(c.dir, 'multus'), binDir: c.cniBinDir,
+          kubeconfig: api.writeKubeconfig(c.dir),
+          delegates: [
+            { cniVersion: '1.0.0', name: 'cluster', type: 'bridge', bridge, isGateway: true,
+              ipam: { type: 'host-local', subnet: '10.247.4.0/24', dataDir: join(c.dir, 'ipam'), routes: [{ dst: '0.0.0.0/0' }] } },
+          ],
+        }),
+      });
+      const nad = (name: string, type: string, ipamType: string, subnet: string, master = host.uplink) => api.addNad({
+        namespace: ns, name,
+        config: JSON.stringify({ cniVersion: '1.0.0', type, master, mode: 'bridge', ipam: { type: ipamType, subnet, dataDir: join(cd.dir, 'ipam') } }),
+      });
+      nad('ours', 'macvlan', 'host-local', '10.247.5.0/24');
+      nad('reference', 'ref-macvlan', 'ref-host-local', '10.247.6.0/24');
+      nad('broken', 'macvlan', 'host-local', '10.247.7.0/24', 'nosuchdev0');
+    }, 120_000);
+    afterAll(async () => {
+      await cd?.stop();
+    }, 300_000);
+
+    it('attaches the annotation\'s networks, writes network-status, and removes everything', async () => {
+      const name = `pod-${uniqueId()}`;
+      const uid = randomUUID();
+      api.addPod({ namespace: ns, name, uid, annotations: { [NETWORKS]: 'ours,reference@data0' } });
+      const pod = await runPod({ name, namespace: ns, uid });
+      const net = podNetwork(pod.netns);
+      expect(Object.keys(net.links).sort()).toEqual(['data0', 'eth0', 'lo', 'net1']);
+      expect(net.links.net1).toEqual({ kind: 'macvlan', addrs: [expect.stringMatching(/^10\.247\.5\.\d+\/24$/)] });
+      expect(net.links.data0).toEqual({ kind: 'macvlan', addrs: [expect.stringMatching(/^10\.247\.6\.\d+\/24$/)] });
+      expect(net.routes).toEqual(['default via 10.247.4.1 dev eth0', '10.247.4.0/24 dev eth0', '10.247.5.0/24 dev net1', '10.247.6.0/24 dev data0'].sort());
+      const status = JSON.parse(api.pod(ns, name)!.metadata.annotations[STATUS] as string) as Array<Record<string, unknown>>;
+      expect(status).toEqual([
+        expect.objectContaining({ name: 'cluster', interface: 'eth0', ips: [net.links.eth0!.addrs[0]!.split('/')[0]], default: true }),
+        expect.objectContaining({ name: `${ns}/ours`, interface: 'net1', ips: [net.links.net1!.addrs[0]!.split('/')[0]] }),
+        expect.objectContaining({ name: `${ns}/reference`, interface: 'data0', ips: [net.links.data0!.addrs[0]!.split('/')[0]] }),
+      ]);
+      await stopAndRemove(pod.id);
+      expect(leftovers([pod.id])).toEqual(nothing);
+    });
+
+    it('fails RunPodSandbox when a secondary fails, and leaves nothing', async () => {
+      const name = `pod-${uniqueId()}`;
+      const uid = randomUUID();
+      api.addPod({ namespace: ns, name, uid, annotations: { [NETWORKS]: 'ours,broken' } });
+      const failed = await runPod({ name, namespace: ns, uid }).then(() => undefined, (e: Error) => e);
+      expect(failed?.message).toContain(`${ns}/broken]: error adding container to network "broken" on interface net2`);
+      expect(await cd.cri.listPodSandbox({ 'io.kubernetes.pod.uid': uid })).toEqual([]);
+      expect(leftovers([])).toEqual(nothing);
+      expect(readdirSync(LIBCNI_CACHE).filter((f) => f.startsWith(`${netName}-`))).toEqual([]);
+      expect(api.pod(ns, name)!.metadata.annotations[STATUS]).toBeUndefined();
+    });
+  });
+});
