@@ -5,35 +5,90 @@ import { logError, logVerbose } from '../log/logger';
 
 const TEXT_FILE_BUSY_RETRIES = 5;
 
+/** A result or an error object is a few kilobytes; a plugin that prints more is broken and must not exhaust memory. */
+export const MAX_PLUGIN_OUTPUT = 4 * 1024 * 1024;
+/** How long the pipes may stay open after the plugin exited: only a child it left behind keeps them open. */
+const PIPE_GRACE_MS = 1000;
+
+/** Kills the plugin and everything it started: it leads its own process group (spawned detached, i.e. setsid). */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // The group is already gone.
+  }
+}
+
+/**
+ * Runs the plugin in a process group of its own, so that a timeout kills it together with anything it started: a
+ * child that inherited stdout would otherwise keep the pipe, and this call, open long after the plugin was killed.
+ * Whatever happens, the call returns by the deadline (or shortly after the plugin exits), abandoning the pipes.
+ */
 function runOnce(req: ExecRequest): Promise<ExecOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(req.pluginPath, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(req.pluginPath, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    let outBytes = 0;
+    let errBytes = 0;
     let timedOut = false;
-    const stop = () => {
+    let overflow = false;
+    let exitCode: number | null = null;
+    let graceTimer: NodeJS.Timeout | undefined;
+    let done = false;
+    const finish = (code: number | null): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      clearTimeout(graceTimer);
+      req.signal?.removeEventListener('abort', stop);
+      child.stdout.destroy();
+      child.stderr.destroy();
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (overflow) {
+        resolve({ code: code ?? -1, stdout: '', stderr: `${stderr}\n(multus: the plugin printed more than ${MAX_PLUGIN_OUTPUT} bytes on stdout and was killed)`, timedOut: false });
+        return;
+      }
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr, timedOut });
+    };
+    const stop = (): void => {
       timedOut = true;
-      child.kill('SIGKILL');
+      killGroup(child.pid);
+      finish(null);
     };
     const timer = setTimeout(stop, req.timeoutMs);
     // The caller gave up (an in-process plugin past its own deadline): the plugin it started goes too.
     req.signal?.addEventListener('abort', stop, { once: true });
-    const done = () => {
-      clearTimeout(timer);
-      req.signal?.removeEventListener('abort', stop);
-    };
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout.on('data', (b: Buffer) => {
+      outBytes += b.length;
+      if (outBytes <= MAX_PLUGIN_OUTPUT) out.push(b);
+      else if (!overflow) {
+        overflow = true;
+        killGroup(child.pid);
+        finish(null);
+      }
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      // Only the start of stderr is kept for the log; the rest is read and dropped so the plugin never blocks.
+      if (errBytes < MAX_PLUGIN_OUTPUT) err.push(b);
+      errBytes += b.length;
+    });
     // A plugin may exit without reading its configuration; that is its answer, not our failure.
     child.stdin.on('error', () => undefined);
     child.on('error', (e) => {
-      done();
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', stop);
       reject(e);
     });
-    child.on('close', (code) => {
-      done();
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut });
+    child.on('exit', (code) => {
+      exitCode = code;
+      // Normally 'close' follows at once; a process the plugin left holding its pipes must not hold this call.
+      graceTimer = setTimeout(() => finish(exitCode), PIPE_GRACE_MS);
     });
+    child.on('close', (code) => finish(code));
     child.stdin.end(req.stdin);
   });
 }

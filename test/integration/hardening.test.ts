@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { execPluginSync, ourPlugin } from '../helpers/plugin-exec';
 import { runMultus, Workdir, type RunOutcome } from '../helpers/multus';
 
@@ -64,4 +65,39 @@ describe('hardening: what a configuration or CNI_ARGS may name', () => {
     'refuses a non-string %s with code 7 naming the key', (key, value) => {
       refused(add({ ...good, [key]: value }), 7, `"${key}" must be a string`);
     });
+});
+
+describe('hardening: calls that must return', () => {
+  const work = new Workdir();
+  afterAll(() => work.remove());
+  const pidFile = join(work.dir, 'bg.pid');
+  // A delegate whose ADD leaves a child holding stdout open, then never answers.
+  writeFileSync(join(work.binDir, 'hang'), `#!/bin/sh\n[ "$CNI_COMMAND" = ADD ] || exit 0\nsleep 300 &\necho $! > ${pidFile}\nwait\n`);
+  chmodSync(join(work.binDir, 'hang'), 0o755);
+  // Dead means gone or a zombie awaiting its reaper; SIGKILL takes effect when the process is next scheduled.
+  const dead = (pid: number): boolean => {
+    const until = Date.now() + 5000;
+    do {
+      try {
+        if (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z')) return true;
+      } catch {
+        return true;
+      }
+      execFileSync('sleep', ['0.1']);
+    } while (Date.now() < until);
+    return false;
+  };
+
+  it('a delegate whose child keeps stdout open is killed with its whole process group at the timeout, and ADD rolls back with code 11', () => {
+    const spy = { log: work.spyLog };
+    const conf = { cniVersion: '1.0.0', name: 'm', type: 'multus', cniDir: work.cniDir, binDir: work.binDir, delegateTimeoutSeconds: 1,
+      delegates: [{ cniVersion: '1.0.0', name: 'a', type: 'spy', spy }, { cniVersion: '1.0.0', name: 'b', type: 'hang' }] };
+    const r = runMultus({ command: 'ADD', conf, containerId: 'hang1', netns: work.fakeNetns, path: work.binDir });
+    expect(r.status).toBe(1);
+    expect(r.json).toMatchObject({ code: 11 });
+    expect(String(r.json?.msg)).toContain('did not answer within 1s');
+    expect(dead(Number(readFileSync(pidFile, 'utf8')))).toBe(true);
+    expect(work.spyCalls().map((c) => c.command)).toEqual(['ADD', 'DEL']);
+    expect(readdirSync(work.cniDir).filter((f) => f !== 'results')).toEqual([]);
+  });
 });
