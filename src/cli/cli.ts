@@ -15,6 +15,7 @@ import {
 import { loadNetworkFile } from '../multus/network-files';
 import { registerInstallCommand } from '../install/install-command';
 import { registerValidateCommand } from '../validate/command';
+import { isVersionFlag, readBuildInfo, versionText } from './build-info';
 
 /*
  * The human side of the executable: the operations of cnitool, run through the same delegation code the
@@ -98,21 +99,22 @@ function attachCommand(program: Program, runner: PluginRunner, name: string, sum
 
 function networkCommand(program: Program, runner: PluginRunner, name: string, summary: string,
   action: (net: NetworkConfig, ctx: InvokeContext, extra: { valid: string[] }) => Promise<void>): Program {
-  return program
+  const command = program
     .command(name)
     .summary(summary)
     .argument('<config>', 'network configuration file (.conf, .conflist or .json)')
     .addOption(new Option('--cni-path <dirs>', 'plugin directories, colon separated').env('CNI_PATH').default('/opt/cni/bin'))
     .option('--cache-dir <dir>', 'result cache directory', '/var/lib/cni')
-    .option('--timeout <seconds>', 'how long one plugin call may take', '60')
-    .option('--keep <containerID:ifname...>', 'attachments GC must keep', [])
-    .action(async (config: string, o: AttachOptions & { keep: string[] }) => {
-      try {
-        await action(loadConfig(config), invokeContext(o, runner), { valid: o.keep });
-      } catch (e) {
-        fail(e);
-      }
-    });
+    .option('--timeout <seconds>', 'how long one plugin call may take', '60');
+  // Only GC has attachments to keep (CNI's cni.dev/valid-attachments); STATUS takes none.
+  if (name === 'gc') command.option('--keep <containerID:ifname...>', 'attachments GC must keep', []);
+  return command.action(async (config: string, o: AttachOptions & { keep?: string[] }) => {
+    try {
+      await action(loadConfig(config), invokeContext(o, runner), { valid: o.keep ?? [] });
+    } catch (e) {
+      fail(e);
+    }
+  });
 }
 
 /**
@@ -125,10 +127,15 @@ export async function runCli(argv: string[], runner: PluginRunner, about: string
     process.stderr.write(`${about}Run 'multus --help' for the command line.\n`);
     return;
   }
+  if (isVersionFlag(argv.slice(2))) {
+    process.stdout.write(versionText(readBuildInfo()));
+    return;
+  }
   const program = new Program('multus')
     .description('multus-ts: a CNI meta-plugin that gives a pod more than one network interface.\n'
       + 'Run by the container runtime with CNI_COMMAND set; run by hand, it offers the operations of cnitool.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .option('-v, --version', 'print the product version, its git commit and the CNI versions (also Go Multus\'s -version)');
   program.command('version').summary('print the CNI spec versions this plugin supports').action(() => {
     process.stdout.write(versionInfoJson());
   });

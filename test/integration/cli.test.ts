@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MULTUS, REFERENCE_PLUGINS, Workdir } from '../helpers/multus';
+import { MULTUS, REFERENCE_PLUGINS, ROOT, Workdir } from '../helpers/multus';
 import { canUseNamespaces, nodeFixture } from '../helpers/netns';
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
@@ -21,6 +21,28 @@ describe('the human command line', () => {
       expect(r.status).toBe(0);
       expect(r.stdout).toContain(`Usage: multus ${cmd}`);
     }
+  });
+
+  it('offers --keep on gc only: STATUS has no attachments to keep', () => {
+    expect(cli(['gc', '--help']).stdout).toContain('--keep <containerID:ifname...>');
+    expect(cli(['status', '--help']).stdout).not.toContain('--keep');
+    const r = cli(['status', '/nonexistent.conf', '--keep', 'c:eth0']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("unknown option '--keep'");
+  });
+
+  it('--version, and Go Multus\'s -version and -v: product version, git commit, CNI versions', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const commit = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+    for (const flag of ['--version', '-version', '-v']) {
+      const r = cli([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(
+        `multus: version:${version}(multus-ts,${r.stdout.includes(',clean)') ? 'clean' : 'dirty'}), commit:${commit}, date:${r.stdout.match(/date:(\S+)/)?.[1]}\n` +
+          'CNI spec 1.1.0; supported versions: 0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0\n',
+      );
+    }
+    expect(cli(['version']).stdout).toBe('{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}\n');
   });
 
   it('says what it is, on stderr, when started with nothing', () => {

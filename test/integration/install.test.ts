@@ -73,6 +73,15 @@ describe('multus install on a node', () => {
     rmSync(join(work.binDir, 'macvlan'));
   });
 
+  it('the installed executable says which build it is without git or the checkout: version, commit, CNI versions', () => {
+    const commit = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+    expect(commit).toMatch(/^[0-9a-f]{40}$/);
+    const r = spawnSync(join(work.binDir, MULTUS_LINK), ['-version'], { env: { PATH: '/nonexistent' }, cwd: '/', encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^multus: version:\\d+\\.\\d+\\.\\d+\\(multus-ts,(clean|dirty)\\), commit:${commit}, date:\\S+\n`
+      + 'CNI spec 1\\.1\\.0; supported versions: 0\\.1\\.0, 0\\.2\\.0, 0\\.3\\.0, 0\\.3\\.1, 0\\.4\\.0, 1\\.0\\.0, 1\\.1\\.0\n$'));
+  });
+
   it('the installed executable runs a pod ADD and DEL from the generated configuration, as a runtime would', () => {
     // The runtime passes 00-multus.conf as it is; only the cache goes into the sandbox instead of /var/lib/cni/multus.
     const conf = { ...JSON.parse(readFileSync(join(sb.confDir, MULTUS_CONF), 'utf8')), cniDir: work.cniDir };
