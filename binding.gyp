@@ -3,7 +3,7 @@
     {
       "target_name": "netns",
       "sources": ["native/netns.c"],
-      "cflags": ["-Wall", "-Wextra", "-O2"]
+      "cflags": ["-Wall", "-Wextra", "-Werror", "-O2"]
     }
   ]
 }
