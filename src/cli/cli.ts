@@ -12,7 +12,7 @@ import type { NetworkConfig } from '../delegation/network-config';
 import {
   addNetwork, checkNetwork, delNetwork, gcNetwork, statusNetwork, type InvokeContext, type RuntimeConf,
 } from '../delegation/network-invoker';
-import { loadNetworkFile } from '../multus/network-files';
+import { loadNetworkFile } from '../delegation/network-files';
 import { registerInstallCommand } from '../install/install-command';
 import { registerValidateCommand } from '../validate/command';
 import { isVersionFlag, readBuildInfo, versionText } from './build-info';
@@ -148,8 +148,8 @@ export async function runCli(argv: string[], runner: PluginRunner, about: string
   networkCommand(program, runner, 'status', 'ask the network\'s plugins whether they are ready (cniVersion 1.1.0)', (net, ctx) => statusNetwork(ctx, net));
   networkCommand(program, runner, 'gc', 'garbage-collect every attachment except --keep (cniVersion 1.1.0)', (net, ctx, { valid }) =>
     gcNetwork(ctx, net, valid.map((v) => {
-      const [containerID = '', ifname = 'eth0'] = v.split(':');
-      return { containerID, ifname };
+      const [containerId = '', ifName = 'eth0'] = v.split(':');
+      return { containerId, ifName };
     })));
   registerValidateCommand(program);
   registerInstallCommand(program);

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from './errors';
 import { formatResult } from './result';
-import { goField } from '../util/go-json';
+import { goField } from './config-reader';
 import { readCmdArgs, isSafeName, type CmdArgs, type Command } from './environment';
 import type { PendingDel, PluginRunner } from './runner';
 import { configVersion, versionAtLeast, versionInfoJson, SUPPORTED_VERSIONS, type CniVersion } from './version';

@@ -1,5 +1,5 @@
 import { CniError, ErrorCode } from './errors';
-import { goField } from '../util/go-json';
+import { goField } from './config-reader';
 
 /** Every spec version this plugin speaks, oldest first. */
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;

@@ -1,7 +1,7 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { isSafeName } from '../cni/environment';
 import { isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
-import { goField } from '../util/go-json';
+import { goField } from '../cni/config-reader';
 import { validatePluginType } from './plugin-path';
 
 /**
@@ -51,7 +51,8 @@ function validatePluginNames(plugin: Record<string, unknown>, where: string): vo
  */
 export function parseNetworkConfig(raw: unknown, where: string, inheritedVersion: string, bytes?: Buffer): NetworkConfig {
   const conf = asObject(raw, where);
-  const name = conf.name;
+  // Go's decoder, which libcni and every plugin use, matches keys ignoring case.
+  const name = goField(conf, 'name');
   if (typeof name !== 'string' || name === '') {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: missing network "name": every network needs one (it names its result cache and IPAM store)`);
   }
@@ -59,18 +60,20 @@ export function parseNetworkConfig(raw: unknown, where: string, inheritedVersion
     throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: invalid characters found in network name ${JSON.stringify(name)}`,
       'use letters, digits, "_", "." and "-", starting with a letter or digit');
   }
-  const version = conf.cniVersion === undefined || conf.cniVersion === '' ? inheritedVersion : conf.cniVersion;
+  const declared = goField(conf, 'cniVersion');
+  const version = declared === undefined || declared === null || declared === '' ? inheritedVersion : declared;
   if (typeof version !== 'string' || !isSupportedVersion(version)) {
     throw new CniError(ErrorCode.IncompatibleVersion, `${where} (network "${name}"): unsupported "cniVersion" ${JSON.stringify(version)}`,
       `supported: ${SUPPORTED_VERSIONS.join(', ')}`);
   }
-  const isList = conf.plugins !== undefined;
+  const list = goField(conf, 'plugins');
+  const isList = list !== undefined;
   let plugins: Array<Record<string, unknown>>;
   if (isList) {
-    if (!Array.isArray(conf.plugins) || conf.plugins.length === 0) {
+    if (!Array.isArray(list) || list.length === 0) {
       throw new CniError(ErrorCode.InvalidNetworkConfig, `${where} (network "${name}"): "plugins" must be a non-empty list of plugin configurations`);
     }
-    plugins = conf.plugins.map((p, i) => asObject(p, `${where} (network "${name}") plugins[${i}]`));
+    plugins = list.map((p, i) => asObject(p, `${where} (network "${name}") plugins[${i}]`));
     plugins.forEach((p, i) => validatePluginNames(p, `${where} (network "${name}") plugins[${i}]`));
   } else {
     validatePluginNames(conf, `${where} (network "${name}")`);
@@ -80,15 +83,20 @@ export function parseNetworkConfig(raw: unknown, where: string, inheritedVersion
     name,
     cniVersion: version,
     isList,
-    disableCheck: asBool(conf.disableCheck, 'disableCheck', where),
+    disableCheck: asBool(goField(conf, 'disableCheck'), 'disableCheck', where),
     plugins,
     bytes: bytes ?? Buffer.from(JSON.stringify(conf)),
   };
 }
 
+/** The `type` of a plugin of a parsed network (checked by parseNetworkConfig), however its key is spelled. */
+export function pluginType(plugin: Record<string, unknown>): string {
+  return goField(plugin, 'type') as string;
+}
+
 /** The capabilities a plugin declares as true: libcni passes it those runtimeConfig keys and no others. */
 export function declaredCapabilities(plugin: Record<string, unknown>): string[] {
-  const caps = plugin.capabilities;
+  const caps = goField(plugin, 'capabilities');
   if (caps === null || typeof caps !== 'object') return [];
   return Object.entries(caps).filter(([, enabled]) => enabled === true).map(([cap]) => cap);
 }

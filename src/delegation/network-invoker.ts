@@ -1,13 +1,14 @@
 import { CniError, ErrorCode, toCniError } from '../cni/errors';
 import { joinCniArgs, type ArgPairs } from '../cni/cni-args';
 import type { Command } from '../cni/environment';
+import { validAttachmentsKeys, type ValidAttachment } from '../cni/gc';
 import type { PluginRunner } from '../cni/runner';
 import { versionAtLeast } from '../cni/version';
 import { parseResult, convertResult, type Result } from '../cni/result';
 import { logDebug, isLevelEnabled } from '../log/logger';
 import { execPlugin } from './exec-plugin';
 import { findPlugin } from './plugin-path';
-import { buildPluginStdin, type NetworkConfig } from './network-config';
+import { buildPluginStdin, pluginType, type NetworkConfig } from './network-config';
 import { readCachedResult, removeCachedResult, writeCachedResult } from './result-cache';
 
 /** What the runtime says about one attachment (libcni's RuntimeConf). */
@@ -34,14 +35,9 @@ export interface AddOutcome {
   result: Result;
 }
 
-export interface ValidAttachment {
-  containerID: string;
-  ifname: string;
-}
-
 async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConfig, plugin: Record<string, unknown>,
   rt: RuntimeConf, stdin: Buffer): Promise<string> {
-  const type = plugin.type as string;
+  const type = pluginType(plugin);
   const label = `${type} ${command} (network "${net.name}"${rt.ifName ? `, interface ${rt.ifName}` : ''})`;
   const env: NodeJS.ProcessEnv = {
     ...ctx.baseEnv,
@@ -93,7 +89,7 @@ export async function addNetwork(ctx: InvokeContext, net: NetworkConfig, rt: Run
   let prev: Record<string, unknown> | undefined;
   for (const plugin of net.plugins) {
     const stdin = buildPluginStdin(net, plugin, prev, rt.capabilityArgs);
-    prev = decodeResult(await callPlugin(ctx, 'ADD', net, plugin, rt, stdin), net, plugin.type as string);
+    prev = decodeResult(await callPlugin(ctx, 'ADD', net, plugin, rt, stdin), net, pluginType(plugin));
   }
   const raw = prev as Record<string, unknown>;
   const result = parseResult(raw, net.cniVersion);
@@ -111,7 +107,7 @@ export async function announceDels(ctx: InvokeContext, netns: string, dels: Arra
   for (const { net, ifName } of dels) {
     if (net.plugins.length !== 1) continue;
     try {
-      pending.push({ pluginPath: findPlugin(net.plugins[0]!.type as string, ctx.pluginDirs), netns, ifName });
+      pending.push({ pluginPath: findPlugin(pluginType(net.plugins[0]!), ctx.pluginDirs), netns, ifName });
     } catch {
       // not installed
     }
@@ -168,7 +164,7 @@ export async function gcNetwork(ctx: InvokeContext, net: NetworkConfig, valid: V
   if (!versionAtLeast(net.cniVersion, '1.1.0')) return;
   const errors: string[] = [];
   for (const plugin of net.plugins) {
-    const withValid = { ...plugin, 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid };
+    const withValid = { ...plugin, ...validAttachmentsKeys(valid) };
     try {
       await callPlugin(ctx, 'GC', net, plugin, NO_ATTACHMENT, buildPluginStdin(net, withValid, undefined, {}));
     } catch (e) {

@@ -3,7 +3,7 @@ import { extname, join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { versionAtLeast } from '../cni/version';
 import type { NetworkConfig } from '../delegation/network-config';
-import { loadNetworkFile } from '../multus/network-files';
+import { loadNetworkFile } from '../delegation/network-files';
 import type { HostFiles } from './host-files';
 import { onHost, type ConfigOptions, type InstallOptions } from './options';
 

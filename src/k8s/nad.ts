@@ -1,7 +1,6 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
-import type { Delegate } from '../multus/delegate';
-import { findNetworkByName } from '../multus/network-files';
+import { findNetworkByName } from '../delegation/network-files';
 import type { NetworkSelection } from './network-selection';
 
 /*
@@ -96,12 +95,11 @@ function sourceConfig(nad: NetworkAttachmentDefinition, options: NadOptions, whe
 }
 
 /**
- * The delegate for one selection element. spec.config may be a single configuration or a conflist; without a
- * `name` it gets the NAD's (spec §3.4.2). The element's cni-args go into `args.cni` of the configuration or of every
- * plugin of a list; a resource device ID into `deviceID`/`pciBusID` likewise. The element's requests travel with
- * the delegate (and its scratch cache entry), so DEL can repeat them.
+ * The network configuration for one selection element. spec.config may be a single configuration or a conflist;
+ * without a `name` it gets the NAD's (spec §3.4.2). The element's cni-args go into `args.cni` of the configuration or
+ * of every plugin of a list; a resource device ID into `deviceID`/`pciBusID` likewise.
  */
-export function nadDelegate(nad: NetworkAttachmentDefinition, selection: NetworkSelection, options: NadOptions): Delegate {
+export function nadNetwork(nad: NetworkAttachmentDefinition, selection: NetworkSelection, options: NadOptions): NetworkConfig {
   const label = nadLabel(nad);
   const { conf, bytes, where } = sourceConfig(nad, options, label);
   let changed = false;
@@ -126,20 +124,5 @@ export function nadDelegate(nad: NetworkAttachmentDefinition, selection: Network
     }
     changed = true;
   }
-  const net = parseNetworkConfig(conf, where, options.cniVersion, changed ? Buffer.from(JSON.stringify(conf)) : bytes);
-
-  const d: Delegate = { net, name: `${nad.namespace}/${nad.name}`, isFilterV4Gateway: false, isFilterV6Gateway: false };
-  if (selection.interface) d.ifnameRequest = selection.interface;
-  if (selection.mac) d.macRequest = selection.mac;
-  if (selection.infinibandGUID) d.infinibandGUIDRequest = selection.infinibandGUID;
-  if (selection.ips) d.ipRequest = selection.ips;
-  if (selection.defaultRoute) d.gatewayRequest = selection.defaultRoute;
-  if (selection.portMappings?.length) d.portMappingsRequest = selection.portMappings;
-  if (selection.bandwidth) d.bandwidthRequest = selection.bandwidth;
-  // The element's own deviceID only counts when the kubelet assigned none (Multus logs and ignores it otherwise).
-  const deviceID = options.resourceDeviceID || selection.deviceID;
-  if (deviceID) d.deviceID = deviceID;
-  const resourceName = nad.annotations[RESOURCE_NAME_ANNOTATION];
-  if (resourceName) d.resourceName = resourceName;
-  return d;
+  return parseNetworkConfig(conf, where, options.cniVersion, changed ? Buffer.from(JSON.stringify(conf)) : bytes);
 }

@@ -1,7 +1,7 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { validateInterfaceName } from '../cni/environment';
 import { cidrFamily, ipFamily, parseHardwareAddress } from '../cni/ip';
-import { goField } from '../util/go-json';
+import { goField } from '../cni/config-reader';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from './names';
 
 /*

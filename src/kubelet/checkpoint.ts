@@ -4,7 +4,7 @@
  * ResourceName, DeviceIDs}], ...}, "Checksum": n}`. Entries name the pod by UID. DeviceIDs is a map from NUMA
  * node to IDs (kubelet ≥ 1.20) or, in older files, a plain list.
  */
-import { goField } from '../util/go-json';
+import { goField } from '../cni/config-reader';
 
 export interface CheckpointEntry {
   podUID: string;

@@ -5,7 +5,7 @@ import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-co
 import type { LogOptions } from '../log/logger';
 import { DEFAULT_DEVICE_INFO_DIR } from '../k8s/device-info';
 import { DEFAULT_KUBELET_CHECKPOINT, DEFAULT_KUBELET_SOCKET } from '../kubelet/pod-devices';
-import { ConfigReader } from '../util/config-reader';
+import { ConfigReader } from '../cni/config-reader';
 
 /** The thin plugin's configuration (`00-multus.conf`), typed and with Multus's defaults applied. */
 export interface MultusConfig {

@@ -1,5 +1,5 @@
 import type { NetworkConfig } from '../delegation/network-config';
-import type { Bandwidth, PortMapping } from '../k8s/network-selection';
+import type { Bandwidth, NetworkSelection, PortMapping } from '../k8s/network-selection';
 
 /**
  * One network to attach to the pod, with what the pod asked of it. The request fields are the ones Multus keeps
@@ -25,6 +25,28 @@ export interface Delegate {
 
 export function delegateFrom(net: NetworkConfig): Delegate {
   return { net, name: '', isFilterV4Gateway: false, isFilterV6Gateway: false };
+}
+
+/**
+ * The delegate for one selection element of the pod, attached to `net` (the configuration of NetworkAttachmentDefinition
+ * `nad`, `namespace/name`). The element's requests travel with the delegate (and its scratch cache entry), so that DEL
+ * can repeat them. `resourceDeviceID` is the device the kubelet assigned, `resourceName` the NAD's resource.
+ */
+export function selectionDelegate(net: NetworkConfig, nad: string, selection: NetworkSelection,
+  resourceDeviceID?: string, resourceName?: string): Delegate {
+  const d: Delegate = { net, name: nad, isFilterV4Gateway: false, isFilterV6Gateway: false };
+  if (selection.interface) d.ifnameRequest = selection.interface;
+  if (selection.mac) d.macRequest = selection.mac;
+  if (selection.infinibandGUID) d.infinibandGUIDRequest = selection.infinibandGUID;
+  if (selection.ips) d.ipRequest = selection.ips;
+  if (selection.defaultRoute) d.gatewayRequest = selection.defaultRoute;
+  if (selection.portMappings?.length) d.portMappingsRequest = selection.portMappings;
+  if (selection.bandwidth) d.bandwidthRequest = selection.bandwidth;
+  // The element's own deviceID only counts when the kubelet assigned none (Multus logs and ignores it otherwise).
+  const deviceID = resourceDeviceID || selection.deviceID;
+  if (deviceID) d.deviceID = deviceID;
+  if (resourceName) d.resourceName = resourceName;
+  return d;
 }
 
 /** The primary gets the runtime's interface name; the others net1..netN by position, unless the pod named one. */

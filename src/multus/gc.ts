@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Invocation } from '../cni/skel';
 import { CniError, ErrorCode } from '../cni/errors';
 import { isSafeName } from '../cni/environment';
-import { gcNetwork, type ValidAttachment } from '../delegation/network-invoker';
+import { readValidAttachments, type ValidAttachment } from '../cni/gc';
+import { gcNetwork } from '../delegation/network-invoker';
 import { logVerbose } from '../log/logger';
 import { prepareCall, type MultusCall } from './call';
 import { delDelegates } from './del';
@@ -12,12 +13,9 @@ import { connect } from './kube-context';
 import { primaryDelegate } from './pod-networks';
 import { readScratchCache, removeScratchCache } from './scratch-cache';
 
+/** The containers the runtime still runs: an absent list keeps none (libcni always sends one). */
 function validContainers(config: Record<string, unknown>): Set<string> {
-  const list = config['cni.dev/valid-attachments'] ?? config['cni.dev/attachments'] ?? [];
-  if (!Array.isArray(list)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, '"cni.dev/valid-attachments" must be a list of {containerID, ifname}');
-  }
-  return new Set(list.map((a: { containerID?: unknown }) => String(a?.containerID ?? '')));
+  return new Set((readValidAttachments(config) ?? []).map((a) => a.containerId));
 }
 
 interface CachedRecord {
@@ -85,7 +83,7 @@ export async function cmdGc(inv: Invocation): Promise<void> {
   const primary = (await primaryDelegate(call, await connect(call))).net;
   const keep: ValidAttachment[] = cachedRecords(call.conf.cniDir)
     .filter((r) => r.networkName === primary.name)
-    .map((r) => ({ containerID: r.containerId, ifname: r.ifName }));
+    .map((r) => ({ containerId: r.containerId, ifName: r.ifName }));
   try {
     await gcNetwork(call.invoke, primary, keep);
   } catch (e) {

@@ -1,13 +1,14 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { validateInterfaceName } from '../cni/environment';
+import { pluginType } from '../delegation/network-config';
 import { findPlugin } from '../delegation/plugin-path';
 import type { NetworkAttachmentDefinition } from '../k8s/nad';
 import type { NetworkSelection } from '../k8s/network-selection';
 import type { MultusCall } from './call';
-import { delegateFrom, delegateLabel, interfaceName, type Delegate } from './delegate';
+import { delegateFrom, delegateLabel, interfaceName, selectionDelegate, type Delegate } from './delegate';
 import type { DeviceRequest } from './devices';
 import type { KubeContext } from './kube-context';
-import { findNetworkByName, loadNetworkPath } from './network-files';
+import { findNetworkByName, loadNetworkPath } from '../delegation/network-files';
 
 type Kube = Omit<KubeContext, 'pod'> & { pod?: KubeContext['pod'] };
 
@@ -117,7 +118,8 @@ async function buildDelegates(call: MultusCall, kube: Kube | undefined, networks
     if (!isFetched(n)) return n;
     try {
       const deviceID = deviceIds.get(index);
-      return nads.nadDelegate(n.nad, n.selection, deviceID ? { ...options, resourceDeviceID: deviceID } : options);
+      const net = nads.nadNetwork(n.nad, n.selection, deviceID ? { ...options, resourceDeviceID: deviceID } : options);
+      return selectionDelegate(net, `${n.nad.namespace}/${n.nad.name}`, n.selection, deviceID, n.nad.annotations[nads.RESOURCE_NAME_ANNOTATION]);
     } catch (e) {
       throw e instanceof CniError ? e.withContext(n.context) : e;
     }
@@ -159,7 +161,7 @@ export function checkPluginsInstalled(call: MultusCall, delegates: Delegate[]): 
   for (const d of delegates) {
     for (const p of d.net.plugins) {
       try {
-        findPlugin(p.type as string, call.invoke.pluginDirs);
+        findPlugin(pluginType(p), call.invoke.pluginDirs);
       } catch (e) {
         throw (e as CniError).withContext(`network "${delegateLabel(d)}"`);
       }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
-import { goField } from '../util/go-json';
+import { goField } from '../cni/config-reader';
 import type { Delegate } from './delegate';
 
 /*
@@ -18,11 +18,15 @@ export function scratchCachePath(cniDir: string, containerId: string): string {
 // Go's types.NetConf as Multus marshals it: the fields it knows, `ipam` and `dns` always present.
 function goNetConf(p: Record<string, unknown>, net: NetworkConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { cniVersion: net.cniVersion, name: net.name };
-  if (typeof p.type === 'string') out.type = p.type;
-  if (p.capabilities && typeof p.capabilities === 'object') out.capabilities = p.capabilities;
-  const ipamType = (p.ipam as { type?: unknown } | undefined)?.type;
+  const type = goField(p, 'type');
+  if (typeof type === 'string') out.type = type;
+  const capabilities = goField(p, 'capabilities');
+  if (capabilities && typeof capabilities === 'object') out.capabilities = capabilities;
+  const ipam = goField(p, 'ipam');
+  const ipamType = ipam && typeof ipam === 'object' ? goField(ipam as Record<string, unknown>, 'type') : undefined;
   out.ipam = typeof ipamType === 'string' ? { type: ipamType } : {};
-  out.dns = p.dns && typeof p.dns === 'object' ? p.dns : {};
+  const dns = goField(p, 'dns');
+  out.dns = dns && typeof dns === 'object' ? dns : {};
   return out;
 }
 

@@ -1,9 +1,9 @@
 import type { ArgPairs } from '../cni/cni-args';
 import { CniError, ErrorCode } from '../cni/errors';
-import { declaresCapability } from '../delegation/network-config';
+import { declaresCapability, pluginType } from '../delegation/network-config';
 import type { InvokeContext } from '../delegation/network-invoker';
 import { findPlugin } from '../delegation/plugin-path';
-import { goField } from '../util/go-json';
+import { goField } from '../cni/config-reader';
 import { delegateLabel, type Delegate } from './delegate';
 
 /*
@@ -63,7 +63,7 @@ export function requestArgs(common: ArgPairs, d: Delegate, primary: boolean): Ar
 export function checkRequestsCarried(delegates: Delegate[], ctx: InvokeContext): void {
   delegates.forEach((d, i) => {
     const primary = i === 0;
-    const types = d.net.plugins.map((p) => String(p.type));
+    const types = d.net.plugins.map(pluginType);
     if (d.macRequest && !byRuntimeConfig(d, primary, 'mac') && !types.some((t) => MAC_FROM_ARGS.includes(t))) {
       throw new CniError(ErrorCode.InvalidNetworkConfig,
         `network "${delegateLabel(d)}": the pod asks for MAC ${d.macRequest}, but none of its plugins (${types.join(', ')}) can receive it`,

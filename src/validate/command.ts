@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 
-export const VALIDATE_KINDS = ['auto', 'nad', 'annotation', 'multus-conf'] as const;
-export type ValidateKind = (typeof VALIDATE_KINDS)[number];
+import type { ValidateKind } from './validate';
+
+const VALIDATE_KINDS: readonly ValidateKind[] = ['auto', 'nad', 'annotation', 'multus-conf'];
 
 /**
  * `multus validate <file|->`: checks a NetworkAttachmentDefinition, a networks annotation or a 00-multus.conf

@@ -1,6 +1,6 @@
 import type { CniError } from '../cni/errors';
 import { CURRENT_VERSION } from '../cni/version';
-import { nadDelegate, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
+import { nadNetwork, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '../k8s/names';
 import { checkCniConfig } from './cni-config';
 import { Findings, isObject, jsonErrorMessage, Scope, shown } from './findings';
@@ -102,7 +102,7 @@ export function checkNad(doc: unknown, fallbackLabel: string, findings: Findings
   // The same code ADD runs, so nothing the checks above missed can fail on a node.
   const namespace = isObject(doc.metadata) && typeof doc.metadata.namespace === 'string' ? doc.metadata.namespace : 'default';
   try {
-    nadDelegate({ namespace, name, annotations: {}, config }, { name, namespace }, { confDir: '', cniVersion: CURRENT_VERSION });
+    nadNetwork({ namespace, name, annotations: {}, config }, { name, namespace }, { confDir: '', cniVersion: CURRENT_VERSION });
   } catch (e) {
     const err = e as CniError;
     s.problem(err.message.replace(/^NetworkAttachmentDefinition [^:]*: /, ''), err.details || 'correct spec.config as the message says');

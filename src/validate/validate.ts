@@ -1,6 +1,5 @@
 import { SELECTION_KEYS } from '../k8s/network-selection';
 import { checkAnnotationValue, checkPodManifest, isPodManifest } from './annotation';
-import type { ValidateKind } from './command';
 import { Findings, isObject, jsonErrorMessage } from './findings';
 import { checkMultusConf } from './multus-conf';
 import { checkNad } from './nad';
@@ -75,6 +74,9 @@ async function checkAnnotation(text: string, source: string, findings: Findings)
   }
   checkAnnotationValue(t, findings);
 }
+
+/** What the file holds (`--kind`), or `auto` to tell from its content. */
+export type ValidateKind = 'auto' | 'nad' | 'annotation' | 'multus-conf';
 
 type Detected = { kind: Exclude<ValidateKind, 'auto'> } | { kind: undefined; error?: string };
 

@@ -2,12 +2,10 @@ import { afterAll, describe, it, expect } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  nadDelegate, type NetworkAttachmentDefinition, type NadOptions,
-} from '../../src/k8s/nad';
+import { nadNetwork, RESOURCE_NAME_ANNOTATION, type NetworkAttachmentDefinition, type NadOptions } from '../../src/k8s/nad';
 import { parseNetworkSelection, type NetworkSelection } from '../../src/k8s/network-selection';
 import { buildPluginStdin } from '../../src/delegation/network-config';
-import { delegateFrom, interfaceName } from '../../src/multus/delegate';
+import { delegateFrom, interfaceName, selectionDelegate } from '../../src/multus/delegate';
 import { readScratchCache, writeScratchCache } from '../../src/multus/scratch-cache';
 import { caught } from '../helpers/caught';
 import { capabilityArgs } from '../../src/multus/capability-args';
@@ -25,6 +23,11 @@ const OPTIONS: NadOptions = { confDir: '/nonexistent', cniVersion: '1.0.0' };
 
 function nad(config: unknown, extra: Partial<NetworkAttachmentDefinition> = {}): NetworkAttachmentDefinition {
   return { namespace: 'default', name: 'macvlan-conf', annotations: {}, config: typeof config === 'string' ? config : JSON.stringify(config), ...extra };
+}
+
+// What pod-networks does for one element: the NAD's configuration, then the delegate with the element's requests.
+function nadDelegate(n: NetworkAttachmentDefinition, s: NetworkSelection, o: NadOptions) {
+  return selectionDelegate(nadNetwork(n, s, o), `${n.namespace}/${n.name}`, s, o.resourceDeviceID, n.annotations[RESOURCE_NAME_ANNOTATION]);
 }
 
 function sel(extra: Partial<NetworkSelection> = {}): NetworkSelection {

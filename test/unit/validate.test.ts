@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { registerValidateCommand, type ValidateKind } from '../../src/validate/command';
+import { registerValidateCommand } from '../../src/validate/command';
+import type { ValidateKind } from '../../src/validate/validate';
 import { validateText } from '../../src/validate/validate';
 
 const dir = mkdtempSync(join(tmpdir(), 'validate-test-'));

@@ -2,7 +2,7 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import { parseCniArgs } from '../../cni/cni-args';
 import { parseResult, type Route } from '../../cni/result';
 import { versionAtLeast } from '../../cni/version';
-import { goField } from '../../util/go-json';
+import { goField } from '../../cni/config-reader';
 import { formatIp, parseCidr, parseIp, type IP } from './address';
 import type { RangeSpec } from './range';
 import { canonicaliseRangeSet, rangeSetsOverlap, type RangeSet } from './range-set';

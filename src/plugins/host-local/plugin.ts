@@ -2,12 +2,12 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import { convertResult, type DNS } from '../../cni/result';
 import type { CniPlugin, Invocation } from '../../cni/skel';
 import { CURRENT_VERSION } from '../../cni/version';
-import { goField } from '../../util/go-json';
+import { readValidAttachments } from '../../cni/gc';
 import { allocate } from './allocator';
 import { loadConfig, requestedIps, type HostLocalConfig } from './config';
 import { parseResolvConf } from './dns';
 import { lockStore } from './lock';
-import { holdsAddress, releaseAllExcept, releaseAttachment, type ValidAttachment } from './release';
+import { holdsAddress, releaseAllExcept, releaseAttachment } from './release';
 import { NetworkStore } from './store';
 
 /*
@@ -65,29 +65,10 @@ async function check(inv: Invocation): Promise<void> {
   }
 }
 
-/** The attachments GC must keep; undefined when the runtime sent no list, so nothing may be released. */
-function validAttachments(config: Record<string, unknown>): ValidAttachment[] | undefined {
-  // `cni.dev/attachments` is the spelling of the 1.1.0 spec text; libcni sends both.
-  const raw = goField(config, 'cni.dev/valid-attachments') ?? goField(config, 'cni.dev/attachments');
-  if (raw === undefined || raw === null) return undefined;
-  const bad = (what: string) =>
-    new CniError(ErrorCode.DecodingFailure, `invalid "cni.dev/valid-attachments": ${what}`, 'it must be a list of {"containerID", "ifname"}');
-  if (!Array.isArray(raw)) throw bad('not a list');
-  return raw.map((a: unknown, i) => {
-    const o = (typeof a === 'object' && a !== null ? a : {}) as Record<string, unknown>;
-    const containerId = goField(o, 'containerID');
-    const ifName = goField(o, 'ifname');
-    if (typeof containerId !== 'string' || containerId === '' || typeof ifName !== 'string') {
-      throw bad(`entry ${i} needs a non-empty "containerID" and an "ifname"`);
-    }
-    return { containerId, ifName };
-  });
-}
-
 /** The reference has no GC yet; this one releases what the runtime no longer lists. */
 async function gc(inv: Invocation): Promise<void> {
   const conf = loadConfig(inv.config);
-  const valid = validAttachments(inv.config);
+  const valid = readValidAttachments(inv.config);
   if (valid === undefined) return;
   await withExistingStore(conf, (store) => releaseAllExcept(store, valid), undefined);
 }

@@ -1,4 +1,5 @@
 import { legacyOwnerKey, ownerKey, type NetworkStore, type Reservation } from './store';
+import type { ValidAttachment } from '../../cni/gc';
 
 /** Removes each reservation, trying all of them; the failures, as messages. */
 function removeAll(store: NetworkStore, doomed: Reservation[]): string[] {
@@ -40,11 +41,6 @@ export function holdsAddress(store: NetworkStore, containerId: string, ifName: s
   const owner = ownerKey(containerId, ifName);
   const legacy = legacyOwnerKey(containerId);
   return store.reservations().some((r) => r.owner === owner || r.owner === legacy);
-}
-
-export interface ValidAttachment {
-  containerId: string;
-  ifName: string;
 }
 
 /**

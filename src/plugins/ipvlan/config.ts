@@ -2,7 +2,7 @@ import { toCniError } from '../../cni/errors';
 import { parseResult, type Result } from '../../cni/result';
 import type { Invocation } from '../../cni/skel';
 import type { IpvlanMode } from '../../netlink/link-info';
-import { ConfigReader } from '../../util/config-reader';
+import { ConfigReader } from '../../cni/config-reader';
 import { invalidConf, NETCONF, parseLinkConf, type LinkConf } from '../link/config';
 
 export interface IpvlanConf extends LinkConf {

@@ -1,7 +1,7 @@
 import { CniError, ErrorCode } from '../../cni/errors';
 import { parseResult, type IPConfig, type Route } from '../../cni/result';
 import type { Invocation } from '../../cni/skel';
-import { goField } from '../../util/go-json';
+import { goField } from '../../cni/config-reader';
 import { maskBytes, networkOf, parseCidr, sameIp } from '../../cni/ip';
 import { decodeLinkInfo } from '../../netlink/link-info';
 import { RT_TABLE_MAIN, type AddressState, type RouteState } from '../../netlink/messages';

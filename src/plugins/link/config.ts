@@ -1,7 +1,7 @@
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { DNS } from '../../cni/result';
 import { validatePluginType } from '../../delegation/plugin-path';
-import { ConfigReader } from '../../util/config-reader';
+import { ConfigReader } from '../../cni/config-reader';
 
 /** How the reference plugins prefix configuration errors. */
 export const NETCONF = 'failed to load netconf';

@@ -3,7 +3,7 @@ import { parseCniArgs } from '../../cni/cni-args';
 import { parseMac } from '../../cni/ip';
 import type { Invocation } from '../../cni/skel';
 import type { MacvlanMode } from '../../netlink/link-info';
-import { ConfigReader } from '../../util/config-reader';
+import { ConfigReader } from '../../cni/config-reader';
 import { invalidConf, NETCONF, parseLinkConf, type LinkConf } from '../link/config';
 
 export interface MacvlanConf extends LinkConf {

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { goField } from '../cni/config-reader';
 import { CniError, ErrorCode } from '../cni/errors';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 
@@ -20,11 +21,11 @@ export function loadNetworkFile(path: string, inheritedVersion: string): Network
     throw new CniError(ErrorCode.DecodingFailure, `error loading CNI config file ${path}: error parsing configuration: ${(e as Error).message}`);
   }
   const isListFile = extname(path) === '.conflist';
-  const obj = raw as Record<string, unknown> | null;
-  if (isListFile && (obj === null || typeof obj !== 'object' || !('plugins' in obj))) {
+  const obj = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+  if (isListFile && (obj === undefined || goField(obj, 'plugins') === undefined)) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `CNI config file ${path}: a .conflist needs a "plugins" list`);
   }
-  if (!isListFile && obj !== null && typeof obj === 'object' && !('type' in obj) && 'plugins' in obj) {
+  if (!isListFile && obj !== undefined && goField(obj, 'type') === undefined && goField(obj, 'plugins') !== undefined) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `CNI config file ${path}: no "type"; perhaps this is supposed to be a .conflist?`);
   }
   return parseNetworkConfig(raw, `CNI config file ${path}`, inheritedVersion, bytes);
@@ -52,7 +53,8 @@ export function findNetworkByName(dir: string, name: string, inheritedVersion: s
     } catch {
       continue; // other files' problems are not this network's
     }
-    if ((raw as { name?: unknown } | null)?.name === name) return loadNetworkFile(file, inheritedVersion);
+        // Go's decoder matches keys ignoring case, so "Name" names the network too.
+    if (raw !== null && typeof raw === 'object' && goField(raw as Record<string, unknown>, 'name') === name) return loadNetworkFile(file, inheritedVersion);
   }
   return undefined;
 }
