@@ -95,29 +95,45 @@ function aborted(signal: AbortSignal): Promise<'aborted'> {
   });
 }
 
+// How a pinned built-in shows up where a binary's path would: in log lines and errors.
+const PINNED = 'builtin:';
+
 /**
  * The runner every plugin of this process gets: a binary that is this executable under a built-in's name runs
  * in-process (no new process, no second start-up), anything else is started. The binary on the path decides, as in
- * every runtime, so installed reference plugins keep being executed.
+ * every runtime, so installed reference plugins keep being executed, except for the types `pinned` names (multus's
+ * `builtinPlugins`), which run in-process whatever the path holds. The plugins it runs get the same runner, so the
+ * host-local IPAM of a built-in delegate is pinned too when host-local is.
  */
-export const builtinRunner: PluginRunner = {
-  async run(req) {
-    const name = builtinAt(req.pluginPath);
-    if (name === undefined) return spawnRunner.run(req);
-    logDebug(`${req.label}: ${req.pluginPath} is this executable; running ${name} in-process`);
-    return runWithDeadline(await loadBuiltinPlugin(name), req, builtinRunner);
-  },
+function makeRunner(pinned: ReadonlySet<string>): PluginRunner {
+  const at = (pluginPath: string): string | undefined =>
+    pluginPath.startsWith(PINNED) ? pluginPath.slice(PINNED.length) : builtinAt(pluginPath);
+  const runner: PluginRunner = {
+    async run(req) {
+      const name = at(req.pluginPath);
+      if (name === undefined) return spawnRunner.run(req);
+      logDebug(`${req.label}: ${req.pluginPath.startsWith(PINNED) ? `${name} is a built-in plugin` : `${req.pluginPath} is this executable`}; running ${name} in-process`);
+      return runWithDeadline(await loadBuiltinPlugin(name), req, runner);
+    },
 
-  builtinAt,
+    builtinAt: at,
 
-  /** Offers the DELs to the built-ins that do part of a DEL better together (the link plugins' kernel batch). */
-  async beforeDels(dels: PendingDel[]) {
-    const byHook = new Map<NonNullable<CniPlugin['delTogether']>, PendingDel[]>();
-    for (const d of dels) {
-      const name = builtinAt(d.pluginPath);
-      const hook = name === undefined ? undefined : (await loadBuiltinPlugin(name)).delTogether;
-      if (hook) byHook.set(hook, [...(byHook.get(hook) ?? []), d]);
-    }
-    for (const [hook, group] of byHook) await hook(group);
-  },
-};
+    pinnedPath: (type) => (pinned.has(type) ? `${PINNED}${type}` : undefined),
+
+    pinning: (types) => makeRunner(new Set([...pinned, ...types.filter((t) => isBuiltinPlugin(t) && t !== 'multus')])),
+
+    /** Offers the DELs to the built-ins that do part of a DEL better together (the link plugins' kernel batch). */
+    async beforeDels(dels: PendingDel[]) {
+      const byHook = new Map<NonNullable<CniPlugin['delTogether']>, PendingDel[]>();
+      for (const d of dels) {
+        const name = at(d.pluginPath);
+        const hook = name === undefined ? undefined : (await loadBuiltinPlugin(name)).delTogether;
+        if (hook) byHook.set(hook, [...(byHook.get(hook) ?? []), d]);
+      }
+      for (const [hook, group] of byHook) await hook(group);
+    },
+  };
+  return runner;
+}
+
+export const builtinRunner: PluginRunner = makeRunner(new Set());

@@ -38,6 +38,13 @@ export interface PluginRunner {
   /** The built-in plugin this runner runs in-process for the binary at `pluginPath`, if any. */
   builtinAt?(pluginPath: string): string | undefined;
   /**
+   * The plugin path this runner answers for `type` itself, whatever the plugin directories hold (a built-in it runs
+   * in-process by type, multus's `builtinPlugins`); undefined when the binary on the path decides.
+   */
+  pinnedPath?(type: string): string | undefined;
+  /** This runner, also running the built-ins named in `types` in-process whatever binary the path holds. */
+  pinning?(types: readonly string[]): PluginRunner;
+  /**
    * Told about the DELs of one pod before they run, a runner may do part of their work together (the built-in
    * link plugins delete their links in one kernel batch). The DELs still run afterwards and must find the work done.
    */

@@ -7,7 +7,7 @@ import { versionAtLeast } from '../cni/version';
 import { parseResult, convertResult, type Result } from '../cni/result';
 import { logDebug, isLevelEnabled } from '../log/logger';
 import { execPlugin } from './exec-plugin';
-import { findPlugin } from './plugin-path';
+import { locatePlugin } from './plugin-path';
 import { buildPluginStdin, pluginType, type NetworkConfig } from './network-config';
 import { readCachedResult, removeCachedResult, writeCachedResult } from './result-cache';
 
@@ -50,7 +50,7 @@ async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConf
   };
   if (isLevelEnabled('debug')) logDebug(`${label}: CNI_ARGS=${env.CNI_ARGS} stdin=${stdin.toString('utf8')}`);
   try {
-    return await execPlugin(ctx.runner, { pluginPath: findPlugin(type, ctx.pluginDirs), env, stdin, timeoutMs: ctx.timeoutMs, label });
+    return await execPlugin(ctx.runner, { pluginPath: locatePlugin(ctx.runner, type, ctx.pluginDirs), env, stdin, timeoutMs: ctx.timeoutMs, label });
   } catch (e) {
     // libcni's wording, so that the failing plugin is named however deep the chain is.
     throw toCniError(e).withContext(`plugin type="${type}" failed (${command.toLowerCase()})`);
@@ -107,7 +107,7 @@ export async function announceDels(ctx: InvokeContext, netns: string, dels: Arra
   for (const { net, ifName } of dels) {
     if (net.plugins.length !== 1) continue;
     try {
-      pending.push({ pluginPath: findPlugin(pluginType(net.plugins[0]!), ctx.pluginDirs), netns, ifName });
+      pending.push({ pluginPath: locatePlugin(ctx.runner, pluginType(net.plugins[0]!), ctx.pluginDirs), netns, ifName });
     } catch {
       // not installed
     }

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
+import type { PluginRunner } from '../cni/runner';
 
 // A plugin type becomes a file name inside binDir/CNI_PATH; anything else would let a NetworkAttachmentDefinition
 // run an arbitrary program on the node.
@@ -44,4 +45,10 @@ export function findPlugin(type: string, dirs: readonly string[], where = 'plugi
   }
   throw new CniError(ErrorCode.Internal, `failed to find plugin "${type}" in path [${dirs.join(' ')}]`,
     'install the plugin binary in binDir or one of the CNI_PATH directories');
+}
+
+/** The plugin for `type` as `runner` will run it: its own built-in when it runs that type itself, else the binary. */
+export function locatePlugin(runner: PluginRunner, type: string, dirs: readonly string[], where = 'plugin', key = 'type'): string {
+  validatePluginType(type, where, key);
+  return runner.pinnedPath?.(type) ?? findPlugin(type, dirs, where, key);
 }

@@ -70,7 +70,7 @@ function installApp(o: InstallOptions, files: HostFiles, ctx: RunContext): strin
     switchMultusLink(o, id, files);
     pruneVersions(o, id, files);
   }
-  linkBuiltinPlugins(o, o.builtinPlugins, o.force, files);
+  linkBuiltinPlugins(o, o.linkBuiltinPlugins, o.force, files);
   return id;
 }
 

@@ -107,6 +107,7 @@ export function generateConfig(primary: Primary, o: ConfigOptions, kubeconfigPat
   if (o.readinessIndicatorFile !== '') plugin.readinessindicatorfile = o.readinessIndicatorFile;
   if (o.logLevel !== '') plugin.logLevel = o.logLevel;
   if (o.logFile !== '') plugin.logFile = o.logFile;
+  if (o.builtinPlugins.length > 0) plugin.builtinPlugins = o.builtinPlugins;
   plugin.delegates = [primary.raw];
   const head = { cniVersion: version, name: NETWORK_NAME };
   if (versionAtLeast(version, '1.0.0')) {

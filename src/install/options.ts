@@ -22,6 +22,8 @@ export interface ConfigOptions {
   readinessIndicatorFile: string;
   logLevel: string;
   logFile: string;
+  /** Written as `builtinPlugins`: delegate types multus runs in-process, whatever the bin dir holds. */
+  builtinPlugins: string[];
 }
 
 export interface InstallOptions {
@@ -36,7 +38,8 @@ export interface InstallOptions {
   /** API server URL written into the kubeconfig; empty derives it from KUBERNETES_SERVICE_HOST/PORT. */
   apiServer: string;
   installApp: boolean;
-  builtinPlugins: string[];
+  /** Plugin names linked to multus in the bin dir. */
+  linkBuiltinPlugins: string[];
   force: boolean;
   config: ConfigOptions;
   watch: boolean;
@@ -61,6 +64,7 @@ export interface RawInstallFlags {
   apiServer?: string;
   skipAppInstall?: boolean;
   builtinPlugins?: string;
+  linkBuiltinPlugins?: string;
   force?: boolean;
   primaryConfig?: string;
   cniVersion?: string;
@@ -103,11 +107,23 @@ function apiServerUrl(value: string): string {
   throw bad('api-server', `must be an http(s) URL such as https://10.96.0.1:443, got ${JSON.stringify(value)}`);
 }
 
+/** A comma-separated list of plugins built into this executable (never multus itself, which is always installed). */
+function pluginNames(flag: string, value: string): string[] {
+  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const name of names) validatePluginType(name, `--${flag}`);
+  if (names.includes('multus')) throw bad(flag, '"multus" is always installed; list only the other plugin names');
+  // Under a name it does not know, the executable would act as multus: a runtime asking for that plugin must not get it.
+  const unknown = names.filter((name) => !isBuiltinPlugin(name));
+  if (unknown.length > 0) throw bad(flag, `${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not built into this multus-ts`);
+  return names;
+}
+
 export function parseInstallFlags(raw: RawInstallFlags): InstallOptions {
   const f = {
     ...raw,
     hostPrefix: raw.hostPrefix ?? '',
     builtinPlugins: raw.builtinPlugins ?? '',
+    linkBuiltinPlugins: raw.linkBuiltinPlugins ?? '',
     primaryConfig: raw.primaryConfig ?? '',
     cniVersion: raw.cniVersion ?? '',
     globalNamespaces: raw.globalNamespaces ?? '',
@@ -128,12 +144,8 @@ export function parseInstallFlags(raw: RawInstallFlags): InstallOptions {
   }
   if (f.logFile !== '') absolute('log-file', f.logFile);
   if (f.readinessIndicatorFile !== '') absolute('readiness-indicator-file', f.readinessIndicatorFile);
-  const builtinPlugins = f.builtinPlugins.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const name of builtinPlugins) validatePluginType(name, '--builtin-plugins');
-  if (builtinPlugins.includes('multus')) throw bad('builtin-plugins', '"multus" is always installed; list only the other plugin names');
-  // Under a name it does not know, the executable would act as multus: a runtime asking for that plugin must not get it.
-  const unknown = builtinPlugins.filter((name) => !isBuiltinPlugin(name));
-  if (unknown.length > 0) throw bad('builtin-plugins', `${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not built into this multus-ts`);
+  const builtinPlugins = pluginNames('builtin-plugins', f.builtinPlugins);
+  const linkBuiltinPlugins = pluginNames('link-builtin-plugins', f.linkBuiltinPlugins);
   return {
     hostPrefix: f.hostPrefix,
     cniBinDir: absolute('cni-bin-dir', f.cniBinDir),
@@ -143,7 +155,7 @@ export function parseInstallFlags(raw: RawInstallFlags): InstallOptions {
     serviceAccountDir: f.serviceAccountDir,
     apiServer: f.apiServer ? apiServerUrl(f.apiServer) : '',
     installApp: f.skipAppInstall !== true,
-    builtinPlugins,
+    linkBuiltinPlugins,
     force: f.force === true,
     config: {
       primaryConfig: f.primaryConfig,
@@ -154,6 +166,7 @@ export function parseInstallFlags(raw: RawInstallFlags): InstallOptions {
       readinessIndicatorFile: f.readinessIndicatorFile,
       logLevel: f.logLevel,
       logFile: f.logFile,
+      builtinPlugins,
     },
     watch: f.watch === true,
     intervalMs: seconds('interval', f.interval, 1),

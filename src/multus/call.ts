@@ -94,7 +94,8 @@ export function prepareCall(inv: Invocation): MultusCall {
       pluginDirs: dedupe([conf.binDir, ...inv.cmd.path]),
       timeoutMs: conf.delegateTimeoutMs,
       baseEnv: inv.env,
-      runner: inv.runner,
+      // builtinPlugins: those delegate types run in-process whatever binDir holds.
+      runner: conf.builtinPlugins.length > 0 ? (inv.runner.pinning?.(conf.builtinPlugins) ?? inv.runner) : inv.runner,
     },
     delegateArgs: buildDelegateArgs(pod, splitCniArgs(inv.cmd.args)),
   };

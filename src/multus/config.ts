@@ -37,7 +37,13 @@ export interface MultusConfig {
   kubeletCheckpointFile: string;
   /** Base directory of device-info files (`dp/` from device plugins, `cni/` for attachments). */
   deviceInfoDir: string;
+  /** Delegate types run in-process by our built-ins whatever binDir holds (with host-local: their IPAM too). */
+  builtinPlugins: BuiltinPluginChoice[];
 }
+
+/** What `builtinPlugins` may name: the plugins this executable implements besides multus. */
+export const BUILTIN_PLUGIN_CHOICES = ['macvlan', 'ipvlan', 'host-local'] as const;
+export type BuiltinPluginChoice = (typeof BUILTIN_PLUGIN_CHOICES)[number];
 
 // Canonical spellings of the keys we read.
 export const MULTUS_KEYS = [
@@ -45,6 +51,7 @@ export const MULTUS_KEYS = [
   'logFile', 'logLevel', 'logToStderr', 'logOptions', 'runtimeConfig', 'prevResult', 'readinessindicatorfile',
   'namespaceIsolation', 'globalNamespaces', 'systemNamespaces', 'multusNamespace', 'retryDeleteOnError',
   'delegateTimeoutSeconds', 'readinessTimeoutSeconds', 'kubeletSocket', 'kubeletCheckpointFile', 'deviceInfoDir',
+  'builtinPlugins',
 ] as const;
 const CONTEXT = 'multus configuration';
 
@@ -53,6 +60,14 @@ function positiveSeconds(r: ConfigReader, key: string, dflt: number): number {
   const v = r.raw(key) ?? dflt;
   if (typeof v !== 'number' || !(v > 0)) throw r.invalid(key, 'a positive number', v);
   return v * 1000;
+}
+
+function builtinPlugins(r: ConfigReader): BuiltinPluginChoice[] {
+  const names = r.strings('builtinPlugins') ?? [];
+  for (const n of names) {
+    if (!(BUILTIN_PLUGIN_CHOICES as readonly string[]).includes(n)) throw r.invalid('builtinPlugins', `a list of ${BUILTIN_PLUGIN_CHOICES.join(', ')}`, names);
+  }
+  return names as BuiltinPluginChoice[];
 }
 
 function logOptions(r: ConfigReader): LogOptions {
@@ -109,6 +124,7 @@ export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniV
     kubeletSocket: r.string('kubeletSocket') || DEFAULT_KUBELET_SOCKET,
     kubeletCheckpointFile: r.string('kubeletCheckpointFile') || DEFAULT_KUBELET_CHECKPOINT,
     deviceInfoDir: r.string('deviceInfoDir') || DEFAULT_DEVICE_INFO_DIR,
+    builtinPlugins: builtinPlugins(r),
   };
   if (conf.cniDir === '') throw r.invalid('cniDir', 'a directory path', conf.cniDir);
   if (conf.clusterNetwork === '' && conf.delegates.length === 0) {

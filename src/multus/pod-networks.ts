@@ -1,7 +1,7 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { validateInterfaceName } from '../cni/environment';
 import { pluginType } from '../delegation/network-config';
-import { findPlugin } from '../delegation/plugin-path';
+import { locatePlugin } from '../delegation/plugin-path';
 import type { NetworkAttachmentDefinition } from '../k8s/nad';
 import type { NetworkSelection } from '../k8s/network-selection';
 import type { MultusCall } from './call';
@@ -161,7 +161,7 @@ export function checkPluginsInstalled(call: MultusCall, delegates: Delegate[]): 
   for (const d of delegates) {
     for (const p of d.net.plugins) {
       try {
-        findPlugin(pluginType(p), call.invoke.pluginDirs);
+        locatePlugin(call.invoke.runner, pluginType(p), call.invoke.pluginDirs);
       } catch (e) {
         throw (e as CniError).withContext(`network "${delegateLabel(d)}"`);
       }

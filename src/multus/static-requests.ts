@@ -2,7 +2,7 @@ import type { ArgPairs } from '../cni/cni-args';
 import { CniError, ErrorCode } from '../cni/errors';
 import { declaresCapability, pluginType } from '../delegation/network-config';
 import type { InvokeContext } from '../delegation/network-invoker';
-import { findPlugin } from '../delegation/plugin-path';
+import { findPlugin, locatePlugin } from '../delegation/plugin-path';
 import { goField } from '../cni/config-reader';
 import { delegateLabel, type Delegate } from './delegate';
 
@@ -31,11 +31,15 @@ function byRuntimeConfig(d: Delegate, primary: boolean, capability: 'ips' | 'mac
 
 /**
  * Whether the reference host-local would get a list in `IP=`: it reads one address only and fails on a list. Our
- * own host-local (this executable under that name) reads the list.
+ * own host-local reads the list: it is ours when the plugin calling it runs in-process (its IPAM then goes through
+ * the same runner, `builtinPlugins` included), or when the binary on the path is this executable.
  */
-function onlyOneIpFromArgs(ctx: InvokeContext): boolean {
+function onlyOneIpFromArgs(ctx: InvokeContext, plugin: Record<string, unknown>): boolean {
+  const { runner, pluginDirs } = ctx;
   try {
-    return ctx.runner.builtinAt?.(findPlugin('host-local', ctx.pluginDirs)) !== 'host-local';
+    const inProcess = runner.builtinAt?.(locatePlugin(runner, pluginType(plugin), pluginDirs)) !== undefined;
+    const hostLocal = inProcess ? locatePlugin(runner, 'host-local', pluginDirs) : findPlugin('host-local', pluginDirs);
+    return runner.builtinAt?.(hostLocal) !== 'host-local';
   } catch {
     return true;
   }
@@ -72,8 +76,9 @@ export function checkRequestsCarried(delegates: Delegate[], ctx: InvokeContext):
     }
     if (d.ipRequest?.length && !byRuntimeConfig(d, primary, 'ips')) {
       const ipams = d.net.plugins.map(ipamType).filter((t): t is string => t !== undefined);
-      const readers = ipams.filter((t) => IP_FROM_ARGS.includes(t));
-      const listRefused = d.ipRequest.length > 1 && readers.length > 0 && readers.every((t) => t === 'host-local') && onlyOneIpFromArgs(ctx);
+      const readers = d.net.plugins.filter((p) => IP_FROM_ARGS.includes(ipamType(p) ?? ''));
+      const listRefused = d.ipRequest.length > 1 && readers.length > 0
+        && readers.every((p) => ipamType(p) === 'host-local' && onlyOneIpFromArgs(ctx, p));
       if (readers.length === 0 || listRefused) {
         throw new CniError(ErrorCode.InvalidNetworkConfig,
           `network "${delegateLabel(d)}": the pod asks for IPs ${d.ipRequest.join(', ')}, but ${readers.length === 0

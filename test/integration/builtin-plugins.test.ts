@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ourPlugin } from '../helpers/plugin-exec';
-import { runMultus } from '../helpers/multus';
+import { REFERENCE_PLUGINS, runMultus } from '../helpers/multus';
 import { canUseNamespaces, nodeFixture } from '../helpers/netns';
 
 // A node that has nothing but this project: eth0, net1 and net2 all come from our own macvlan and host-local,
@@ -10,10 +10,10 @@ import { canUseNamespaces, nodeFixture } from '../helpers/netns';
 describe.skipIf(!canUseNamespaces)('multus with its built-in plugins only', () => {
   const f = nodeFixture();
 
-  function setup(broken = false) {
+  function setup(broken = false, extra: Record<string, unknown> = {}) {
     const binDir = join(f.work.dir, 'opt-cni-bin');
     mkdirSync(binDir);
-    for (const name of ['macvlan', 'host-local']) ourPlugin(binDir, name);
+    if (!extra.builtinPlugins) for (const name of ['macvlan', 'host-local']) ourPlugin(binDir, name);
     const logFile = join(f.work.dir, 'multus.log');
     const macvlan = (name: string, subnet: string, extra: Record<string, unknown> = {}) => ({
       cniVersion: '1.0.0', name, type: 'macvlan', master: f.node.uplink, mode: 'bridge',
@@ -21,7 +21,7 @@ describe.skipIf(!canUseNamespaces)('multus with its built-in plugins only', () =
     });
     const conf = {
       cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', cniDir: f.work.cniDir, binDir, logFile, logLevel: 'debug',
-      logToStderr: false,
+      logToStderr: false, ...extra,
       delegates: [
         macvlan('cluster', '10.241.0.0/24', { routes: [{ dst: '0.0.0.0/0' }] }),
         broken ? { ...macvlan('storage', '10.242.0.0/24'), master: 'nosuchdev0' } : macvlan('storage', '10.242.0.0/24'),
@@ -73,5 +73,39 @@ describe.skipIf(!canUseNamespaces)('multus with its built-in plugins only', () =
     // eth0's network allocated and released (its store stays, as the reference's does); storage never got that far.
     expect(readdirSync(join(f.work.ipamDir, 'cluster')).filter((x) => /^\d/.test(x))).toEqual([]);
     expect(readdirSync(f.work.ipamDir)).toEqual(['cluster']);
+  });
+
+  it('with builtinPlugins, runs those types in-process whatever binDir holds (here: nothing at all)', () => {
+    const { call, logFile } = setup(false, { builtinPlugins: ['macvlan', 'host-local'] });
+    const add = call('ADD');
+    expect(add.stderr).toBe('');
+    expect(add.status).toBe(0);
+    expect(f.node.podLinks().map((l) => l.ifname).sort()).toEqual(['eth0', 'net1', 'net2']);
+    const log = readFileSync(logFile, 'utf8');
+    expect(log.match(/macvlan is a built-in plugin; running macvlan in-process/g)).toHaveLength(3);
+    expect(log.match(/host-local is a built-in plugin; running host-local in-process/g)).toHaveLength(3);
+    expect(call('CHECK').status).toBe(0);
+    expect(call('DEL').status).toBe(0);
+    expect(f.node.podLinks()).toEqual([]);
+  });
+
+  it('with builtinPlugins ["macvlan"], our macvlan calls the host-local binary on the path (the reference one here)', () => {
+    const { call, logFile } = setup(false, { builtinPlugins: ['macvlan'], binDir: REFERENCE_PLUGINS });
+    const add = call('ADD');
+    expect(add.stderr).toBe('');
+    expect(add.status).toBe(0);
+    const log = readFileSync(logFile, 'utf8');
+    expect(log.match(/running macvlan in-process/g)).toHaveLength(3);
+    expect(log).not.toContain('running host-local in-process');
+    expect(call('DEL').status).toBe(0);
+    expect(f.node.podLinks()).toEqual([]);
+  });
+
+  it('refuses a builtinPlugins entry it cannot run', () => {
+    const { call } = setup(false, { builtinPlugins: ['bridge'] });
+    const add = call('ADD');
+    expect(add.json?.code).toBe(7);
+    expect(add.json?.msg).toContain('builtinPlugins');
+    expect(add.json?.msg).toContain('macvlan, ipvlan, host-local');
   });
 });

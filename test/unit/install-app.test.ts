@@ -195,8 +195,17 @@ describe('built-in plugin links', () => {
   });
 
   it('must be plain names of plugins built into this executable', async () => {
-    await expect(sb.options('--builtin-plugins', 'macvlan,../evil')).rejects.toThrow('is not a plain plugin name');
-    await expect(sb.options('--builtin-plugins', 'multus')).rejects.toThrow('"multus" is always installed');
-    await expect(sb.options('--builtin-plugins', 'no-such-plugin')).rejects.toThrow('no-such-plugin is not built into this multus-ts');
+    for (const flag of ['--builtin-plugins', '--link-builtin-plugins']) {
+      await expect(sb.options(flag, 'macvlan,../evil')).rejects.toThrow('is not a plain plugin name');
+      await expect(sb.options(flag, 'multus')).rejects.toThrow('"multus" is always installed');
+      await expect(sb.options(flag, 'no-such-plugin')).rejects.toThrow('no-such-plugin is not built into this multus-ts');
+    }
+  });
+
+  it('are linked only with --link-builtin-plugins; --builtin-plugins writes the key instead', async () => {
+    expect((await sb.options('--link-builtin-plugins', 'macvlan')).linkBuiltinPlugins).toEqual(['macvlan']);
+    const o2 = await sb.options('--builtin-plugins', 'macvlan,host-local');
+    expect(o2.linkBuiltinPlugins).toEqual([]);
+    expect(o2.config.builtinPlugins).toEqual(['macvlan', 'host-local']);
   });
 });

@@ -91,6 +91,15 @@ describe('generated configuration', () => {
     expect(parsed.delegates).toHaveLength(1);
   });
 
+  it('writes --builtin-plugins as the builtinPlugins key, which the plugin accepts', async () => {
+    sb.writeConf('10-flannel.conflist', FLANNEL_031);
+    syncMultusConfig(await sb.options('--builtin-plugins', 'macvlan,host-local'), sb.files());
+    const raw = written(MULTUS_CONF);
+    expect(raw).toMatchObject({ builtinPlugins: ['macvlan', 'host-local'] });
+    expect(parseMultusConfig(raw, '0.3.1').builtinPlugins).toEqual(['macvlan', 'host-local']);
+    expect(existsSync(join(sb.binDir, 'macvlan'))).toBe(false);
+  });
+
   it('omits kubeconfig with --no-kubeconfig and binDir for the default bin dir', async () => {
     sb.writeConf('10-flannel.conflist', FLANNEL_031);
     const o = await sb.options('--no-kubeconfig', '--cni-bin-dir', '/opt/cni/bin');

@@ -3,7 +3,7 @@ import type { Command } from '../../cni/environment';
 import { parseResult, type Result } from '../../cni/result';
 import type { Invocation } from '../../cni/skel';
 import { execPlugin } from '../../delegation/exec-plugin';
-import { findPlugin } from '../../delegation/plugin-path';
+import { locatePlugin } from '../../delegation/plugin-path';
 
 // The reference plugins wait for IPAM without limit; the runtime's own timeout is the real bound, this only
 // makes sure a hung IPAM binary cannot outlive it.
@@ -18,7 +18,7 @@ const IPAM_TIMEOUT_MS = 120_000;
 export async function execIpam(inv: Invocation, type: string, command: Command): Promise<string> {
   const label = `${type} ${command}${inv.cmd.ifName ? ` (interface ${inv.cmd.ifName})` : ''}`;
   return execPlugin(inv.runner, {
-    pluginPath: findPlugin(type, inv.cmd.path, 'IPAM', 'ipam.type'),
+    pluginPath: locatePlugin(inv.runner, type, inv.cmd.path, 'IPAM', 'ipam.type'),
     env: { ...inv.env, CNI_COMMAND: command },
     stdin: inv.stdin,
     timeoutMs: IPAM_TIMEOUT_MS,
