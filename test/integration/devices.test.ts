@@ -184,6 +184,21 @@ describe.skipIf(!canUseNamespaces)('device IDs from the kubelet, in real namespa
     nothingLeft();
   });
 
+  it('gives a NAD naming a DRA claim the devices of that claim, from a slow kubelet', async () => {
+    const t = setup({ [NETWORKS]: 'dra-nic,dra-nic' });
+    addNad(t.ns, 'dra-nic', 'nic-claim', '10.251.0.0/24');
+    const k = await kubelet(t.ns, t.podName, [{ name: 'app', claims: [
+      { claimName: 'nic-claim', claimNamespace: t.ns, cdiDevices: [['nic.example.com/vf=vf-3'], ['nic.example.com/vf=vf-5']] },
+    ] }]);
+    k.delayMs = 1000;
+    const add = await t.call('ADD');
+    expect(add.stderr).toBe('');
+    expect(add.status).toBe(0);
+    expect(['net1', 'net2'].map((i) => spyCalls('ADD', i)[0]!.stdin.deviceID)).toEqual(['vf-3', 'vf-5']);
+    expect((await t.call('DEL')).status).toBe(0);
+    nothingLeft();
+  });
+
   describe('failures attach nothing', () => {
     it('a kubelet answering an error fails the ADD before any delegate, naming the socket and the resource', async () => {
       const t = setup({ [NETWORKS]: 'sriov' });
