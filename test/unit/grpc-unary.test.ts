@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcError, GrpcStatus, unaryCall } from '../../src/grpc/unary';
 import { decodeMessage, encodeMessage } from '../../src/grpc/wire';
+import { rejected } from '../helpers/caught';
 import { startGrpcServer, type GrpcReply, type GrpcTestServer } from '../helpers/grpc-server';
 
 let dir = '';
@@ -26,15 +27,7 @@ async function serve(reply: (req: Buffer) => GrpcReply): Promise<string> {
   return server.socketPath;
 }
 
-async function failure(p: Promise<unknown>): Promise<GrpcError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(GrpcError);
-    return e as GrpcError;
-  }
-  throw new Error('expected a GrpcError, the call succeeded');
-}
+const failure = (p: Promise<unknown>): Promise<GrpcError> => rejected(p, GrpcError);
 
 describe('unary gRPC over a unix socket', () => {
   it('sends the framed request to /service/method and returns the answer message', async () => {
