@@ -7,18 +7,18 @@ import { execPluginSync, MULTUS, REFERENCE_PLUGINS, type RunOutcome } from './pl
 
 /**
  * A plugin directory where our executable is macvlan and ipvlan (and host-local when `ourIpam`), by symlink as
- * on a node, placed before the reference plugins on CNI_PATH.
+ * on a node, placed before the reference plugins (`referenceDir`, Debian's by default) on CNI_PATH.
  */
 export class PluginDir {
   readonly dir = mkdtempSync(join(tmpdir(), 'link-plugins-'));
 
-  constructor(ourIpam = false) {
+  constructor(ourIpam = false, readonly referenceDir = REFERENCE_PLUGINS) {
     const names = ['macvlan', 'ipvlan', ...(ourIpam && isBuiltinPlugin('host-local') ? ['host-local'] : [])];
     for (const name of names) symlinkSync(MULTUS, join(this.dir, name));
   }
 
   get cniPath(): string {
-    return `${this.dir}:${REFERENCE_PLUGINS}`;
+    return `${this.dir}:${this.referenceDir}`;
   }
 
   ours(name: 'macvlan' | 'ipvlan'): string {

@@ -75,12 +75,14 @@ export interface ReferenceSet {
   label: string;
   dir: string;
   missing: string | undefined;
+  /** Knows CNI 1.1's STATUS and GC (Debian's 1.1.1 answers them with "unknown CNI_COMMAND"). */
+  cni11: boolean;
 }
 
 export function referenceSets(): ReferenceSet[] {
   const upstream = upstreamPlugins();
   return [
-    { label: 'Debian 1.1.1', dir: REFERENCE_PLUGINS, missing: undefined },
-    { label: `upstream ${upstream.version}`, dir: upstream.dir, missing: upstream.missing },
+    { label: 'Debian 1.1.1', dir: REFERENCE_PLUGINS, missing: undefined, cni11: false },
+    { label: `upstream ${upstream.version}`, dir: upstream.dir, missing: upstream.missing, cni11: true },
   ];
 }

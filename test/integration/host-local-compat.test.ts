@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { parseIp } from '../../src/plugins/host-local/address';
 import { LOCK_DIR } from '../../src/plugins/host-local/lock';
 import { execPluginAsync, execPluginSync, type PluginCall } from '../helpers/plugin-exec';
-import { REFERENCE_PLUGINS, ROOT, uniqueId, ourPluginFixture, type RunOutcome } from '../helpers/multus';
+import { ROOT, uniqueId, ourPluginFixture, type RunOutcome } from '../helpers/multus';
 import { canUseNamespaces } from '../helpers/netns';
+import { referenceSets } from '../helpers/peers';
 
-// Ours and the reference host-local (Debian 1.1.1) side by side: the same configuration and environment must give
-// equivalent output and the same store files, and either must honour the other's store. cni-contracts.md 8.C.
-
-const REFERENCE = join(REFERENCE_PLUGINS, 'host-local');
+// Ours and the reference host-local (Debian's 1.1.1 and upstream's newest) side by side: the same configuration and
+// environment must give equivalent output and the same store files, and either must honour the other's store.
+// cni-contracts.md 8.C.
 
 type Ipam = Record<string, unknown>;
 
@@ -32,8 +32,9 @@ function comparable(r: RunOutcome): unknown {
   return { status: 0, result: out };
 }
 
-describe.skipIf(!canUseNamespaces)('host-local: ours and the reference side by side', () => {
+for (const set of referenceSets()) describe.skipIf(!canUseNamespaces || set.missing !== undefined)(`host-local: ours and the reference ${set.label} side by side`, () => {
   const f = ourPluginFixture('host-local');
+  const REFERENCE = join(set.dir, 'host-local');
 
   /** The same network in two stores, one per implementation. */
   function pair(ipam: Ipam, extra: Record<string, unknown> = {}) {
@@ -87,6 +88,12 @@ describe.skipIf(!canUseNamespaces)('host-local: ours and the reference side by s
     const routes = [{ dst: '0.0.0.0/0' }, { dst: '::0/0' }, { dst: '192.168.50.0/24', gw: '10.78.0.254' }];
     const p = pair({ ranges: [[{ subnet: '10.78.0.0/24' }], [{ subnet: 'fd99:1::/64' }]], routes });
     p.same([undefined, '0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0'].map((v, i) => add(`v${i}`, { confExtra: { cniVersion: v } })));
+  });
+
+  if (set.cni11) it('passes CNI 1.1 route fields through like the reference, in 1.1.0 and older results', () => {
+    const routes = [{ dst: '0.0.0.0/0', mtu: 1400, advmss: 1360, priority: 100, table: 50, scope: 253 }, { dst: '::0/0', gw: 'fd98::fe', priority: 5 }];
+    const p = pair({ ranges: [[{ subnet: '10.98.0.0/24' }], [{ subnet: 'fd98::/64' }]], routes });
+    p.same(['1.1.0', '1.0.0', '0.4.0'].map((v) => add(`r${v}`, { confExtra: { cniVersion: v } })));
   });
 
   it('takes the same requested addresses from every source (scenarios 36-37)', () => {
@@ -156,6 +163,27 @@ describe.skipIf(!canUseNamespaces)('host-local: ours and the reference side by s
     const missing = pair({ subnet: '10.87.0.0/24', resolvConf: join(f.work.dir, 'nope') });
     missing.same([add('d')]);
     expect(missing.store('ours')).toBeUndefined();
+  });
+
+  if (set.cni11) it('answers CNI 1.1 STATUS and GC like the reference; our GC also releases what is not listed', () => {
+    const v11 = { confExtra: { cniVersion: '1.1.0' } };
+    const noAttachment = { containerId: '', ifName: '', netns: '' };
+    const p = pair({ subnet: '10.91.0.0/28' });
+    p.same([
+      add('keep', v11), add('stale', v11), add('stale', { ...v11, ifName: 'net1' }),
+      { command: 'STATUS', ...noAttachment, ...v11 }, { command: 'STATUS', ...noAttachment },
+      { command: 'GC', ...noAttachment },
+    ]);
+    // The reference never reads the list; ours acts on it, so it refuses one it cannot read.
+    const bogus = { command: 'GC', ...noAttachment, confExtra: { cniVersion: '1.1.0', 'cni.dev/valid-attachments': 'bogus' } };
+    expect(comparable(p.call('ref', bogus))).toEqual({ status: 0, stdout: '' });
+    expect(comparable(p.call('ours', bogus))).toMatchObject({ status: 1, code: 6 });
+    const gc = { command: 'GC', ...noAttachment, confExtra: { cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'keep', ifname: 'eth0' }] } };
+    expect(comparable(p.call('ours', gc))).toEqual(comparable(p.call('ref', gc)));
+    // The reference's GC is a no-op (its FIXME); ours releases the two stale reservations (README: host-local GC).
+    const { '10.91.0.3': _s1, '10.91.0.4': _s2, ...kept } = p.store('ref')!;
+    expect(p.store('ref')!['10.91.0.3']).toBe('stale\r\neth0');
+    expect(p.store('ours')).toEqual(kept);
   });
 
   it('lets either implementation take over the other\'s store', () => {

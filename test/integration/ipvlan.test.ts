@@ -1,18 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { REFERENCE_PLUGINS, type RunOutcome } from '../helpers/multus';
+import { type RunOutcome } from '../helpers/multus';
 import { canUseNamespaces, nodeFixture } from '../helpers/netns';
 import { ipIn, linksIn, PluginDir, runPluginIn, type LinkCall } from '../helpers/link-plugins';
+import { referenceSets } from '../helpers/peers';
 
 type Conf = Record<string, unknown>;
 
 // This machine's kernel has no ipvlan: every ADD ends at link creation, which is what we compare with the reference.
-describe.skipIf(!canUseNamespaces)('built-in ipvlan', () => {
+// Once against each reference set (Debian's and upstream's).
+for (const set of referenceSets()) describe.skipIf(!canUseNamespaces || set.missing !== undefined)(`built-in ipvlan (reference ${set.label})`, () => {
   const f = nodeFixture();
   let bin: PluginDir;
   beforeEach(() => {
-    bin = new PluginDir();
+    bin = new PluginDir(false, set.dir);
   });
   afterEach(() => bin.remove());
 
@@ -27,7 +29,7 @@ describe.skipIf(!canUseNamespaces)('built-in ipvlan', () => {
   const ours = (command: string, c: unknown, o: Partial<LinkCall> = {}): RunOutcome =>
     runPluginIn(f.node.nodeNs, bin.ours('ipvlan'), { command, conf: c, netns: f.node.podNetnsPath, cniPath: bin.cniPath, ...o });
   const reference = (command: string, c: unknown, o: Partial<LinkCall> = {}): RunOutcome =>
-    runPluginIn(f.node.nodeNs, join(REFERENCE_PLUGINS, 'ipvlan'), { command, conf: c, netns: f.node.podNetnsPath, ...o });
+    runPluginIn(f.node.nodeNs, join(set.dir, 'ipvlan'), { command, conf: c, netns: f.node.podNetnsPath, cniPath: set.dir, ...o });
   const error = (r: RunOutcome) => {
     expect(r.status).toBe(1);
     return r.json as { code: number; msg: string };

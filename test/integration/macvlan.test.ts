@@ -2,20 +2,22 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REFERENCE_PLUGINS, type RunOutcome } from '../helpers/multus';
+import { type RunOutcome } from '../helpers/multus';
 import { canUseNamespaces, nodeFixture } from '../helpers/netns';
 import { ipIn, linkIn, linksIn, PluginDir, runPluginIn, sysctlIn, type LinkCall } from '../helpers/link-plugins';
 import { isBuiltinPlugin } from '../../src/builtins';
+import { referenceSets } from '../helpers/peers';
 
 type Conf = Record<string, unknown>;
 
 // Our macvlan (this executable under the name macvlan) in a pod of a TestNode, next to the reference binary
-// in a sibling pod of the same node; the master is the node's uplink0.
-describe.skipIf(!canUseNamespaces)('built-in macvlan', () => {
+// in a sibling pod of the same node; the master is the node's uplink0. Once against each reference set (Debian's
+// and upstream's): the reference macvlan and the host-local both use.
+for (const set of referenceSets()) describe.skipIf(!canUseNamespaces || set.missing !== undefined)(`built-in macvlan (reference ${set.label})`, () => {
   const f = nodeFixture();
   let bin: PluginDir;
   beforeEach(() => {
-    bin = new PluginDir();
+    bin = new PluginDir(false, set.dir);
   });
   afterEach(() => bin.remove());
 
@@ -31,7 +33,7 @@ describe.skipIf(!canUseNamespaces)('built-in macvlan', () => {
   const ours = (command: string, c: unknown, o: Partial<LinkCall> = {}): RunOutcome =>
     runPluginIn(f.node.nodeNs, bin.ours('macvlan'), { command, conf: c, netns: f.node.podNetnsPath, cniPath: bin.cniPath, ...o });
   const reference = (command: string, c: unknown, o: Partial<LinkCall> = {}): RunOutcome =>
-    runPluginIn(f.node.nodeNs, join(REFERENCE_PLUGINS, 'macvlan'), { command, conf: c, netns: f.node.podNetnsPath, ...o });
+    runPluginIn(f.node.nodeNs, join(set.dir, 'macvlan'), { command, conf: c, netns: f.node.podNetnsPath, cniPath: set.dir, ...o });
   /** The same configuration for the reference, with its own IPAM store so that both get the same addresses. */
   const forReference = (c: Conf): Conf => (c.ipam && (c.ipam as Conf).type ? { ...c, ipam: { ...(c.ipam as Conf), dataDir: refIpamDir() } } : c);
 
@@ -203,7 +205,7 @@ describe.skipIf(!canUseNamespaces)('built-in macvlan', () => {
 
   it('leaves no link and no address behind when IPAM fails, or when anything fails after it (the reference leaks the link)', () => {
     const missing = failed(ours('ADD', conf({ ipam: { type: 'nosuch-ipam' } })));
-    expect(missing.msg).toBe(`failed to find plugin "nosuch-ipam" in path [${bin.dir} ${REFERENCE_PLUGINS}]`);
+    expect(missing.msg).toBe(`failed to find plugin "nosuch-ipam" in path [${bin.dir} ${set.dir}]`);
     expect(podLinkNames()).toEqual([]);
     expect(existsSync(f.work.ipamDir)).toBe(false);
 
@@ -321,7 +323,7 @@ describe.skipIf(!canUseNamespaces)('built-in macvlan', () => {
   });
 
   it.skipIf(!isBuiltinPlugin('host-local'))('runs our own host-local in-process, and forwards STATUS and GC to it', () => {
-    const withOurs = new PluginDir(true);
+    const withOurs = new PluginDir(true, set.dir);
     try {
       const run = (command: string, c: Conf, o: Partial<LinkCall> = {}) => ours(command, c, { cniPath: withOurs.cniPath, ...o });
       const c = conf({ cniVersion: '1.1.0' });
@@ -340,6 +342,16 @@ describe.skipIf(!canUseNamespaces)('built-in macvlan', () => {
   it('STATUS without IPAM is ready, and a configuration older than 1.1.0 cannot ask', () => {
     expect(ours('STATUS', l2({ cniVersion: '1.1.0' }), { containerId: '', netns: '' })).toMatchObject({ status: 0, stdout: '' });
     expect(failed(ours('STATUS', l2(), { containerId: '', netns: '' })).code).toBe(1);
+  });
+
+  if (set.cni11) it('answers STATUS like the reference, with and without IPAM, and for a version that cannot ask', () => {
+    const noAttachment = { containerId: '', netns: '', ifName: '' };
+    for (const c of [l2({ cniVersion: '1.1.0' }), conf({ cniVersion: '1.1.0' }), l2(), conf({ cniVersion: '1.1.0', ipam: { type: 'nosuch-ipam' } })]) {
+      const mine = ours('STATUS', c, noAttachment);
+      const theirs = reference('STATUS', forReference(c), noAttachment);
+      const answer = (r: RunOutcome) => ({ status: r.status, code: r.json?.code, msg: String(r.json?.msg ?? '').replace(bin.dir + ' ', '') });
+      expect(answer(mine), JSON.stringify(c)).toEqual(answer(theirs));
+    }
   });
 });
 

@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REFERENCE_PLUGINS, runMultus } from '../helpers/multus';
+import { runMultus } from '../helpers/multus';
 import { canUseNamespaces, nodeFixture } from '../helpers/netns';
+import { referenceSets } from '../helpers/peers';
 
-// A pod on a node: the primary network is the reference bridge + host-local, the secondaries reference macvlan.
-describe.skipIf(!canUseNamespaces)('multus with the reference plugins, in real namespaces', () => {
+// A pod on a node: the primary network is the reference bridge + host-local, the secondaries reference macvlan;
+// once with Debian's plugins and once with upstream's.
+for (const set of referenceSets()) describe.skipIf(!canUseNamespaces || set.missing !== undefined)(`multus with the reference plugins ${set.label}, in real namespaces`, () => {
   const f = nodeFixture();
 
   function multusConf(secondMaster = f.node.uplink, version = '1.0.0'): Record<string, unknown> {
@@ -16,7 +18,7 @@ describe.skipIf(!canUseNamespaces)('multus with the reference plugins, in real n
       name: 'multus-cni-network',
       type: 'multus',
       cniDir: f.work.cniDir,
-      binDir: REFERENCE_PLUGINS,
+      binDir: set.dir,
       delegates: [
         { cniVersion: '1.0.0', name: `prim-${f.node.id}`, type: 'bridge', bridge: `br${f.node.id}`, isGateway: true,
           ipam: ipam('10.201.0.0/24', { routes: [{ dst: '0.0.0.0/0' }] }) },
