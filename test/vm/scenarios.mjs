@@ -1,0 +1,76 @@
+// Runs inside the ipvlan VM (see test/vm/init): every ipvlan mode through our built-in and through each set of
+// reference plugins under /ref, with the same configuration, one after the other on one pod namespace. It prints one line,
+// `VMRESULT <json>`, that test/integration/ipvlan-kernel.test.ts compares; it asserts nothing itself.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+
+const ip = (...args) => execFileSync('ip', args, { encoding: 'utf8' });
+const json = (...args) => JSON.parse(ip('-j', ...args) || '[]');
+
+ip('link', 'add', 'master0', 'type', 'dummy');
+ip('link', 'set', 'master0', 'up');
+
+mkdirSync('/tmp/ours');
+for (const name of ['ipvlan', 'host-local']) symlinkSync('/project/bin/multus', `/tmp/ours/${name}`);
+const plugins = { ours: '/tmp/ours' };
+for (const set of readdirSync('/ref').sort()) plugins[set] = `/ref/${set}`;
+
+function call(impl, command, conf) {
+  const r = spawnSync(`${plugins[impl]}/ipvlan`, [], {
+    input: JSON.stringify(conf),
+    encoding: 'utf8',
+    env: {
+      PATH: '/bin:/usr/bin:/usr/sbin', CNI_COMMAND: command, CNI_CONTAINERID: 'vm-pod-1', CNI_NETNS: '/run/netns/pod',
+      CNI_IFNAME: 'net1', CNI_PATH: plugins[impl], CNI_ARGS: '',
+    },
+  });
+  let out;
+  try {
+    out = r.stdout ? JSON.parse(r.stdout) : undefined;
+  } catch {
+    out = r.stdout;
+  }
+  return { status: r.status, out, stderr: r.stderr };
+}
+
+/** What the pod and the IPAM store hold: links without indexes (they differ by creation path), addresses, routes. */
+function state(dataDir) {
+  const links = json('-n', 'pod', '-d', 'link', 'show').filter((l) => l.ifname !== 'lo').map((l) => ({
+    ifname: l.ifname, kind: l.linkinfo?.info_kind, mode: l.linkinfo?.info_data?.mode, mtu: l.mtu, address: l.address,
+    operstate: l.operstate,
+  }));
+  const addrs = json('-n', 'pod', 'addr', 'show').filter((l) => l.ifname !== 'lo')
+    .map((l) => ({ ifname: l.ifname, addrs: l.addr_info.filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`) }));
+  const routes = [...json('-n', 'pod', 'route', 'show'), ...json('-n', 'pod', '-6', 'route', 'show')]
+    .filter((r) => !String(r.dst).startsWith('fe80'));
+  const store = {};
+  const dir = `${dataDir}/ipvl`;
+  try {
+    for (const f of readdirSync(dir).sort()) if (f !== 'lock') store[f] = readFileSync(`${dir}/${f}`, 'utf8');
+  } catch {
+    // no store yet: nothing reserved
+  }
+  return { links, addrs, routes, store };
+}
+
+const out = [];
+for (const mode of ['l2', 'l3', 'l3s']) {
+  for (const impl of Object.keys(plugins)) {
+    ip('netns', 'add', 'pod');
+    const dataDir = `/tmp/ipam-${impl}-${mode}`;
+    const conf = {
+      cniVersion: '1.0.0', name: 'ipvl', type: 'ipvlan', master: 'master0', mode, mtu: 1400,
+      ipam: { type: 'host-local', subnet: '10.55.0.0/24', gateway: '10.55.0.1', dataDir, routes: [{ dst: '0.0.0.0/0' }] },
+    };
+    const add = call(impl, 'ADD', conf);
+    const afterAdd = state(dataDir);
+    const withPrev = { ...conf, prevResult: add.out };
+    const check = call(impl, 'CHECK', withPrev);
+    const del = call(impl, 'DEL', withPrev);
+    const afterDel = state(dataDir);
+    const delAgain = call(impl, 'DEL', conf);
+    ip('netns', 'del', 'pod');
+    out.push({ mode, impl, add, afterAdd, check, del, afterDel, delAgain });
+  }
+}
+process.stdout.write(`VMRESULT ${JSON.stringify(out)}\n`);
