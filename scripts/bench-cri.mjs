@@ -7,7 +7,8 @@
 //   go-multus          Go Multus's thin plugin (4.2.2, built by scripts/build-peers.sh) with the reference plugins
 // The variants alternate pod by pod (one warm-up each, not counted) by switching one symlink that both containerd's
 // CNI bin dir and multus's binDir go through; the network configuration is the same for all. Prints medians and
-// each variant's ratio to Go Multus.
+// each variant's ratio to Go Multus, and the median of a bare `node -e 0` measured in between (a Node start-up is
+// what each multus-ts process pays first; the number says how loaded the machine was).
 // Needs root, containerd, runc, gcc. Usage: node scripts/bench-cri.mjs [pods per variant, 15] [secondaries, 2]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
@@ -106,12 +107,18 @@ try {
   const names = Object.keys(variants);
   const samples = Object.fromEntries(names.map((n) => [n, []]));
   for (const n of names) await pod(n); // warm-up: page cache, containerd's first sandbox
-  for (let i = 0; i < runs; i++) for (const n of names) samples[n].push(await pod(n));
+  // A bare Node start-up, interleaved: multus-ts pays it per process, and on a loaded machine it is most of the cost.
+  const nodeStart = [];
+  for (let i = 0; i < runs; i++) {
+    for (const n of names) samples[n].push(await pod(n));
+    nodeStart.push((await time(async () => spawnSync(process.execPath, ['-e', '0'])))[0]);
+  }
 
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const row = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(16) : String(c).padStart(14))).join('');
   console.log(`containerd ${(await cd.cri.version()).runtimeVersion}, reference plugins ${referenceLabel}, ` +
     `${go.missing ? '' : `Go Multus ${go.version}, `}pod = bridge + ${secondaries} macvlan, ${runs} pods per variant, medians in ms`);
+  console.log(`node -e 0 meanwhile: ${median(nodeStart).toFixed(0)} ms`);
   console.log(row(['variant', 'RunPodSandbox', 'Stop', 'Remove', 'Stop+Remove']));
   const medians = {};
   for (const n of names) {
