@@ -91,14 +91,6 @@ export class DecodedMessage {
     });
   }
 
-  has(no: number): boolean {
-    return this.fields.has(no);
-  }
-
-  bytesList(no: number): Buffer[] {
-    return this.lengthDelimited(no);
-  }
-
   /** The last occurrence wins, as in protobuf; absent is empty. */
   bytes(no: number): Buffer {
     return this.lengthDelimited(no).at(-1) ?? Buffer.alloc(0);

@@ -72,18 +72,16 @@ function socketExists(path: string): boolean {
   }
 }
 
-/** Statuses that say "not now" rather than "never": unreachable, too slow. */
-const TRANSIENT = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */]);
-
 async function fromKubelet(src: KubeletSources, pod: PodKey): Promise<PodDevices> {
   const source = `the kubelet at ${src.socketPath}`;
-  const { listPodResources } = await import('./pod-resources');
+  const [{ listPodResources }, { GrpcError, GrpcStatus }] = await Promise.all([import('./pod-resources'), import('../grpc/unary')]);
   let pods: PodResources[];
   try {
     pods = await listPodResources(src.socketPath, src.deadlineMs);
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    throw new CniError(typeof code === 'number' && TRANSIENT.has(code) ? ErrorCode.TryAgainLater : ErrorCode.Internal,
+    // Unreachable or too slow says "not now" (a kubelet restarting); any other answer will not change by itself.
+    const transient = e instanceof GrpcError && (e.code === GrpcStatus.Unavailable || e.code === GrpcStatus.DeadlineExceeded);
+    throw new CniError(transient ? ErrorCode.TryAgainLater : ErrorCode.Internal,
       `cannot list pod resources from ${source}: ${(e as Error).message}`,
       'is the kubelet running, and is "kubeletSocket" in the multus configuration its PodResources socket?');
   }

@@ -110,6 +110,13 @@ describe('the devices of a pod, from the kubelet', () => {
     expect(err.message).toMatch(/kubelet\.sock: PERMISSION_DENIED: pod resources API disabled$/);
   });
 
+  it('fails on an answer that is not a List response, naming the socket', async () => {
+    (await serve([WEB])).fault = { message: Buffer.from([0x0a, 0x05, 0x0b]) };
+    const err = await rejected(podDevices(sources(), POD));
+    expect(err.code).toBe(ErrorCode.Internal);
+    expect(err.message).toContain(`cannot list pod resources from the kubelet at ${join(dir, 'kubelet.sock')}: `);
+  });
+
   it('fails when the socket exists but nobody listens (a kubelet restarting), code 11', async () => {
     const path = join(dir, 'kubelet.sock');
     const server = createServer();
