@@ -62,9 +62,10 @@ const UNDO_GRACE_MS = 5_000;
 /**
  * Runs `plugin` in this process under `req`'s deadline. An in-process call cannot be killed, so at the deadline the
  * plugin's abort signal fires: its waits end, the plugins it started are killed, and it undoes what it did on its
- * usual failure path. The call reports a timeout (code 11) once it has done so, or after UNDO_GRACE_MS.
+ * usual failure path. The call reports a timeout (code 11) once it has done so, or after `graceMs`.
  */
-export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runner: PluginRunner): Promise<ExecOutcome> {
+export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runner: PluginRunner,
+  graceMs = UNDO_GRACE_MS): Promise<ExecOutcome> {
   const stop = new AbortController();
   const abort = () => stop.abort();
   req.signal?.addEventListener('abort', abort, { once: true });
@@ -78,9 +79,9 @@ export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runne
     if (first !== 'expired' && first !== 'aborted') return { code: first.exitCode, stdout: first.stdout, stderr: '', timedOut: false };
     stop.abort();
     let grace: NodeJS.Timeout | undefined;
-    const settled = await Promise.race([call.then(() => true), new Promise<false>((r) => { grace = setTimeout(() => r(false), UNDO_GRACE_MS); })]);
+    const settled = await Promise.race([call.then(() => true), new Promise<false>((r) => { grace = setTimeout(() => r(false), graceMs); })]);
     clearTimeout(grace);
-    if (!settled) logError(`${req.label}: still running ${UNDO_GRACE_MS / 1000}s after it was told to stop`);
+    if (!settled) logError(`${req.label}: still running ${graceMs / 1000}s after it was told to stop`);
     return { code: null, stdout: '', stderr: '', timedOut: true };
   } finally {
     clearTimeout(timer);

@@ -1,3 +1,5 @@
+import { CniError, ErrorCode } from './errors';
+
 /*
  * The seam through which anything runs a CNI plugin (libcni's invoke.Exec): a plugin binary, for one verb, with
  * its environment and stdin, under a deadline. The spawning runner (delegation/exec-plugin.ts) starts the binary;
@@ -49,4 +51,12 @@ export interface PluginRunner {
    * link plugins delete their links in one kernel batch). The DELs still run afterwards and must find the work done.
    */
   beforeDels?(dels: PendingDel[]): Promise<void>;
+}
+
+/**
+ * Ends a plugin's work when its caller has given up (the signal of its Invocation): its usual failure path then
+ * undoes what it did. Called at the points where a plugin waits.
+ */
+export function stopIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CniError(ErrorCode.TryAgainLater, 'stopped: the caller\'s deadline passed');
 }

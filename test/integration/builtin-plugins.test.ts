@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ourPlugin } from '../helpers/plugin-exec';
-import { REFERENCE_PLUGINS, runMultus } from '../helpers/multus';
+import { REFERENCE_PLUGINS, runMultus, SPY } from '../helpers/multus';
 import { canUseNamespaces, nodeFixture } from '../helpers/netns';
 
 // A node that has nothing but this project: eth0, net1 and net2 all come from our own macvlan and host-local,
@@ -33,6 +33,32 @@ describe.skipIf(!canUseNamespaces)('multus with its built-in plugins only', () =
       inNetns: f.node.nodeNs, path: '/nonexistent' });
     return { call, logFile };
   }
+
+  it('stops a built-in delegate that never answers at delegateTimeoutSeconds: code 11, nothing left', () => {
+    const { logFile } = setup();
+    const binDir = join(f.work.dir, 'opt-cni-bin');
+    symlinkSync(SPY, join(binDir, 'spy'));
+    const spyLog = join(f.work.dir, 'stalled-spy.log');
+    // net1's macvlan waits for an IPAM plugin that never answers ADD: from multus's side the built-in never returns.
+    const conf = {
+      cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', cniDir: f.work.cniDir, binDir, logFile, logLevel: 'debug',
+      logToStderr: false, delegateTimeoutSeconds: 1,
+      delegates: [
+        { cniVersion: '1.0.0', name: 'cluster', type: 'macvlan', master: f.node.uplink,
+          ipam: { type: 'host-local', subnet: '10.245.0.0/24', dataDir: f.work.ipamDir } },
+        { cniVersion: '1.0.0', name: 'stalled', type: 'macvlan', master: f.node.uplink, ipam: { type: 'spy' },
+          spy: { sleep: 600_000, sleepOn: ['ADD'], log: spyLog } },
+      ],
+    };
+    const add = runMultus({ command: 'ADD', conf, containerId: `t${f.node.id}`, netns: f.node.podNetnsPath, inNetns: f.node.nodeNs, path: '/nonexistent' });
+    expect(add.status).toBe(1);
+    expect(add.json).toMatchObject({ code: 11, msg: expect.stringContaining('did not answer within 1s') });
+    // The built-in undid its half-made link, the rollback removed eth0 and released both addresses.
+    expect(f.node.podLinks()).toEqual([]);
+    expect(readdirSync(join(f.work.ipamDir, 'cluster')).filter((x) => /^\d/.test(x))).toEqual([]);
+    expect(readFileSync(spyLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l).command)).toEqual(['ADD', 'DEL']);
+    expect(existsSync(join(f.work.cniDir, `t${f.node.id}`))).toBe(false);
+  });
 
   it('attaches eth0, net1 and net2 in-process and removes them again', () => {
     const { call, logFile } = setup();

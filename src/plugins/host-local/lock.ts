@@ -4,6 +4,7 @@ import { lock as properLock } from 'proper-lockfile';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { LOCK_EX, LOCK_NB, nativeHelper } from '../../netlink/native';
 import { goErrorText } from './go-error';
+import { stopIfAborted } from '../../cni/runner';
 
 /*
  * A network's store is locked twice, always in this order:
@@ -55,10 +56,11 @@ function openLockFile(path: string): number {
   }
 }
 
-async function flockBefore(fd: number, deadline: number, path: string, dir: string): Promise<void> {
+async function flockBefore(fd: number, deadline: number, path: string, dir: string, signal?: AbortSignal): Promise<void> {
   const { flock } = nativeHelper();
   for (let delay = 1; !flock(fd, LOCK_EX | LOCK_NB); delay = Math.min(delay * 2, MAX_POLL_MS)) {
     if (Date.now() >= deadline) throw busy(dir, `a live process holds flock on ${path} (fuser ${path} names it)`);
+    stopIfAborted(signal);
     await sleep(delay);
   }
 }
@@ -67,7 +69,7 @@ async function flockBefore(fd: number, deadline: number, path: string, dir: stri
  * The lock directory, polled like the flock: proper-lockfile's own retries precompute their whole backoff schedule
  * on every call, which cost more than the allocation itself.
  */
-async function lockDirBefore(lockFile: string, lockDir: string, deadline: number, dir: string): Promise<() => Promise<void>> {
+async function lockDirBefore(lockFile: string, lockDir: string, deadline: number, dir: string, signal?: AbortSignal): Promise<() => Promise<void>> {
   for (let delay = 1; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
     try {
       return await properLock(lockFile, {
@@ -83,26 +85,27 @@ async function lockDirBefore(lockFile: string, lockDir: string, deadline: number
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw new Error(goErrorText(e, 'mkdir', lockDir));
       if (Date.now() >= deadline) throw busy(dir, `${lockDir} was kept fresh the whole time, so its holder is alive but stuck`);
+      stopIfAborted(signal);
     }
     await sleep(delay);
   }
 }
 
-/** Takes both locks of the network directory `dir`; the returned function releases them. */
-export async function lockStore(dir: string): Promise<Unlock> {
+/** Takes both locks of the network directory `dir`; the returned function releases them. `signal` ends the wait. */
+export async function lockStore(dir: string, signal?: AbortSignal): Promise<Unlock> {
   const lockFile = join(dir, LOCK_FILE);
   const lockDir = join(dir, LOCK_DIR);
   const deadline = Date.now() + WAIT_MS;
   const fd = openLockFile(lockFile);
   let releaseDir: () => Promise<void>;
   try {
-    releaseDir = await lockDirBefore(lockFile, lockDir, deadline, dir);
+    releaseDir = await lockDirBefore(lockFile, lockDir, deadline, dir, signal);
   } catch (e) {
     closeSync(fd);
     throw e;
   }
   try {
-    await flockBefore(fd, deadline, lockFile, dir);
+    await flockBefore(fd, deadline, lockFile, dir, signal);
   } catch (e) {
     closeSync(fd);
     await releaseDir().catch(() => undefined);

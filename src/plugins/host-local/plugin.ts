@@ -17,8 +17,8 @@ import { NetworkStore } from './store';
  * it covers every moment the reference would hold the lock, the two still exclude each other.
  */
 
-async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T): Promise<T> {
-  return withLocked(NetworkStore.open(conf.dataDir, conf.name), fn);
+async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, signal?: AbortSignal): Promise<T> {
+  return withLocked(NetworkStore.open(conf.dataDir, conf.name), fn, signal);
 }
 
 /** The same for commands that only read or release: a network without a store has nothing, and gets no store. */
@@ -27,8 +27,8 @@ async function withExistingStore<T>(conf: HostLocalConfig, fn: (store: NetworkSt
   return store ? withLocked(store, fn) : nothing;
 }
 
-async function withLocked<T>(store: NetworkStore, fn: (store: NetworkStore) => T): Promise<T> {
-  const unlock = await lockStore(store.dir);
+async function withLocked<T>(store: NetworkStore, fn: (store: NetworkStore) => T, signal?: AbortSignal): Promise<T> {
+  const unlock = await lockStore(store.dir, signal);
   try {
     return fn(store);
   } finally {
@@ -42,7 +42,8 @@ async function add(inv: Invocation): Promise<Record<string, unknown>> {
   // Read before the store is touched, so that a bad path leaves no trace.
   const dns: DNS = conf.resolvConf ? parseResolvConf(conf.resolvConf) : {};
   const who = { containerId: inv.cmd.containerId, ifName: inv.cmd.ifName };
-  const ips = await withLockedStore(conf, (store) => allocate(store, conf.rangeSets, who, requested));
+  // Only ADD gives up waiting when its caller does: a DEL or GC must get its work done.
+  const ips = await withLockedStore(conf, (store) => allocate(store, conf.rangeSets, who, requested), inv.signal);
   return convertResult({ cniVersion: CURRENT_VERSION, interfaces: [], ips, routes: conf.routes, dns }, inv.cniVersion);
 }
 

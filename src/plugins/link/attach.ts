@@ -11,6 +11,7 @@ import { Rtnl } from '../../netlink/rtnl';
 import { announceAddresses, configureInterface, setUp } from './configure';
 import { execIpam, ipamResult } from './ipam';
 import type { Master } from './master';
+import { stopIfAborted } from '../../cni/runner';
 
 export type LinkKind = 'macvlan' | 'ipvlan';
 
@@ -111,11 +112,13 @@ export async function attach(req: AttachRequest): Promise<Record<string, unknown
       dns: req.dns,
     };
     const addresses = await addressing(req, undo);
+    // The caller gave up while this plugin waited (for IPAM): what was done is undone below.
+    stopIfAborted(req.inv.signal);
     if (addresses) {
       result.ips = addresses.ips.map((ip) => ({ ...ip, interface: 0 }));
       result.routes = addresses.routes;
       announceAddresses(netns, ifName);
-      await configureInterface(pod, netns, link, result);
+      await configureInterface(pod, netns, link, result, req.inv.signal);
     } else {
       await setUp(pod, link);
     }

@@ -6,6 +6,7 @@ import { familyOf, parseCidr } from '../../cni/ip';
 import { IFA_F_DADFAILED, IFA_F_TENTATIVE, type LinkState } from '../../netlink/messages';
 import type { Rtnl } from '../../netlink/rtnl';
 import { readSysctl, writeSysctl } from '../../netlink/sysctl';
+import { stopIfAborted } from '../../cni/runner';
 
 // How long IPv6 duplicate address detection may take before routes via an IPv6 gateway are added (the reference's
 // SettleAddresses: 5 s in current releases), and how often to look.
@@ -63,7 +64,7 @@ export async function setUp(nl: Rtnl, link: LinkState): Promise<void> {
 }
 
 /** Waits until no address of the link is tentative, so that a route via an IPv6 gateway can be added. */
-async function settleAddresses(nl: Rtnl, link: LinkState): Promise<void> {
+async function settleAddresses(nl: Rtnl, link: LinkState, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + DAD_TIMEOUT_S * 1000;
   for (;;) {
     const addrs = await nl.addresses(link.index);
@@ -71,6 +72,7 @@ async function settleAddresses(nl: Rtnl, link: LinkState): Promise<void> {
     if (failed) throw new CniError(ErrorCode.Internal, `link ${link.name} has address ${failed.ip}/${failed.prefixLen} in DADFAILED state`);
     if (!addrs.some((a) => a.flags & IFA_F_TENTATIVE)) return;
     if (Date.now() > deadline) throw new CniError(ErrorCode.Internal, `link ${link.name} still has tentative addresses after ${DAD_TIMEOUT_S} seconds`);
+    stopIfAborted(signal);
     await new Promise((r) => setTimeout(r, DAD_POLL_MS));
   }
 }
@@ -80,7 +82,8 @@ async function settleAddresses(nl: Rtnl, link: LinkState): Promise<void> {
  * does: addresses, link up, then routes, a route without a gateway going via the first gateway of its family.
  * `nl` is a socket in the pod's namespace `netns`.
  */
-export async function configureInterface(nl: Rtnl, netns: string, link: LinkState, result: Pick<Result, 'ips' | 'routes'>): Promise<void> {
+export async function configureInterface(nl: Rtnl, netns: string, link: LinkState, result: Pick<Result, 'ips' | 'routes'>,
+  signal: AbortSignal): Promise<void> {
   const gateways: { 4?: string; 6?: string } = {};
   let ipv6Enabled = false;
   for (const ip of result.ips) {
@@ -93,7 +96,7 @@ export async function configureInterface(nl: Rtnl, netns: string, link: LinkStat
   }
 
   await setUp(nl, link);
-  if (gateways[6]) await settleAddresses(nl, link);
+  if (gateways[6]) await settleAddresses(nl, link, signal);
 
   for (const r of result.routes) {
     const spec = { dst: r.dst, gw: r.gw ?? gateways[parseCidr(r.dst).family], oif: link.index, priority: r.priority, table: r.table, scope: r.scope };

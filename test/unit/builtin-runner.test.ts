@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { runWithDeadline } from '../../src/builtins';
+import type { CniPlugin, Invocation } from '../../src/cni/skel';
+import type { ExecRequest, PluginRunner } from '../../src/cni/runner';
+import { spawnRunner } from '../../src/delegation/exec-plugin';
+
+// A built-in runs inside multus: it cannot be killed, so at the deadline it is told to stop and must undo its work.
+
+const CONF = JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'fake' });
+
+function request(timeoutMs: number, signal?: AbortSignal): ExecRequest {
+  return {
+    pluginPath: '/nonexistent/fake',
+    env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'ctr-1', CNI_NETNS: '/var/run/netns/none-builtin-runner-test', CNI_IFNAME: 'net1', CNI_PATH: '/x' },
+    stdin: Buffer.from(CONF),
+    timeoutMs,
+    label: 'fake ADD',
+    signal,
+  };
+}
+
+function plugin(add: (inv: Invocation) => Promise<Record<string, unknown>>): CniPlugin {
+  const none = async () => undefined;
+  return { about: 'fake', add, del: none, check: none, status: none, gc: none };
+}
+
+const runner: PluginRunner = spawnRunner;
+
+describe('runWithDeadline: a built-in under delegateTimeoutSeconds', () => {
+  it('passes a timely answer on as the plugin gave it', async () => {
+    const out = await runWithDeadline(plugin(async () => ({ cniVersion: '1.0.0', ips: [] })), request(5_000), runner);
+    expect(out).toMatchObject({ code: 0, stderr: '', timedOut: false });
+    expect(JSON.parse(out.stdout)).toEqual({ cniVersion: '1.0.0', ips: [] });
+  });
+
+  it('stops a built-in that never answers: its signal fires, it undoes its work, the call times out', async () => {
+    const steps: string[] = [];
+    const stalls = plugin((inv) => new Promise((_, reject) => {
+      steps.push('link created');
+      inv.signal.addEventListener('abort', () => {
+        steps.push('link removed');
+        reject(new Error('stopped'));
+      });
+    }));
+    const out = await runWithDeadline(stalls, request(50), runner);
+    expect(out.timedOut).toBe(true);
+    // The undo ran before the call returned, so the caller's rollback finds nothing half-done.
+    expect(steps).toEqual(['link created', 'link removed']);
+  });
+
+  it('gives up on a built-in that ignores its signal after the grace period', async () => {
+    let told = false;
+    const deaf = plugin((inv) => new Promise(() => {
+      inv.signal.addEventListener('abort', () => { told = true; });
+    }));
+    const out = await runWithDeadline(deaf, request(50), runner, 50);
+    expect(out).toEqual({ code: null, stdout: '', stderr: '', timedOut: true });
+    expect(told).toBe(true);
+  });
+
+  it('stops the built-in when its own caller gives up first', async () => {
+    const caller = new AbortController();
+    let stopped = false;
+    const waits = plugin((inv) => new Promise((_, reject) => {
+      inv.signal.addEventListener('abort', () => { stopped = true; reject(new Error('stopped')); });
+      caller.abort();
+    }));
+    const out = await runWithDeadline(waits, request(60_000, caller.signal), runner);
+    expect(out.timedOut).toBe(true);
+    expect(stopped).toBe(true);
+  });
+});
