@@ -24,7 +24,19 @@ async function runHuman(name: string): Promise<void> {
     return;
   }
   const { runCli } = await import('./cli/cli');
-  await runCli(process.argv, builtinRunner, aboutText(await loadBuiltinPlugin('multus')));
+  let argv = process.argv;
+  if (name === 'thin_entrypoint' || name === 'install_multus') {
+    // Go Multus's installer names, as its DaemonSet starts them.
+    const { THIN_ENTRYPOINT, installMultusArgs, thinEntrypointArgs } = await import('./install/multus-entrypoints');
+    try {
+      argv = [...argv.slice(0, 2), ...(name === THIN_ENTRYPOINT ? thinEntrypointArgs : installMultusArgs)(argv.slice(2))];
+    } catch (e) {
+      process.stderr.write(`${(e as Error).message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+  }
+  await runCli(argv, builtinRunner, aboutText(await loadBuiltinPlugin('multus')));
 }
 
 export function main(): void {

@@ -178,3 +178,30 @@ export function pruneVersions(o: AppLayout, keep: string, files: HostFiles, now 
   }
   return removed;
 }
+
+/** Removes every link in the bin dir this installer makes: `multus` into the install dir, built-in names to `multus`. */
+export function removeOurLinks(o: AppLayout, files: HostFiles): void {
+  const binDir = onHost(o, o.cniBinDir);
+  let names: string[];
+  try {
+    names = readdirSync(binDir);
+  } catch {
+    return;
+  }
+  // The built-in names go first: removed after `multus`, they would dangle for a moment.
+  const ours = names.filter((n) => readlinkOrUndefined(join(binDir, n)) === MULTUS_LINK || linkedVersion(o, join(binDir, n)) !== undefined);
+  for (const name of ours.sort((a, b) => Number(a === MULTUS_LINK) - Number(b === MULTUS_LINK))) files.remove(join(binDir, name));
+}
+
+/** Removes every version directory (and interrupted copy) in the install dir, then the dir itself when empty. */
+export function removeAllVersions(o: AppLayout, files: HostFiles): void {
+  const base = onHost(o, o.installDir);
+  let entries: string[];
+  try {
+    entries = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const entry of entries) if (VERSION_DIR.test(entry) || entry.startsWith('.tmp-')) files.removeTree(join(base, entry));
+  files.removeEmptyDir(base);
+}

@@ -1,4 +1,7 @@
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { removeFile, writeFileAtomic } from '../util/atomic-file';
 
@@ -107,6 +110,42 @@ export class HostFiles {
     else {
       replaceWithSymlink(path, target);
       this.io.log(`linked ${path} -> ${target}`);
+    }
+    return true;
+  }
+
+  rename(from: string, to: string): boolean {
+    if (this.dryRun) this.io.out(`would rename ${from} to ${to}\n`);
+    else {
+      renameSync(from, to);
+      fsyncDir(dirname(to));
+      this.io.log(`renamed ${from} to ${to}`);
+    }
+    return true;
+  }
+
+  /** Creates a directory (and its parents) if it is missing. */
+  mkdir(path: string): boolean {
+    if (existsSync(path)) return false;
+    if (this.dryRun) this.io.out(`would create ${path}\n`);
+    else {
+      mkdirSync(path, { recursive: true, mode: 0o755 });
+      this.io.log(`created ${path}`);
+    }
+    return true;
+  }
+
+  /** Removes an empty directory; a directory that still holds something is left alone. */
+  removeEmptyDir(path: string): boolean {
+    try {
+      if (readdirSync(path).length > 0) return false;
+    } catch {
+      return false;
+    }
+    if (this.dryRun) this.io.out(`would remove ${path}\n`);
+    else {
+      rmdirSync(path);
+      this.io.log(`removed ${path}`);
     }
     return true;
   }

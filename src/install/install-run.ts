@@ -1,10 +1,11 @@
 import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
 import { toCniError } from '../cni/errors';
 import { appManifest } from './app-files';
-import { installVersion, linkBuiltinPlugins, pruneVersions, switchMultusLink } from './app-install';
+import { installVersion, linkBuiltinPlugins, pruneVersions, removeAllVersions, removeOurLinks, switchMultusLink } from './app-install';
 import { HostFiles, type InstallIo } from './host-files';
 import { expiryWarning, nextCheckDelay, syncKubeconfig } from './kubeconfig';
-import { removeMultusConfig, syncMultusConfig } from './multus-conf';
+import { copyMultusConfig, removeMultusConfig, syncMultusConfig } from './multus-conf';
 import { onHost, parseInstallFlags, type InstallOptions, type RawInstallFlags } from './options';
 
 /*
@@ -36,37 +37,54 @@ interface TickOutcome {
   primaryFile?: string;
 }
 
-/** One pass over the files that must track the node: kubeconfig, then 00-multus. Never throws. */
+function syncKubeconfigInto(o: InstallOptions, files: HostFiles, env: NodeJS.ProcessEnv, now: number, out: TickOutcome): boolean {
+  if (o.kubeconfigPath === '') return true;
+  try {
+    const k = syncKubeconfig(o, files, env);
+    out.delayMs = nextCheckDelay(o.intervalMs, k.expiresAt, o.tokenMarginMs, now);
+    const warning = expiryWarning(k.expiresAt, o.tokenMarginMs, now);
+    if (warning) out.problems.push(warning);
+    return true;
+  } catch (e) {
+    out.problems.push(`kubeconfig not written: ${message(e)}`);
+    return false;
+  }
+}
+
+/** One pass over the files that must track the node: kubeconfig, then 00-multus (or its copy). Never throws. */
 function syncFiles(o: InstallOptions, files: HostFiles, env: NodeJS.ProcessEnv, now: number): TickOutcome {
   const out: TickOutcome = { delayMs: o.intervalMs, problems: [] };
-  if (o.kubeconfigPath !== '') {
-    try {
-      const k = syncKubeconfig(o, files, env);
-      out.delayMs = nextCheckDelay(o.intervalMs, k.expiresAt, o.tokenMarginMs, now);
-      const warning = expiryWarning(k.expiresAt, o.tokenMarginMs, now);
-      if (warning) out.problems.push(warning);
-    } catch (e) {
-      out.problems.push(`kubeconfig not written: ${message(e)}`);
-      return out;
-    }
-  }
+  if (o.appOnly || !syncKubeconfigInto(o, files, env, now, out)) return out;
   try {
-    const c = syncMultusConfig(o, files);
-    out.primaryFile = c.primary.file;
-    out.problems.push(...c.warnings);
+    if (o.multusConfFile !== '') {
+      out.primaryFile = copyMultusConfig(o, files);
+    } else {
+      const c = syncMultusConfig(o, files);
+      out.primaryFile = c.primary.file;
+      out.problems.push(...c.warnings);
+    }
   } catch (e) {
     out.problems.push(`multus configuration not written (the last good one stays): ${message(e)}`);
   }
   return out;
 }
 
-/** Installs the executable; returns the installed version's id ('' with --skip-app-install). */
+/**
+ * Installs the executable. The new version's directory is complete before anything points at it, and the
+ * kubeconfig is written before the link switches, so the first ADD of the new version finds everything it needs;
+ * returns the installed version's id ('' with --skip-app-install).
+ */
 function installApp(o: InstallOptions, files: HostFiles, ctx: RunContext): string {
   let id = '';
   if (o.installApp) {
-    const app = appManifest(ctx.appRoot, ctx.nodeBinary);
+    const app = appManifest(o.appRoot ?? ctx.appRoot, ctx.nodeBinary);
     id = app.id;
     installVersion(o, app, files);
+    if (!o.appOnly && o.kubeconfigPath !== '') {
+      const tick: TickOutcome = { delayMs: o.intervalMs, problems: [] };
+      syncKubeconfigInto(o, files, ctx.env, Date.now(), tick);
+      for (const p of tick.problems) files.io.log(p);
+    }
     switchMultusLink(o, id, files);
     pruneVersions(o, id, files);
   }
@@ -120,7 +138,7 @@ function stopSignal(ctx: RunContext): { signal: AbortSignal; release(): void } {
 async function watchLoop(o: InstallOptions, files: HostFiles, ctx: RunContext, installed: string): Promise<void> {
   const { signal, release } = stopSignal(ctx);
   const sleeper = new Sleeper();
-  const confDir = onHost(o, o.cniConfDir);
+  const confDir = onHost(o, o.autoconfigDir);
   mkdirSync(confDir, { recursive: true, mode: 0o755 });
   let watcher: FSWatcher | undefined;
   try {
@@ -161,11 +179,34 @@ async function watchLoop(o: InstallOptions, files: HostFiles, ctx: RunContext, i
     watcher?.close();
     release();
   }
-  files.io.log('stopping');
-  if (o.cleanupOnExit) {
-    removeMultusConfig(o, files);
-    if (o.kubeconfigPath !== '') files.remove(onHost(o, o.kubeconfigPath));
+}
+
+/** Waits for SIGTERM (or the context's signal) without touching anything. */
+async function waitForStop(ctx: RunContext): Promise<void> {
+  const { signal, release } = stopSignal(ctx);
+  await new Sleeper().sleep(2 ** 31 - 1, signal);
+  release();
+}
+
+/**
+ * Removes everything the installer put on the host, in the order that keeps the node consistent: the
+ * configuration first (the runtime stops calling multus), then the links (nothing runs a version any more), the
+ * kubeconfig and the version directories. Files it did not make (other plugins, someone else's links) stay.
+ */
+export function uninstall(o: InstallOptions, files: HostFiles): void {
+  removeMultusConfig(o, files);
+  removeOurLinks(o, files);
+  if (o.kubeconfigPath !== '') {
+    const kubeconfig = onHost(o, o.kubeconfigPath);
+    files.remove(kubeconfig);
+    files.removeEmptyDir(dirname(kubeconfig));
   }
+  removeAllVersions(o, files);
+}
+
+function stop(o: InstallOptions, files: HostFiles): void {
+  files.io.log('stopping');
+  if (o.cleanupOnExit) uninstall(o, files);
 }
 
 /** Runs the install command; resolves to the exit status. */
@@ -174,16 +215,34 @@ export async function runInstall(flags: RawInstallFlags, ctx: RunContext): Promi
     const o = parseInstallFlags(flags);
     const files = new HostFiles(o.dryRun, ctx.io);
     const installed = installApp(o, files, ctx);
-    if (o.watch && !o.dryRun) {
+    if (o.watch && !o.dryRun && !o.appOnly && o.multusConfFile === '') {
       await watchLoop(o, files, ctx, installed);
+      stop(o, files);
       return 0;
     }
     const tick = syncFiles(o, files, ctx.env, Date.now());
     for (const p of tick.problems) ctx.io.log(p);
+    if ((o.watch || o.stayRunning) && !o.dryRun) {
+      await waitForStop(ctx);
+      stop(o, files);
+      return 0;
+    }
     // Warnings alone (a token close to expiry, a file sorting first) do not fail a one-shot run; missing files do.
-    return tick.primaryFile === undefined ? 1 : 0;
+    return tick.primaryFile === undefined && !o.appOnly ? 1 : 0;
   } catch (e) {
     ctx.io.log(`install failed: ${message(e)}`);
+    return 1;
+  }
+}
+
+/** Runs the uninstall command; resolves to the exit status. */
+export async function runUninstall(flags: RawInstallFlags, ctx: RunContext): Promise<number> {
+  try {
+    const o = parseInstallFlags(flags);
+    uninstall(o, new HostFiles(o.dryRun, ctx.io));
+    return 0;
+  } catch (e) {
+    ctx.io.log(`uninstall failed: ${message(e)}`);
     return 1;
   }
 }

@@ -1,5 +1,5 @@
-import { readdirSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { versionAtLeast } from '../cni/version';
 import type { NetworkConfig } from '../delegation/network-config';
@@ -91,7 +91,7 @@ function capabilities(net: NetworkConfig): Record<string, true> | undefined {
 
 /** The multus configuration for `primary`: `.conflist` from cniVersion 1.0.0 on, where single-plugin files are deprecated. */
 export function generateConfig(primary: Primary, o: ConfigOptions, kubeconfigPath: string, binDir: string): GeneratedConfig {
-  const version = primary.net.cniVersion;
+  const version = o.forceCniVersion ? o.cniVersion : primary.net.cniVersion;
   if (o.cniVersion !== '' && o.cniVersion !== version) {
     throw new CniError(ErrorCode.IncompatibleVersion, `--cni-version is ${o.cniVersion} while the primary network ${primary.file} has cniVersion ${version}`,
       'multus must speak the primary\'s version; drop --cni-version or make them equal');
@@ -100,7 +100,9 @@ export function generateConfig(primary: Primary, o: ConfigOptions, kubeconfigPat
   const caps = capabilities(primary.net);
   if (caps) plugin.capabilities = caps;
   if (kubeconfigPath !== '') plugin.kubeconfig = kubeconfigPath;
-  if (binDir !== DEFAULT_BIN_DIR) plugin.binDir = binDir;
+  if (o.binDir !== '') plugin.binDir = o.binDir;
+  else if (binDir !== DEFAULT_BIN_DIR) plugin.binDir = binDir;
+  if (o.confDir !== '') plugin.confDir = o.confDir;
   if (o.multusNamespace !== '') plugin.multusNamespace = o.multusNamespace;
   if (o.namespaceIsolation) plugin.namespaceIsolation = true;
   if (o.globalNamespaces !== '') plugin.globalNamespaces = o.globalNamespaces;
@@ -108,8 +110,10 @@ export function generateConfig(primary: Primary, o: ConfigOptions, kubeconfigPat
   if (o.logLevel !== '') plugin.logLevel = o.logLevel;
   if (o.logFile !== '') plugin.logFile = o.logFile;
   if (o.builtinPlugins.length > 0) plugin.builtinPlugins = o.builtinPlugins;
-  plugin.delegates = [primary.raw];
-  const head = { cniVersion: version, name: NETWORK_NAME };
+  if (!o.logToStderr) plugin.logToStderr = false;
+  plugin.delegates = [o.forceCniVersion ? { ...primary.raw, cniVersion: version } : primary.raw];
+  const name = o.overrideNetworkName && typeof primary.raw.name === 'string' ? primary.raw.name : NETWORK_NAME;
+  const head = { cniVersion: version, name };
   if (versionAtLeast(version, '1.0.0')) {
     return { fileName: MULTUS_CONFLIST, content: `${JSON.stringify({ ...head, plugins: [plugin] }, null, 2)}\n` };
   }
@@ -129,10 +133,13 @@ export interface ConfigSync {
 export function syncMultusConfig(o: InstallOptions, files: HostFiles): ConfigSync {
   const confDir = onHost(o, o.cniConfDir);
   const warnings: string[] = [];
-  const primary = findPrimary(confDir, o.config.primaryConfig, warnings);
+  if (o.config.confDir !== '') files.mkdir(onHost(o, o.config.confDir));
+  const primary = findPrimary(onHost(o, o.autoconfigDir), o.config.primaryConfig, warnings);
   const generated = generateConfig(primary, o.config, o.kubeconfigPath, o.cniBinDir);
   files.writeFile(join(confDir, generated.fileName), generated.content, { mode: 0o644, dirMode: 0o755 });
   files.remove(join(confDir, generated.fileName === MULTUS_CONF ? MULTUS_CONFLIST : MULTUS_CONF));
+  // Multus's --rename-conf-file: the runtime can then only find multus's configuration.
+  if (o.config.renamePrimary) files.rename(primary.file, `${primary.file}.old`);
   const before = configFileNames(confDir).filter((f) => f < generated.fileName && !f.startsWith(OWN_PREFIX));
   if (before.length > 0) {
     warnings.push(`${before.join(', ')} ${before.length > 1 ? 'sort' : 'sorts'} before ${generated.fileName} in ${confDir}: `
@@ -141,8 +148,26 @@ export function syncMultusConfig(o: InstallOptions, files: HostFiles): ConfigSyn
   return { primary, warnings };
 }
 
+/** Multus's --multus-conf-file=<file>: that file goes into the conf dir under its own name, as it is. */
+export function copyMultusConfig(o: InstallOptions, files: HostFiles): string {
+  let content: string;
+  try {
+    content = readFileSync(o.multusConfFile, 'utf8');
+  } catch (e) {
+    throw new CniError(ErrorCode.IoFailure, `--multus-conf-file: cannot read ${o.multusConfFile}: ${(e as Error).message}`);
+  }
+  const target = join(onHost(o, o.cniConfDir), basename(o.multusConfFile));
+  files.writeFile(target, content, { mode: 0o644, dirMode: 0o755 });
+  return target;
+}
+
+/** Removes the configuration the installer wrote: 00-multus.conf/.conflist, or the --multus-conf-file copy. */
 export function removeMultusConfig(o: InstallOptions, files: HostFiles): void {
   const confDir = onHost(o, o.cniConfDir);
+  if (o.multusConfFile !== '') {
+    files.remove(join(confDir, basename(o.multusConfFile)));
+    return;
+  }
   files.remove(join(confDir, MULTUS_CONF));
   files.remove(join(confDir, MULTUS_CONFLIST));
 }
