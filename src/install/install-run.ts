@@ -151,7 +151,7 @@ async function watchLoop(o: InstallOptions, files: HostFiles, ctx: RunContext, i
   }
   let reported = '';
   let primaryFile: string | undefined;
-  files.io.log(`watching ${confDir} every ${o.intervalMs / 1000} s`);
+  let first = true;
   try {
     while (!signal.aborted) {
       const tick = syncFiles(o, files, ctx.env, Date.now());
@@ -165,6 +165,11 @@ async function watchLoop(o: InstallOptions, files: HostFiles, ctx: RunContext, i
         for (const p of tick.problems) files.io.log(p);
         if (now === '' && reported !== '') files.io.log('no problems any more');
         reported = now;
+      }
+      if (first) {
+        // After the first pass: from here on the files are there, or the problems above say why not.
+        files.io.log(`watching ${confDir} every ${o.intervalMs / 1000} s`);
+        first = false;
       }
       if (installed !== '') {
         try {
@@ -194,7 +199,8 @@ async function waitForStop(ctx: RunContext): Promise<void> {
  * kubeconfig and the version directories. Files it did not make (other plugins, someone else's links) stay.
  */
 export function uninstall(o: InstallOptions, files: HostFiles): void {
-  removeMultusConfig(o, files);
+  // --app-only: the configuration may be someone else's by now (Go Multus's, after moving back).
+  if (!o.appOnly) removeMultusConfig(o, files);
   removeOurLinks(o, files);
   if (o.kubeconfigPath !== '') {
     const kubeconfig = onHost(o, o.kubeconfigPath);

@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { versionInfoJson } from '../../src/cni/version';
 import { linkBuiltinPlugins, MULTUS_LINK } from '../../src/install/app-install';
-import { runInstall } from '../../src/install/install-run';
+import { runInstall, runUninstall } from '../../src/install/install-run';
 import { MULTUS_CONF, MULTUS_CONFLIST } from '../../src/install/multus-conf';
-import { InstallSandbox, installFlags, jwt } from '../helpers/install';
+import { FLANNEL_031, InstallSandbox, installFlags, jwt } from '../helpers/install';
 import { ROOT, Workdir } from '../helpers/multus';
 
 // `multus install` end to end, in temporary directories standing for the host: the real application is copied,
@@ -101,6 +101,43 @@ describe('multus install on a node', () => {
     expect(await runInstall(flags, { io: sb.io, env: {} })).toBe(0);
     expect(sb.io.logs).toEqual([]);
     expect({ ...tree(sb.dir), ...tree(work.binDir) }).toEqual(before);
+  });
+});
+
+describe('multus install then multus uninstall', () => {
+  let sb: InstallSandbox;
+  beforeAll(() => {
+    sb = new InstallSandbox();
+    mkdirSync(sb.binDir);
+    writeFileSync(join(sb.binDir, 'bridge'), '#!/bin/sh\n', { mode: 0o755 });
+    sb.writeConf('10-podnet.conflist', FLANNEL_031);
+  });
+  afterAll(() => sb.remove());
+
+  it('writes the kubeconfig before it switches the multus link, and the configuration last', async () => {
+    expect(await runInstall(await installFlags([...sb.args(), '--link-builtin-plugins=macvlan']), { io: sb.io, env: {} })).toBe(0);
+    const at = (prefix: string) => sb.io.logs.findIndex((l) => l.startsWith(prefix));
+    const kubeconfig = at(`wrote ${sb.kubeconfigPath}`);
+    const link = at(`linked ${join(sb.binDir, MULTUS_LINK)} -> `);
+    const conf = at(`wrote ${join(sb.confDir, MULTUS_CONF)}`);
+    expect(kubeconfig, sb.io.logs.join('\n')).toBeGreaterThanOrEqual(0);
+    expect(link).toBeGreaterThan(kubeconfig);
+    expect(conf).toBeGreaterThan(link);
+    // Written whole or not at all: a temporary file renamed into place, none left behind.
+    expect(readdirSync(join(sb.confDir, 'multus.d'))).toEqual(['multus.kubeconfig']);
+  }, 120_000);
+
+  it('uninstall removes everything install put on the host and nothing else', async () => {
+    expect(readdirSync(sb.binDir).sort()).toEqual(['bridge', 'macvlan', 'multus']);
+    sb.io.clear();
+    expect(await runUninstall(await installFlags([...sb.args()]), { io: sb.io, env: {} }), sb.io.logs.join('\n')).toBe(0);
+    expect(readdirSync(sb.binDir)).toEqual(['bridge']);
+    expect(readdirSync(sb.confDir)).toEqual(['10-podnet.conflist']);
+    expect(existsSync(sb.installDir)).toBe(false);
+    // Nothing left to do the second time.
+    sb.io.clear();
+    expect(await runUninstall(await installFlags([...sb.args()]), { io: sb.io, env: {} })).toBe(0);
+    expect(sb.io.logs).toEqual([]);
   });
 });
 
