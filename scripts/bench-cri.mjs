@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // What a pod costs under a real container runtime: RunPodSandbox, then StopPodSandbox + RemovePodSandbox, through
 // one containerd (Debian's 1.6, started by this script as in the CRI tests), timed from the CRI client as kubelet
-// sees it. The pod has a primary (bridge + host-local) and N macvlan + host-local secondaries, with:
-//   multus-ts          our executable, with its built-in macvlan and host-local (symlinks, as on a node)
-//   multus-ts+ref      our executable delegating to the same reference plugins as Go Multus
+// sees it. The pod has a primary (bridge + host-local) and N macvlan + host-local secondaries. 00-multus.conf has
+// `builtinPlugins: [macvlan, host-local]` (Go Multus ignores the key), and the variants are:
+//   multus-ts          our executable; the reference plugins on disk, our built-ins run in-process for the secondaries
+//   multus-ts-linked   the same with macvlan and host-local on disk linked to our executable, so the bridge's
+//                      host-local is a Node process too (the other way to deploy the built-ins)
 //   go-multus          Go Multus's thin plugin (4.2.2, built by scripts/build-peers.sh) with the reference plugins
 // The variants alternate pod by pod (one warm-up each, not counted) by switching one symlink that both containerd's
 // CNI bin dir and multus's binDir go through; the network configuration is the same for all. Prints medians and
@@ -48,8 +50,8 @@ const go = goMultus();
 
 const work = mkdtempSync(join(tmpdir(), 'bench-cri-'));
 const variants = {
-  'multus-ts': { multus: MULTUS, macvlan: MULTUS, 'host-local': MULTUS, bridge: join(reference, 'bridge') },
-  'multus-ts+ref': { multus: MULTUS, macvlan: join(reference, 'macvlan'), 'host-local': join(reference, 'host-local'), bridge: join(reference, 'bridge') },
+  'multus-ts': { multus: MULTUS, macvlan: join(reference, 'macvlan'), 'host-local': join(reference, 'host-local'), bridge: join(reference, 'bridge') },
+  'multus-ts-linked': { multus: MULTUS, macvlan: MULTUS, 'host-local': MULTUS, bridge: join(reference, 'bridge') },
 };
 if (go.missing) console.log(`Go Multus is not built, so only multus-ts is measured: ${go.missing}`);
 else variants['go-multus'] = { multus: go.path('multus'), macvlan: join(reference, 'macvlan'), 'host-local': join(reference, 'host-local'), bridge: join(reference, 'bridge') };
@@ -80,6 +82,7 @@ try {
       const ipam = (n) => ({ type: 'host-local', subnet: `10.246.${n}.0/24`, dataDir: join(work, 'ipam') });
       return {
         cniVersion: '1.0.0', name: `bench-cri-${id}`, type: 'multus', cniDir: join(work, 'multus'), binDir: active,
+        builtinPlugins: ['macvlan', 'host-local'],
         delegates: [
           { cniVersion: '1.0.0', name: 'cluster', type: 'bridge', bridge, isGateway: true, ipam: { ...ipam(0), routes: [{ dst: '0.0.0.0/0' }] } },
           ...Array.from({ length: secondaries }, (_, i) => ({
