@@ -107,11 +107,13 @@ export function podPrefix(call: MultusCall, network: string): string {
 }
 
 /**
- * `CNIDeviceInfoFile` of delegate `index` (named as Multus names it: network, container, interface), or undefined
- * when it has no device. The primary never has one.
+ * Where delegate `index`'s device-info file is, named as Multus names it (network, container, interface); the
+ * primary never has one. `forDevice` (the default) asks only about a delegate that has a device ID: that is when
+ * the delegate is told about the file. DEL asks about any resource network, whose ID a DEL without its cache may
+ * not know.
  */
-export function attachmentDeviceInfoFile(call: MultusCall, d: Delegate, index: number): string | undefined {
-  if (index === 0 || !d.deviceID) return undefined;
+export function attachmentDeviceInfoFile(call: MultusCall, d: Delegate, index: number, forDevice = true): string | undefined {
+  if (index === 0 || !(d.deviceID || (!forDevice && d.resourceName))) return undefined;
   const { containerId, ifName } = call.inv.cmd;
   return cniDeviceInfoPath(call.conf.deviceInfoDir, delegateLabel(d), containerId, interfaceName(d, index, ifName));
 }

@@ -39,7 +39,7 @@ export function attachmentDeviceInfo(call: MultusCall, d: Delegate, index: numbe
 
 /** After DEL (or a rollback): the attachment's file goes; the device plugin's stays. */
 export function removeAttachmentDeviceInfo(call: MultusCall, d: Delegate, index: number): void {
-  const path = attachmentDeviceInfoFile(call, d, index);
+  const path = attachmentDeviceInfoFile(call, d, index, false);
   if (!path) return;
   try {
     removeDeviceInfo(path);

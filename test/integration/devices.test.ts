@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMultusAsync, uniqueId, Workdir, type RunOutcome } from '../helpers/multus';
 import { canUseNamespaces, TestNode } from '../helpers/netns';
@@ -166,6 +166,24 @@ describe.skipIf(!canUseNamespaces)('device IDs from the kubelet, in real namespa
     expect((await t.call('DEL')).status).toBe(0);
     expect(existsSync(copy)).toBe(false);
     expect(JSON.parse(readFileSync(dp, 'utf8'))).toEqual(info);
+    nothingLeft();
+  });
+
+  it('deletes without its cache and without a kubelet: the networks from the API, the device-info copies too', async () => {
+    const t = setup({ [NETWORKS]: 'sriov' });
+    addNad(t.ns, 'sriov', SRIOV, '10.252.0.0/24');
+    const k = await kubelet(t.ns, t.podName, vfs);
+    mkdirSync(join(f.devinfo, 'dp'), { recursive: true });
+    writeFileSync(join(f.devinfo, 'dp', 'intel.com-sriov_a-0000:3b:02.2-device.json'), '{"type":"pci","version":"1.1.0"}');
+    expect((await t.call('ADD')).status).toBe(0);
+    expect(readdirSync(join(f.devinfo, 'cni'))).toHaveLength(1);
+    await k.close();
+    f.kubelet = undefined;
+    rmSync(join(f.work.cniDir, t.containerId));
+    const del = await t.call('DEL');
+    expect(del.status).toBe(0);
+    // The kubelet could not say which device it was; the DEL goes on without one rather than failing.
+    expect(spyCalls('DEL', 'net1').map((c) => c.stdin.deviceID)).toEqual([undefined]);
     nothingLeft();
   });
 
