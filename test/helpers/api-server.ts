@@ -19,10 +19,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { nativeHelper } from '../../src/netlink/native';
+import { decodeMessage } from '../../src/grpc/wire';
 
 export const NAD_GROUP = 'k8s.cni.cncf.io';
 export const MERGE_PATCH = 'application/merge-patch+json';
 export const STRATEGIC_MERGE_PATCH = 'application/strategic-merge-patch+json';
+/** What client-go sends when configured for protobuf, as Go Multus's is (for PUTs of pods/status). */
+export const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 /** The identity the server sees for a token or for its client certificate, used in 403 messages. */
 export const SERVICE_ACCOUNT_USER = 'system:serviceaccount:kube-system:multus';
 const CLIENT_CN = SERVICE_ACCOUNT_USER;
@@ -423,13 +426,13 @@ export class ApiServer {
     if (method !== 'PATCH' && method !== 'PUT') return this.fail(res, 405, `${method} is not supported by this test server`, route);
 
     const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
-    const accepted = method === 'PATCH' ? [MERGE_PATCH, STRATEGIC_MERGE_PATCH] : ['application/json'];
+    const accepted = method === 'PATCH' ? [MERGE_PATCH, STRATEGIC_MERGE_PATCH] : ['application/json', PROTOBUF];
     if (!accepted.includes(mediaType)) {
       return this.fail(res, 415, `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`, route);
     }
     let input: unknown;
     try {
-      input = JSON.parse(body.toString('utf8'));
+      input = mediaType === PROTOBUF ? podFromProtobuf(body, current) : JSON.parse(body.toString('utf8'));
     } catch (e) {
       return this.fail(res, 400, `error decoding the request body: ${(e as Error).message}`, route);
     }
@@ -560,6 +563,31 @@ export function mergePatch(target: unknown, patch: unknown): any {
     else out[k] = mergePatch(out[k], v);
   }
   return out;
+}
+
+/**
+ * A Pod sent as Kubernetes protobuf: the `k8s\0` magic, then a runtime.Unknown whose field 2 is the Pod message
+ * (k8s.io/api/core/v1/generated.proto). Only what this server keeps is read: the ObjectMeta fields name (1),
+ * namespace (3), uid (5), resourceVersion (6), labels (11) and annotations (12), maps as repeated {1: key, 2: value}.
+ * Spec and status stay as stored (`current`): nothing here reads what a client changes in them.
+ */
+function podFromProtobuf(body: Buffer, current: Obj | undefined): Obj {
+  if (body.subarray(0, 4).toString('latin1') !== 'k8s\0') throw new Error('protobuf body without the k8s magic prefix');
+  const unknown = decodeMessage(body.subarray(4));
+  const kind = unknown.message(1).string(2);
+  if (kind !== 'Pod') throw new Error(`protobuf body holds a ${kind || 'nameless kind'}, not a Pod`);
+  const meta = decodeMessage(unknown.bytes(2)).message(1);
+  const map = (no: number) => Object.fromEntries(meta.messages(no).map((e) => [e.string(1), e.string(2)]));
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: meta.string(1), namespace: meta.string(3), uid: meta.string(5), resourceVersion: meta.string(6),
+      ...(meta.has(11) && { labels: map(11) }), ...(meta.has(12) && { annotations: map(12) }),
+    },
+    spec: current?.spec,
+    status: current?.status,
+  };
 }
 
 function send(res: http.ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
