@@ -577,13 +577,18 @@ function podFromProtobuf(body: Buffer, current: Obj | undefined): Obj {
   const kind = unknown.message(1).string(2);
   if (kind !== 'Pod') throw new Error(`protobuf body holds a ${kind || 'nameless kind'}, not a Pod`);
   const meta = decodeMessage(unknown.bytes(2)).message(1);
-  const map = (no: number) => Object.fromEntries(meta.messages(no).map((e) => [e.string(1), e.string(2)]));
+  const map = (no: number) => {
+    const entries = meta.messages(no);
+    return entries.length > 0 ? Object.fromEntries(entries.map((e) => [e.string(1), e.string(2)])) : undefined;
+  };
+  const labels = map(11);
+  const annotations = map(12);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
       name: meta.string(1), namespace: meta.string(3), uid: meta.string(5), resourceVersion: meta.string(6),
-      ...(meta.has(11) && { labels: map(11) }), ...(meta.has(12) && { annotations: map(12) }),
+      ...(labels && { labels }), ...(annotations && { annotations }),
     },
     spec: current?.spec,
     status: current?.status,
