@@ -3,14 +3,14 @@
  * VERSION answers from one small module, a plugin is loaded by name, and the CLI (commander) only when a person
  * runs the executable.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { versionInfoJson } from './cni/version';
 
 async function runCni(name: string): Promise<void> {
   const { runPlugin } = await import('./cni/skel');
+  const { readBoundedFd } = await import('./util/bounded-read');
   const { builtinRunner, loadBuiltinPlugin } = await import('./builtins');
-  const out = await runPlugin(await loadBuiltinPlugin(name), process.env, () => readFileSync(0), { runner: builtinRunner });
+  const out = await runPlugin(await loadBuiltinPlugin(name), process.env, () => readBoundedFd(0), { runner: builtinRunner });
   process.stdout.write(out.stdout);
   process.exitCode = out.exitCode;
 }

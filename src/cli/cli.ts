@@ -16,6 +16,7 @@ import { loadNetworkFile } from '../delegation/network-files';
 import { registerInstallCommand } from '../install/install-command';
 import { registerValidateCommand } from '../validate/command';
 import { isVersionFlag, readBuildInfo, versionText } from './build-info';
+import { parseJson } from '../util/json-text';
 
 /*
  * The human side of the executable: the operations of cnitool, run through the same delegation code the
@@ -63,7 +64,7 @@ function runtimeConf(netnsArg: string, o: AttachOptions): RuntimeConf {
   validateContainerId(containerId);
   validateInterfaceName(o.ifname);
   let capabilityArgs: Record<string, unknown> = {};
-  if (o.capArgs) capabilityArgs = JSON.parse(o.capArgs) as Record<string, unknown>;
+  if (o.capArgs) capabilityArgs = parseJson(o.capArgs) as Record<string, unknown>;
   return { containerId, netns, ifName: o.ifname, args: splitCniArgs(o.args), capabilityArgs };
 }
 

@@ -5,6 +5,7 @@ import { goField } from './config-reader';
 import { readCmdArgs, isSafeName, type CmdArgs, type Command } from './environment';
 import type { PendingDel, PluginRunner } from './runner';
 import { configVersion, versionAtLeast, versionInfoJson, SUPPORTED_VERSIONS, type CniVersion } from './version';
+import { parseJson } from '../util/json-text';
 
 /** One call of a plugin, after the environment and the configuration have been validated. */
 export interface Invocation {
@@ -55,7 +56,7 @@ const MIN_VERSION: Partial<Record<Command, string>> = { CHECK: '0.4.0', STATUS: 
 function parseConfig(stdin: Buffer): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(stdin.toString('utf8'));
+    parsed = parseJson(stdin.toString('utf8'));
   } catch (e) {
     throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: ${(e as Error).message}`);
   }

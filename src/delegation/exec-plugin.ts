@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { ExecOutcome, ExecRequest, PluginRunner } from '../cni/runner';
 import { logError, logVerbose } from '../log/logger';
+import { parseJson } from '../util/json-text';
 
 const TEXT_FILE_BUSY_RETRIES = 5;
 
@@ -102,7 +103,7 @@ function pluginError(o: ExecOutcome): CniError {
     return new CniError(ErrorCode.Internal, stderr ? `netplugin failed: ${JSON.stringify(stderr)}: ${status}` : `netplugin failed with no error message: ${status}`);
   }
   try {
-    const e = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown };
+    const e = parseJson(stdout) as { code?: unknown; msg?: unknown; details?: unknown };
     if (typeof e.code === 'number') {
       return new CniError(e.code, typeof e.msg === 'string' ? e.msg : '', typeof e.details === 'string' ? e.details : '');
     }

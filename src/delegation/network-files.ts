@@ -1,8 +1,10 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { goField } from '../cni/config-reader';
 import { CniError, ErrorCode } from '../cni/errors';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
+import { parseJson } from '../util/json-text';
+import { readRegularFile } from '../util/bounded-read';
 
 const CONFIG_EXTENSIONS = ['.conf', '.conflist', '.json'];
 
@@ -11,12 +13,12 @@ export function loadNetworkFile(path: string, inheritedVersion: string): Network
   let bytes: Buffer;
   let raw: unknown;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path, { follow: true });
   } catch (e) {
     throw new CniError(ErrorCode.IoFailure, `cannot read CNI config file ${path}: ${(e as Error).message}`);
   }
   try {
-    raw = JSON.parse(bytes.toString('utf8'));
+    raw = parseJson(bytes.toString('utf8'));
   } catch (e) {
     throw new CniError(ErrorCode.DecodingFailure, `error loading CNI config file ${path}: error parsing configuration: ${(e as Error).message}`);
   }
@@ -49,7 +51,7 @@ export function findNetworkByName(dir: string, name: string, inheritedVersion: s
   for (const file of files) {
     let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
+      raw = parseJson(readRegularFile(file, { follow: true }).toString('utf8'));
     } catch {
       continue; // other files' problems are not this network's
     }

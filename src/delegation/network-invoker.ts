@@ -10,6 +10,7 @@ import { execPlugin } from './exec-plugin';
 import { locatePlugin } from './plugin-path';
 import { buildPluginStdin, pluginType, type NetworkConfig } from './network-config';
 import { readCachedResult, removeCachedResult, writeCachedResult } from './result-cache';
+import { parseJson } from '../util/json-text';
 
 /** What the runtime says about one attachment (libcni's RuntimeConf). */
 export interface RuntimeConf {
@@ -60,7 +61,7 @@ async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConf
 function decodeResult(stdout: string, net: NetworkConfig, type: string): Record<string, unknown> {
   let raw: unknown;
   try {
-    raw = JSON.parse(stdout);
+    raw = parseJson(stdout);
   } catch (e) {
     throw new CniError(ErrorCode.DecodingFailure, `plugin "${type}" of network "${net.name}" printed an invalid result: ${(e as Error).message}`);
   }

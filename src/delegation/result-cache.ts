@@ -1,8 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
 import type { ArgPairs } from '../cni/cni-args';
 import type { NetworkConfig } from './network-config';
+import { parseJson } from '../util/json-text';
+import { readRegularFile } from '../util/bounded-read';
 
 /** Which attachment a cache entry belongs to; libcni names the file after these three. */
 export interface AttachmentKey {
@@ -47,7 +49,7 @@ export function writeCachedResult(cacheDir: string, net: NetworkConfig, entry: O
 export function readCachedResult(cacheDir: string, key: AttachmentKey): Record<string, unknown> | undefined {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(resultCachePath(cacheDir, key), 'utf8'));
+    parsed = parseJson(readRegularFile(resultCachePath(cacheDir, key)).toString('utf8'));
   } catch {
     return undefined;
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { HostFiles } from './host-files';
 import { onHost, type InstallOptions } from './options';
+import { parseJson } from '../util/json-text';
 
 /*
  * The plugin's kubeconfig, made from this pod's service-account token. Bound tokens expire (an hour by default)
@@ -62,7 +63,7 @@ export function tokenExpiry(token: string): number | undefined {
   const payload = token.split('.')[1];
   if (payload === undefined) return undefined;
   try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
+    const claims = parseJson(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
     return typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
   } catch {
     return undefined;

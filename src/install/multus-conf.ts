@@ -6,6 +6,7 @@ import type { NetworkConfig } from '../delegation/network-config';
 import { loadNetworkFile } from '../delegation/network-files';
 import type { HostFiles } from './host-files';
 import { onHost, type ConfigOptions, type InstallOptions } from './options';
+import { parseJson } from '../util/json-text';
 
 /*
  * Generates the runtime's configuration for multus from the node's primary network, as Multus's thin entrypoint
@@ -49,7 +50,7 @@ function isMultus(net: NetworkConfig): boolean {
 function loadPrimary(path: string): Primary {
   // Any supported version passes here; whether the file states one is checked on its own bytes below.
   const net = loadNetworkFile(path, '1.1.0');
-  const raw = JSON.parse(net.bytes.toString('utf8')) as Record<string, unknown>;
+  const raw = parseJson(net.bytes.toString('utf8')) as Record<string, unknown>;
   if (typeof raw.cniVersion !== 'string' || raw.cniVersion === '') {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `primary CNI configuration ${path} has no "cniVersion"`,
       'multus takes its version from the primary network; a configuration without one is refused by current runtimes too');

@@ -9,6 +9,7 @@ import * as https from 'node:https';
 import { CniError, ErrorCode } from '../cni/errors';
 import { logDebug, logVerbose } from '../log/logger';
 import type { ApiConnection } from './kubeconfig';
+import { parseJson } from '../util/json-text';
 
 export interface ClientOptions {
   /** Longest wait for one attempt, from connecting to the last byte of the answer. */
@@ -218,7 +219,7 @@ export class KubeClient {
 
   private decode(req: ApiRequest, answer: Answer): unknown {
     try {
-      return JSON.parse(answer.body.toString('utf8'));
+      return parseJson(answer.body.toString('utf8'));
     } catch {
       throw new CniError(
         ErrorCode.DecodingFailure,
@@ -321,7 +322,7 @@ function statusLine(code: number, status: ApiStatus | undefined): string {
 function parseStatus(body: Buffer): ApiStatus | undefined {
   let v: unknown;
   try {
-    v = JSON.parse(body.toString('utf8'));
+    v = parseJson(body.toString('utf8'));
   } catch {
     return undefined;
   }

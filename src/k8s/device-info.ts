@@ -5,10 +5,12 @@
  * ADD (the plugin may have filled it in) and removes it on DEL. `/` in names becomes `-`. Nothing here ever
  * writes or removes a file under `dp/`: those belong to the device plugin.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeFile, writeFileAtomic } from '../util/atomic-file';
 import type { DeviceInfo } from './network-status';
+import { parseJson } from '../util/json-text';
+import { readRegularFile } from '../util/bounded-read';
 
 export const DEFAULT_DEVICE_INFO_DIR = '/var/run/k8s.cni.cncf.io/devinfo';
 
@@ -26,7 +28,7 @@ export function cniDeviceInfoPath(baseDir: string, network: string, containerId:
 /** The file's content, which must be a JSON object; undefined when there is no file. Throws when it is unreadable. */
 export function readDeviceInfo(path: string): DeviceInfo | undefined {
   if (!existsSync(path)) return undefined;
-  const info: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  const info: unknown = parseJson(readRegularFile(path, { follow: true }).toString('utf8'));
   if (info === null || typeof info !== 'object' || Array.isArray(info)) throw new Error(`${path} does not hold a JSON object`);
   return info as DeviceInfo;
 }

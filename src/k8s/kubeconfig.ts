@@ -3,10 +3,11 @@
  * environment of a pod. Everything is read and checked here, once, so a broken file is reported with its path and
  * field before any request is made, and the client only ever sees a complete ApiConnection.
  */
-import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
+import { parseJson } from '../util/json-text';
+import { readRegularFile } from '../util/bounded-read';
 
 /** One API server and the credentials for it. */
 export interface ApiConnection {
@@ -55,7 +56,7 @@ export async function loadKubeconfig(path: string): Promise<ApiConnection> {
   const text = readConfigFile(file, where);
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = parseJson(text);
   } catch {
     doc = await parseYaml(text, where);
   }
@@ -210,7 +211,7 @@ class FileFields {
     if (!file) return undefined;
     const path = this.path(file);
     try {
-      return readFileSync(path);
+      return readRegularFile(path, { follow: true });
     } catch (e) {
       throw new CniError(ErrorCode.IoFailure, `${where}: cannot read ${fileField} ${path}: ${(e as Error).message}`);
     }
@@ -256,7 +257,7 @@ function named(doc: Obj, list: string, field: string, name: string, where: strin
 
 function readConfigFile(file: string, where: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return readRegularFile(file, { follow: true }).toString('utf8');
   } catch (e) {
     throw new CniError(ErrorCode.IoFailure, `${where}: cannot read the file: ${(e as Error).message}`);
   }
@@ -264,7 +265,7 @@ function readConfigFile(file: string, where: string): string {
 
 function readOptional(file: string, where: string): Buffer | undefined {
   try {
-    return readFileSync(file);
+    return readRegularFile(file, { follow: true });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new CniError(ErrorCode.IoFailure, `${where}: cannot read ${file}: ${(e as Error).message}`);
@@ -274,7 +275,7 @@ function readOptional(file: string, where: string): Buffer | undefined {
 function readTokenFile(file: string, where: string): string {
   let token: string;
   try {
-    token = readFileSync(file, 'utf8').trim();
+    token = readRegularFile(file, { follow: true }).toString('utf8').trim();
   } catch (e) {
     throw new CniError(ErrorCode.IoFailure, `${where}: cannot read the token file ${file}: ${(e as Error).message}`);
   }

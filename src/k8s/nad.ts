@@ -2,6 +2,7 @@ import { CniError, ErrorCode } from '../cni/errors';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import { findNetworkByName } from '../delegation/network-files';
 import type { NetworkSelection } from './network-selection';
+import { parseJson } from '../util/json-text';
 
 /*
  * A NetworkAttachmentDefinition (k8s.cni.cncf.io/v1) turned into the delegate that attaches one selection element.
@@ -39,7 +40,7 @@ export function nadLabel(nad: Pick<NetworkAttachmentDefinition, 'namespace' | 'n
 function configObject(nad: NetworkAttachmentDefinition, where: string): Json {
   let raw: unknown;
   try {
-    raw = JSON.parse(nad.config);
+    raw = parseJson(nad.config);
   } catch (e) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: spec.config is not valid JSON: ${(e as Error).message}`,
       'spec.config holds a CNI configuration or conflist as a JSON string; "multus validate" shows where it breaks');
@@ -91,7 +92,7 @@ function sourceConfig(nad: NetworkAttachmentDefinition, options: NadOptions, whe
       `${where}: spec.config is empty and confDir ${options.confDir} has no CNI configuration named "${nad.name}"`,
       `put the configuration in spec.config, or install a .conf/.conflist file with "name": "${nad.name}" in ${options.confDir} on every node`);
   }
-  return { conf: JSON.parse(net.bytes.toString('utf8')) as Json, bytes: net.bytes, where: `${where} (file in ${options.confDir})` };
+  return { conf: parseJson(net.bytes.toString('utf8')) as Json, bytes: net.bytes, where: `${where} (file in ${options.confDir})` };
 }
 
 /**

@@ -3,6 +3,7 @@ import { validateInterfaceName } from '../cni/environment';
 import { cidrFamily, ipFamily, parseHardwareAddress } from '../cni/ip';
 import { goField } from '../cni/config-reader';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from './names';
+import { parseJson } from '../util/json-text';
 
 /*
  * The pod's network-selection annotations (multi-net-spec §4.1; Multus's parsePodNetworkAnnotation), parsed once
@@ -358,10 +359,10 @@ function parseJsonElement(raw: unknown, where: string, podNamespace: string, c: 
   return c.problems.length > before ? undefined : sel;
 }
 
-function parseJson(value: string, annotation: string, podNamespace: string, c: Collector): NetworkSelection[] {
+function parseJsonForm(value: string, annotation: string, podNamespace: string, c: Collector): NetworkSelection[] {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value);
+    parsed = parseJson(value);
   } catch (e) {
     c.add(annotation, `${shown(value)} is not valid JSON: ${(e as Error).message}`,
       `write a JSON list such as ${JSON_EXAMPLE}, or the text form without brackets, braces or quotes: default/macvlan-conf@net1`);
@@ -422,7 +423,7 @@ export function checkNetworkSelection(value: string, podNamespace: string, annot
   let selections: NetworkSelection[] = [];
   if (trimmed !== '') {
     selections = /[[{"]/.test(trimmed)
-      ? parseJson(trimmed, annotation, podNamespace, c)
+      ? parseJsonForm(trimmed, annotation, podNamespace, c)
       : parseText(trimmed, annotation, podNamespace, c);
   }
   duplicateInterfaces(selections, annotation, c);

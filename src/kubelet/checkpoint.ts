@@ -5,6 +5,7 @@
  * node to IDs (kubelet ≥ 1.20) or, in older files, a plain list.
  */
 import { goField } from '../cni/config-reader';
+import { parseJson } from '../util/json-text';
 
 export interface CheckpointEntry {
   podUID: string;
@@ -42,7 +43,7 @@ function deviceIds(v: unknown, where: string): string[] {
 export function parseCheckpoint(text: string): CheckpointEntry[] {
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = parseJson(text);
   } catch (e) {
     throw new CheckpointFormatError(`not JSON: ${(e as Error).message}`);
   }

@@ -5,10 +5,11 @@
  * (the pod matched by UID). IDs keep the kubelet's order: containers in pod order, each container's entries as
  * listed (one per NUMA node).
  */
-import { statSync, readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors';
 import { logDebug, logError } from '../log/logger';
 import type { PodResources } from './pod-resources';
+import { readRegularFile } from '../util/bounded-read';
 
 export const DEFAULT_KUBELET_SOCKET = '/var/lib/kubelet/pod-resources/kubelet.sock';
 export const DEFAULT_KUBELET_CHECKPOINT = '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint';
@@ -93,7 +94,7 @@ async function fromCheckpoint(src: KubeletSources, pod: PodKey): Promise<PodDevi
   const source = `the kubelet checkpoint ${src.checkpointFile}`;
   let text: string;
   try {
-    text = readFileSync(src.checkpointFile, 'utf8');
+    text = readRegularFile(src.checkpointFile, { follow: true }).toString('utf8');
   } catch (e) {
     throw new CniError(ErrorCode.TryAgainLater,
       `neither the kubelet's PodResources socket ${src.socketPath} nor its checkpoint file ${src.checkpointFile} can be read: ${(e as Error).message}`,

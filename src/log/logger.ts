@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { makeDirs } from '../util/atomic-file';
 
 export type LogLevel = 'panic' | 'error' | 'verbose' | 'debug';
 
@@ -178,7 +179,7 @@ function openForAppend(file: string): number {
     return fs.openSync(file, 'a', 0o644);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+    makeDirs(path.dirname(file), 0o755);
     return fs.openSync(file, 'a', 0o644);
   }
 }

@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { logError } from '../log/logger';
+import { makeDirs, removeFile } from '../util/atomic-file';
 
 /*
  * "This container's DEL already succeeded": containerd calls DEL at StopPodSandbox and again at RemovePodSandbox
@@ -30,15 +31,16 @@ export function isMarkedDeleted(cniDir: string, containerId: string): boolean {
   }
 }
 
+// Never blocks or follows: a FIFO or a symlink planted at the mark's name fails the write instead of hanging DEL.
 function touch(path: string): void {
-  closeSync(openSync(path, 'w', 0o600));
+  closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o600));
 }
 
 /** Records a successful DEL; a failure only costs the repeated DEL its shortcut. */
 export function markDeleted(cniDir: string, containerId: string, now = Date.now()): void {
   const dir = marksDir(cniDir);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(dir, 0o700);
     touch(join(dir, containerId));
     let stampAge = Infinity;
     try {
@@ -58,7 +60,12 @@ export function markDeleted(cniDir: string, containerId: string, now = Date.now(
 
 /** An ADD for this container ID: whatever was deleted before is not this attachment. */
 export function clearDeletedMark(cniDir: string, containerId: string): void {
-  rmSync(join(marksDir(cniDir), containerId), { force: true });
+  try {
+    removeFile(join(marksDir(cniDir), containerId));
+  } catch (e) {
+    // A cniDir that is not a directory holds no mark; writing the delegate cache reports what is wrong with it.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw e;
+  }
 }
 
 /** Removes marks older than MAX_AGE_MS and, when `keep` is given (GC), every mark of a container not in it. */

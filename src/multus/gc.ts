@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Invocation } from '../cni/skel';
 import { CniError, ErrorCode } from '../cni/errors';
@@ -12,6 +12,8 @@ import { pruneDeletedMarks } from './deleted-marks';
 import { connect } from './kube-context';
 import { primaryDelegate } from './pod-networks';
 import { readScratchCache, removeScratchCache } from './scratch-cache';
+import { parseJson } from '../util/json-text';
+import { readRegularFile } from '../util/bounded-read';
 
 /** The containers the runtime still runs: an absent list keeps none (libcni always sends one). */
 function validContainers(config: Record<string, unknown>): Set<string> {
@@ -37,7 +39,7 @@ function cachedRecords(cniDir: string): CachedRecord[] {
   const out: CachedRecord[] = [];
   for (const f of files) {
     try {
-      const rec = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
+      const rec = parseJson(readRegularFile(join(dir, f)).toString('utf8')) as Record<string, unknown>;
       const { networkName, containerId, ifName, netns } = rec;
       if (typeof networkName === 'string' && typeof containerId === 'string' && typeof ifName === 'string') {
         out.push({ networkName, containerId, ifName, netns: typeof netns === 'string' ? netns : '' });

@@ -1,9 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { CniError, ErrorCode } from '../cni/errors';
 import { join } from 'node:path';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
 import { goField } from '../cni/config-reader';
 import type { Delegate } from './delegate';
+import { parseJson } from '../util/json-text';
+import { readRegularFile } from '../util/bounded-read';
 
 /*
  * `<cniDir>/<containerID>` holds the delegate list of an attached pod in Go Multus's own layout (a JSON array of
@@ -51,7 +53,16 @@ function toGo(d: Delegate): Record<string, unknown> {
 }
 
 export function writeScratchCache(cniDir: string, containerId: string, delegates: Delegate[]): void {
-  writeFileAtomic(scratchCachePath(cniDir, containerId), JSON.stringify(delegates.map(toGo)));
+  try {
+    writeFileAtomic(scratchCachePath(cniDir, containerId), JSON.stringify(delegates.map(toGo)));
+  } catch (e) {
+    // A directory that cannot be made (a missing or read-only parent, a file in the way, /proc) is the
+    // configuration's fault; anything else (a full disk) is an I/O failure.
+    const code = ['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EISDIR'].includes((e as NodeJS.ErrnoException).code ?? '')
+      ? ErrorCode.InvalidNetworkConfig : ErrorCode.IoFailure;
+    throw new CniError(code, `multus configuration: "cniDir" ${cniDir}: cannot write the delegate cache: ${(e as Error).message}`,
+      'set "cniDir" to a writable directory on a real file system (default /var/lib/cni/multus)');
+  }
 }
 
 function optString(v: unknown): string | undefined {
@@ -69,7 +80,7 @@ function fromGo(raw: unknown, index: number, cniVersion: string): Delegate {
   if (typeof b64 !== 'string' || b64 === '') throw new Error(`entry ${index} has no "Bytes"`);
   const bytes = Buffer.from(b64, 'base64');
   // A conflist cached without cniVersion gets the top-level one, keeping every plugin key (Multus PR #1521).
-  const net = parseNetworkConfig(JSON.parse(bytes.toString('utf8')), `cached delegate ${index}`, cniVersion, bytes);
+  const net = parseNetworkConfig(parseJson(bytes.toString('utf8')), `cached delegate ${index}`, cniVersion, bytes);
   const d: Delegate = {
     net,
     name: optString(goField(obj, 'Name')) ?? '',
@@ -97,13 +108,13 @@ export type ScratchCacheRead =
 export function readScratchCache(cniDir: string, containerId: string, cniVersion: string): ScratchCacheRead {
   let text: string;
   try {
-    text = readFileSync(scratchCachePath(cniDir, containerId), 'utf8');
+    text = readRegularFile(scratchCachePath(cniDir, containerId)).toString('utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
     return { state: 'corrupt', reason: (e as Error).message };
   }
   try {
-    const arr: unknown = JSON.parse(text);
+    const arr: unknown = parseJson(text);
     if (!Array.isArray(arr) || arr.length === 0) return { state: 'corrupt', reason: 'not a non-empty JSON array' };
     return { state: 'found', delegates: arr.map((x, i) => fromGo(x, i, cniVersion)) };
   } catch (e) {

@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
 
 export interface AtomicWriteOptions {
   mode?: number;
@@ -18,7 +18,7 @@ export interface AtomicWriteOptions {
 export function writeFileAtomic(path: string, data: string | Buffer, options: AtomicWriteOptions = {}): void {
   const { mode: fileMode = 0o600, dirMode = 0o700, durable = true } = options;
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: dirMode });
+  makeDirs(dir, dirMode);
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   try {
     const fd = openSync(tmp, 'wx', fileMode);
@@ -42,7 +42,35 @@ export function writeFileAtomic(path: string, data: string | Buffer, options: At
   }
 }
 
-/** Removes a file; a file that is already gone is what the caller wanted. */
+/**
+ * mkdir -p, one component at a time: Node's recursive mkdir loops forever where mkdir answers ENOENT for a parent
+ * that exists (under /proc, say). Here every component is tried once; the first that cannot be made is the error.
+ */
+export function makeDirs(dir: string, mode = 0o700): void {
+  const parts = resolve(dir).split(sep).filter((p) => p !== '');
+  let path = '';
+  for (const part of parts) {
+    path += `${sep}${part}`;
+    try {
+      mkdirSync(path, { mode });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (!statSync(path).isDirectory()) {
+        throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`), { code: 'ENOTDIR', path });
+      }
+    }
+  }
+}
+
+/**
+ * Removes a state file; one that is already gone is what the caller wanted. Whatever took its place (a directory,
+ * a FIFO, a symlink) goes too: it cannot be ours, and leaving it would make every later DEL fail on it.
+ */
 export function removeFile(path: string): void {
-  rmSync(path, { force: true });
+  try {
+    rmSync(path, { force: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_FS_EISDIR') throw e;
+    rmSync(path, { recursive: true, force: true });
+  }
 }

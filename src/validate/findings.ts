@@ -59,16 +59,3 @@ export class Scope {
 export function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
-
-/**
- * JSON.parse's message with the line and column of the position it names, since a position alone is hard to find
- * in a configuration spread over many lines.
- */
-export function jsonErrorMessage(text: string, err: Error): string {
-  const m = /at position (\d+)/.exec(err.message);
-  if (!m || /line \d+/.test(err.message)) return err.message;
-  const before = text.slice(0, Number(m[1]));
-  const line = before.split('\n').length;
-  const column = before.length - before.lastIndexOf('\n');
-  return `${err.message} (line ${line}, column ${column})`;
-}

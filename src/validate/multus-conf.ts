@@ -5,8 +5,9 @@ import { isDns1123Label, LABEL_RULE } from '../k8s/names';
 import { LOG_LEVELS } from '../log/logger';
 import { MULTUS_KEYS, parseMultusConfig } from '../multus/config';
 import { checkCniConfig } from './cni-config';
-import { Findings, isObject, jsonErrorMessage, Scope, shown } from './findings';
+import { Findings, isObject, Scope, shown } from './findings';
 import { closestKey } from './suggest';
+import { parseJson } from '../util/json-text';
 
 // The keys the plugin reads, plus the standard ones the runtime fills in.
 const KNOWN_KEYS = [...MULTUS_KEYS, 'type', 'capabilities', 'args'];
@@ -90,9 +91,9 @@ export function checkMultusConf(text: string, label: string, findings: Findings)
   const top = new Scope(findings, label);
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = parseJson(text);
   } catch (e) {
-    top.problem(`is not valid JSON: ${jsonErrorMessage(text, e as Error)}`, 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)');
+    top.problem(`is not valid JSON: ${(e as Error).message}`, 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)');
     return;
   }
   if (!isObject(raw)) {

@@ -3,7 +3,8 @@ import { CURRENT_VERSION } from '../cni/version';
 import { nadNetwork, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '../k8s/names';
 import { checkCniConfig } from './cni-config';
-import { Findings, isObject, jsonErrorMessage, Scope, shown } from './findings';
+import { Findings, isObject, Scope, shown } from './findings';
+import { parseJson } from '../util/json-text';
 
 const API_VERSION = 'k8s.cni.cncf.io/v1';
 const KIND = 'NetworkAttachmentDefinition';
@@ -77,9 +78,9 @@ function checkConfig(doc: Record<string, unknown>, s: Scope): string | undefined
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(config);
+    parsed = parseJson(config);
   } catch (e) {
-    cs.problem(`is not valid JSON: ${jsonErrorMessage(config, e as Error)}`, 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)');
+    cs.problem(`is not valid JSON: ${(e as Error).message}`, 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)');
     return undefined;
   }
   checkCniConfig(parsed, cs, { nadName: name });

@@ -1,8 +1,9 @@
 import { SELECTION_KEYS } from '../k8s/network-selection';
 import { checkAnnotationValue, checkPodManifest, isPodManifest } from './annotation';
-import { Findings, isObject, jsonErrorMessage } from './findings';
+import { Findings, isObject } from './findings';
 import { checkMultusConf } from './multus-conf';
 import { checkNad } from './nad';
+import { parseJson } from '../util/json-text';
 
 type Documents = { docs: unknown[] } | { error: string };
 
@@ -11,9 +12,9 @@ async function parseDocuments(text: string): Promise<Documents> {
   if (/^\s*[{[]/.test(text)) {
     // JSON gets JSON's error messages, which point at the broken spot better than YAML's.
     try {
-      return { docs: [JSON.parse(text)] };
+      return { docs: [parseJson(text)] };
     } catch (e) {
-      return { error: `is not valid JSON: ${jsonErrorMessage(text, e as Error)}` };
+      return { error: `is not valid JSON: ${(e as Error).message}` };
     }
   }
   // kubectl's reading of YAML, so that every manifest it applies validates here.

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { execPluginSync, ourPlugin } from '../helpers/plugin-exec';
@@ -99,5 +99,73 @@ describe('hardening: calls that must return', () => {
     expect(dead(Number(readFileSync(pidFile, 'utf8')))).toBe(true);
     expect(work.spyCalls().map((c) => c.command)).toEqual(['ADD', 'DEL']);
     expect(readdirSync(work.cniDir).filter((f) => f !== 'results')).toEqual([]);
+  });
+});
+
+describe('hardening: state files that are not what they should be', () => {
+  const work = new Workdir();
+  afterAll(() => work.remove());
+  const conf = { cniVersion: '1.0.0', name: 'm', type: 'multus', cniDir: work.cniDir, binDir: work.binDir,
+    delegates: [{ cniVersion: '1.0.0', name: 'a', type: 'spy', spy: { log: work.spyLog } }] };
+  let n = 0;
+  const call = (command: string, containerId: string, c: unknown = conf): RunOutcome =>
+    runMultus({ command, conf: c, containerId, netns: work.fakeNetns, path: work.binDir });
+  /** What is left in cniDir apart from the 'already deleted' marks. */
+  const left = (): string[] => [
+    ...readdirSync(work.cniDir).filter((f) => f !== 'results' && f !== '.deleted'),
+    ...(existsSync(join(work.cniDir, 'results')) ? readdirSync(join(work.cniDir, 'results')) : []),
+  ];
+  const attached = (): string => {
+    const id = `st${++n}`;
+    expect(call('ADD', id).status).toBe(0);
+    return id;
+  };
+
+  it.each([
+    ['a directory', (p: string) => { rmSync(p); mkdirSync(p); writeFileSync(join(p, 'x'), 'y'); }],
+    ['a FIFO', (p: string) => { rmSync(p); execFileSync('mkfifo', [p]); }],
+    ['a symlink to /dev/zero', (p: string) => { rmSync(p); symlinkSync('/dev/zero', p); }],
+    ['JSON nested 100000 deep', (p: string) => writeFileSync(p, `${'['.repeat(100000)}${']'.repeat(100000)}`)],
+  ])('DEL makes progress when the delegate cache is %s: it DELs the configured networks, removes it and succeeds', (_what, spoil) => {
+    const id = attached();
+    spoil(join(work.cniDir, id));
+    const r = call('DEL', id);
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(0);
+    expect(left()).toEqual([]);
+    expect(work.spyCalls().at(-1)?.command).toBe('DEL');
+  });
+
+  it.each([
+    ['a directory', (p: string) => { rmSync(p); mkdirSync(p); }],
+    ['a FIFO', (p: string) => { rmSync(p); execFileSync('mkfifo', [p]); }],
+    ['a symlink to /dev/zero', (p: string) => { rmSync(p); symlinkSync('/dev/zero', p); }],
+  ])('DEL makes progress when the cached result is %s', (_what, spoil) => {
+    const id = attached();
+    const results = join(work.cniDir, 'results');
+    spoil(join(results, readdirSync(results).find((f) => f.includes(id))!));
+    const r = call('DEL', id);
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(0);
+    expect(left()).toEqual([]);
+  });
+
+  it.each(['/proc/multus-ts-test/cni', '/proc/self/fd/x', '/dev/null/x'])('cniDir %s that cannot be made fails ADD with code 7 naming the key', (cniDir) => {
+    const r = call('ADD', 'proc1', { ...conf, cniDir });
+    expect(r.status).toBe(1);
+    expect(r.json).toMatchObject({ code: 7 });
+    expect(String(r.json?.msg)).toContain(`"cniDir" ${cniDir}`);
+  });
+
+  it('a configuration nested thousands of levels deep is a decoding error (code 6) with the position, not a crash', () => {
+    const deep = `{"cniVersion":"1.0.0","name":"m","type":"multus","delegates":[${'['.repeat(700000)}${']'.repeat(700000)}]}`;
+    const r = call('ADD', 'deep1', deep);
+    expect(r.status).toBe(1);
+    expect(r.json).toMatchObject({ code: 6 });
+    expect(String(r.json?.msg)).toMatch(/nested deeper than \d+ levels at line 1, column \d+/);
+    // The same nesting inside a string is no nesting at all.
+    const inString = { ...conf, delegates: [{ ...conf.delegates[0], note: '['.repeat(100000) }] };
+    expect(call('ADD', 'deep2', inString).status).toBe(0);
+    expect(call('DEL', 'deep2', inString).status).toBe(0);
   });
 });

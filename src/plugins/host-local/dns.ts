@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { DNS } from '../../cni/result';
 import { goErrorText } from './go-error';
+import { readRegularFile } from '../../util/bounded-read';
 
 // Go's strings.Fields splits on Unicode white space.
 const FIELD_SEPARATOR = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
@@ -12,7 +12,7 @@ const FIELD_SEPARATOR = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029
 export function parseResolvConf(path: string): DNS {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, { follow: true }).toString('utf8');
   } catch (e) {
     throw new Error(goErrorText(e, 'open', path));
   }

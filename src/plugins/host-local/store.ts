@@ -1,9 +1,11 @@
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { isSafeName } from '../../cni/environment';
 import { formatIp, parseIp, type IP } from './address';
 import { goErrorText } from './go-error';
+import { readRegularFile } from '../../util/bounded-read';
+import { makeDirs } from '../../util/atomic-file';
 
 /*
  * The reference plugin's on-disk store, byte for byte, so that a node can switch between the two plugins either way
@@ -58,7 +60,7 @@ export class NetworkStore {
   static open(dataDir: string, name: string): NetworkStore {
     const dir = networkDir(dataDir, name);
     try {
-      mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+      makeDirs(dir, DIR_MODE);
     } catch (e) {
       throw storeError(e, 'mkdir', dir);
     }
@@ -121,7 +123,7 @@ export class NetworkStore {
   /** The set's last reserved address; unset or unreadable content only costs round robin its place. */
   lastReserved(rangeId: number): IP | undefined {
     try {
-      return parseIp(readFileSync(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`), 'utf8'));
+      return parseIp(readRegularFile(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`)).toString('utf8'));
     } catch {
       return undefined;
     }
@@ -144,7 +146,7 @@ export class NetworkStore {
       const ip = parseIp(entry.name);
       if (!ip) continue;
       try {
-        out.push({ name: entry.name, ip, owner: readFileSync(join(this.dir, entry.name), 'utf8').trim() });
+        out.push({ name: entry.name, ip, owner: readRegularFile(join(this.dir, entry.name)).toString('utf8').trim() });
       } catch {
         // Released by someone else between the listing and the read.
       }

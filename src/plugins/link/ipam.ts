@@ -4,6 +4,7 @@ import { parseResult, type Result } from '../../cni/result';
 import type { Invocation } from '../../cni/skel';
 import { execPlugin } from '../../delegation/exec-plugin';
 import { locatePlugin } from '../../delegation/plugin-path';
+import { parseJson } from '../../util/json-text';
 
 // The reference plugins wait for IPAM without limit; the runtime's own timeout is the real bound, this only
 // makes sure a hung IPAM binary cannot outlive it.
@@ -31,7 +32,7 @@ export async function execIpam(inv: Invocation, type: string, command: Command):
 export function ipamResult(stdout: string, type: string, cniVersion: string): Result {
   let raw: unknown;
   try {
-    raw = JSON.parse(stdout);
+    raw = parseJson(stdout);
   } catch (e) {
     throw new CniError(ErrorCode.DecodingFailure, `IPAM plugin ${type} printed an invalid result: ${(e as Error).message}`);
   }

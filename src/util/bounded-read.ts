@@ -1,0 +1,93 @@
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+
+/*
+ * Reading a file that someone else could have replaced: a FIFO blocks the open and the read forever, a symlink to
+ * /dev/zero never ends, a directory fails with EISDIR. Every state and configuration file multus reads goes through
+ * here: opened without blocking (and, for our own state, without following a symlink), checked to be a regular file
+ * on the descriptor that is then read, and read up to a bound.
+ */
+
+/** Our own state files (caches, records) are kilobytes; configurations and kubeconfigs stay far below this. */
+export const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
+export interface ReadOptions {
+  /** Follow a symlink at `path` (configuration files may be links, as Kubernetes mounts them); state files may not. */
+  follow?: boolean;
+  maxBytes?: number;
+}
+
+/** The file is not what a reader may read; `code` mirrors an errno so callers can treat it like one. */
+export class UnreadableFileError extends Error {
+  constructor(
+    readonly path: string,
+    readonly code: 'ENOTREG' | 'EFBIG',
+    msg: string,
+  ) {
+    super(msg);
+    this.name = 'UnreadableFileError';
+  }
+}
+
+function kind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * The content of the regular file at `path`. Throws the system error (ENOENT, ELOOP for a symlink when not
+ * following, …) or an UnreadableFileError for anything that is not a regular file or is larger than the bound.
+ */
+export function readRegularFile(path: string, options: ReadOptions = {}): Buffer {
+  const { follow = false, maxBytes = MAX_FILE_BYTES } = options;
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK | (follow ? 0 : constants.O_NOFOLLOW);
+  const fd = openSync(path, flags);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new UnreadableFileError(path, 'ENOTREG', `${path} is ${kind(st)}, not a regular file`);
+    if (st.size > maxBytes) throw new UnreadableFileError(path, 'EFBIG', `${path} is larger than ${maxBytes} bytes`);
+    // The size may change while reading; one byte more than the bound says it grew past it.
+    const buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(st.size + 1, 4096)));
+    let length = 0;
+    for (;;) {
+      if (length === buf.length) {
+        if (length > maxBytes) throw new UnreadableFileError(path, 'EFBIG', `${path} is larger than ${maxBytes} bytes`);
+        throw new UnreadableFileError(path, 'EFBIG', `${path} grew while it was read`);
+      }
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return buf.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads all of a stream descriptor (stdin) up to a bound: a runtime never sends megabytes of configuration. */
+export function readBoundedFd(fd: number, maxBytes = MAX_FILE_BYTES): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const chunk = Buffer.allocUnsafe(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, chunk, 0, chunk.length, null);
+    } catch (e) {
+      // A non-blocking stdin (rare, but a terminal or some runtimes) says "not yet": wait for it like a blocking read.
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        continue;
+      }
+      if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+      throw e;
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > maxBytes) throw new Error(`more than ${maxBytes} bytes`);
+    chunks.push(Buffer.from(chunk.subarray(0, n)));
+  }
+  return Buffer.concat(chunks, total);
+}

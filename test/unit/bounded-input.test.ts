@@ -1,0 +1,80 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readRegularFile } from '../../src/util/bounded-read';
+import { parseJson } from '../../src/util/json-text';
+import { makeDirs } from '../../src/util/atomic-file';
+import { caught } from '../helpers/caught';
+
+describe('readRegularFile', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'multus-ts-read-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const at = (name: string) => join(tmp, name);
+  writeFileSync(at('file'), 'content');
+  mkdirSync(at('dir'));
+  execFileSync('mkfifo', [at('fifo')]);
+  symlinkSync('/dev/zero', at('zero'));
+  symlinkSync(at('file'), at('link'));
+
+  const code = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code;
+    }
+    return undefined;
+  };
+
+  it('reads a regular file', () => {
+    expect(readRegularFile(at('file')).toString()).toBe('content');
+  });
+  it('refuses a directory, a FIFO (without blocking) and a device', () => {
+    expect(code(() => readRegularFile(at('dir')))).toBe('ENOTREG');
+    expect(code(() => readRegularFile(at('fifo')))).toBe('ENOTREG');
+    expect(code(() => readRegularFile(at('zero'), { follow: true }))).toBe('ENOTREG');
+  });
+  it('does not follow a symlink unless told to', () => {
+    expect(code(() => readRegularFile(at('zero')))).toBe('ELOOP');
+    expect(code(() => readRegularFile(at('link')))).toBe('ELOOP');
+    expect(readRegularFile(at('link'), { follow: true }).toString()).toBe('content');
+  });
+  it('refuses a file larger than the bound', () => {
+    expect(code(() => readRegularFile(at('file'), { maxBytes: 3 }))).toBe('EFBIG');
+    expect(readRegularFile(at('file'), { maxBytes: 7 }).toString()).toBe('content');
+  });
+});
+
+describe('parseJson', () => {
+  it('parses what JSON.parse parses', () => {
+    expect(parseJson('{"a":[1,{"b":"[[["}]}')).toEqual({ a: [1, { b: '[[[' }] });
+    expect(parseJson('"x\\"[["')).toBe('x"[[');
+  });
+  it('refuses deep nesting with code 6 and the position', () => {
+    const e = caught(() => parseJson(`\n  ${'['.repeat(600)}${']'.repeat(600)}`));
+    expect(e.code).toBe(6);
+    expect(e.message).toBe('JSON nested deeper than 512 levels at line 2, column 515');
+    expect(() => parseJson(`${'['.repeat(512)}${']'.repeat(512)}`)).not.toThrow();
+  });
+  it('gives a syntax error its line and column, with code 6', () => {
+    const e = caught(() => parseJson('{\n "a": 1,\n}'));
+    expect(e.code).toBe(6);
+    expect(e.message).toMatch(/line 3, column 1\)$/);
+  });
+});
+
+describe('makeDirs', () => {
+  it('fails instead of looping where mkdir says ENOENT for a parent that exists', () => {
+    expect(code(() => makeDirs('/proc/multus-ts-unit/x'))).toBe('ENOENT');
+    expect(code(() => makeDirs('/dev/null/x'))).toBe('ENOTDIR');
+  });
+  function code(fn: () => unknown): string | undefined {
+    try {
+      fn();
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code;
+    }
+    return undefined;
+  }
+});
