@@ -16,7 +16,7 @@ import { loadNetworkFile } from '../delegation/network-files';
 import { registerInstallCommand } from '../install/install-command';
 import { registerValidateCommand } from '../validate/command';
 import { isVersionFlag, readBuildInfo, versionText } from './build-info';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 /*
  * The human side of the executable: the operations of cnitool, run through the same delegation code the

@@ -5,7 +5,7 @@ import { goField } from './config-reader';
 import { readCmdArgs, isSafeName, type CmdArgs, type Command } from './environment';
 import type { PendingDel, PluginRunner } from './runner';
 import { configVersion, versionAtLeast, versionInfoJson, SUPPORTED_VERSIONS, type CniVersion } from './version';
-import { parseJson } from '../util/json-text';
+import { parseJson } from './json-text';
 
 /** One call of a plugin, after the environment and the configuration have been validated. */
 export interface Invocation {

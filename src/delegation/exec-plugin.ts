@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { ExecOutcome, ExecRequest, PluginRunner } from '../cni/runner';
 import { logError, logVerbose } from '../log/logger';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 const TEXT_FILE_BUSY_RETRIES = 5;
 

@@ -3,7 +3,7 @@ import { extname, join } from 'node:path';
 import { goField } from '../cni/config-reader';
 import { CniError, ErrorCode } from '../cni/errors';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
 
 const CONFIG_EXTENSIONS = ['.conf', '.conflist', '.json'];

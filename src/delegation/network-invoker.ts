@@ -10,7 +10,7 @@ import { execPlugin } from './exec-plugin';
 import { locatePlugin } from './plugin-path';
 import { buildPluginStdin, pluginType, type NetworkConfig } from './network-config';
 import { readCachedResult, removeCachedResult, writeCachedResult } from './result-cache';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 /** What the runtime says about one attachment (libcni's RuntimeConf). */
 export interface RuntimeConf {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
 import type { ArgPairs } from '../cni/cni-args';
 import type { NetworkConfig } from './network-config';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
 
 /** Which attachment a cache entry belongs to; libcni names the file after these three. */

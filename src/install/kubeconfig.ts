@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { HostFiles } from './host-files';
 import { onHost, type InstallOptions } from './options';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 /*
  * The plugin's kubeconfig, made from this pod's service-account token. Bound tokens expire (an hour by default)

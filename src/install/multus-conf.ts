@@ -6,7 +6,7 @@ import type { NetworkConfig } from '../delegation/network-config';
 import { loadNetworkFile } from '../delegation/network-files';
 import type { HostFiles } from './host-files';
 import { onHost, type ConfigOptions, type InstallOptions } from './options';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 /*
  * Generates the runtime's configuration for multus from the node's primary network, as Multus's thin entrypoint

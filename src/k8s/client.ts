@@ -9,7 +9,7 @@ import * as https from 'node:https';
 import { CniError, ErrorCode } from '../cni/errors';
 import { logDebug, logVerbose } from '../log/logger';
 import type { ApiConnection } from './kubeconfig';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 export interface ClientOptions {
   /** Longest wait for one attempt, from connecting to the last byte of the answer. */

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeFile, writeFileAtomic } from '../util/atomic-file';
 import type { DeviceInfo } from './network-status';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
 
 export const DEFAULT_DEVICE_INFO_DIR = '/var/run/k8s.cni.cncf.io/devinfo';

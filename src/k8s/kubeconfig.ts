@@ -6,7 +6,7 @@
 import { isIPv4 } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
 
 /** One API server and the credentials for it. */

@@ -2,7 +2,7 @@ import { CniError, ErrorCode } from '../cni/errors';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import { findNetworkByName } from '../delegation/network-files';
 import type { NetworkSelection } from './network-selection';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 /*
  * A NetworkAttachmentDefinition (k8s.cni.cncf.io/v1) turned into the delegate that attaches one selection element.

@@ -3,7 +3,7 @@ import { validateInterfaceName } from '../cni/environment';
 import { cidrFamily, ipFamily, parseHardwareAddress } from '../cni/ip';
 import { goField } from '../cni/config-reader';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from './names';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 /*
  * The pod's network-selection annotations (multi-net-spec §4.1; Multus's parsePodNetworkAnnotation), parsed once

@@ -5,7 +5,7 @@
  * node to IDs (kubelet ≥ 1.20) or, in older files, a plain list.
  */
 import { goField } from '../cni/config-reader';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 export interface CheckpointEntry {
   podUID: string;

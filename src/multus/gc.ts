@@ -12,7 +12,7 @@ import { pruneDeletedMarks } from './deleted-marks';
 import { connect } from './kube-context';
 import { primaryDelegate } from './pod-networks';
 import { readScratchCache, removeScratchCache } from './scratch-cache';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
 
 /** The containers the runtime still runs: an absent list keeps none (libcni always sends one). */

@@ -4,7 +4,7 @@ import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-co
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
 import { goField } from '../cni/config-reader';
 import type { Delegate } from './delegate';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
 
 /*

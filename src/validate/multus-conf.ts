@@ -7,7 +7,7 @@ import { MULTUS_KEYS, parseMultusConfig } from '../multus/config';
 import { checkCniConfig } from './cni-config';
 import { Findings, isObject, Scope, shown } from './findings';
 import { closestKey } from './suggest';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 // The keys the plugin reads, plus the standard ones the runtime fills in.
 const KNOWN_KEYS = [...MULTUS_KEYS, 'type', 'capabilities', 'args'];

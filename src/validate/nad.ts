@@ -4,7 +4,7 @@ import { nadNetwork, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '../k8s/names';
 import { checkCniConfig } from './cni-config';
 import { Findings, isObject, Scope, shown } from './findings';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 const API_VERSION = 'k8s.cni.cncf.io/v1';
 const KIND = 'NetworkAttachmentDefinition';

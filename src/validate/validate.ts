@@ -3,7 +3,7 @@ import { checkAnnotationValue, checkPodManifest, isPodManifest } from './annotat
 import { Findings, isObject } from './findings';
 import { checkMultusConf } from './multus-conf';
 import { checkNad } from './nad';
-import { parseJson } from '../util/json-text';
+import { parseJson } from '../cni/json-text';
 
 type Documents = { docs: unknown[] } | { error: string };
 

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRegularFile } from '../../src/util/bounded-read';
-import { parseJson } from '../../src/util/json-text';
+import { parseJson } from '../../src/cni/json-text';
 import { makeDirs } from '../../src/util/atomic-file';
 import { caught } from '../helpers/caught';
 

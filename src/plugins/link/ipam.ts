@@ -4,7 +4,7 @@ import { parseResult, type Result } from '../../cni/result';
 import type { Invocation } from '../../cni/skel';
 import { execPlugin } from '../../delegation/exec-plugin';
 import { locatePlugin } from '../../delegation/plugin-path';
-import { parseJson } from '../../util/json-text';
+import { parseJson } from '../../cni/json-text';
 
 // The reference plugins wait for IPAM without limit; the runtime's own timeout is the real bound, this only
 // makes sure a hung IPAM binary cannot outlive it.

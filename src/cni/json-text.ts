@@ -8,7 +8,7 @@
 /** Far beyond any real configuration (a few levels), far below what recursion over the value can survive. */
 export const MAX_JSON_DEPTH = 512;
 
-import { CniError, ErrorCode } from '../cni/errors';
+import { CniError, ErrorCode } from './errors';
 
 /** JSON that cannot be used, with its position: a decoding error (CNI code 6) wherever it ends up. */
 function undecodable(msg: string): CniError {
