@@ -15,16 +15,19 @@ import { MULTUS, REFERENCE_PLUGINS, uniqueId } from '../helpers/multus';
 const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
 const STATUS = 'k8s.v1.cni.cncf.io/network-status';
 
-/** containerd's CNI bin dir: our executable is multus, macvlan and host-local; the reference bridge, and the
- * reference macvlan and host-local under other names, so one pod can have both. */
-const PLUGINS = {
-  multus: MULTUS,
-  macvlan: MULTUS,
-  'host-local': MULTUS,
+/**
+ * containerd's CNI bin dir, for the two ways of deploying our built-ins. Linked: our executable is multus, macvlan
+ * and host-local on disk. With `builtinPlugins`: the node's plugins stay the reference ones and multus runs its
+ * macvlan and host-local delegates in-process. Either way the reference macvlan and host-local are there under other
+ * names too, so that one pod can have both kinds.
+ */
+const REFERENCE = {
   bridge: join(REFERENCE_PLUGINS, 'bridge'),
   'ref-macvlan': join(REFERENCE_PLUGINS, 'macvlan'),
   'ref-host-local': join(REFERENCE_PLUGINS, 'host-local'),
 };
+const LINKED = { ...REFERENCE, multus: MULTUS, macvlan: MULTUS, 'host-local': MULTUS };
+const NODE_PLUGINS = { ...REFERENCE, multus: MULTUS, macvlan: join(REFERENCE_PLUGINS, 'macvlan'), 'host-local': join(REFERENCE_PLUGINS, 'host-local') };
 
 function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8' });
@@ -137,11 +140,11 @@ describe.skipIf(!canRunContainerd)('multus under containerd (CRI)', () => {
     if (existsSync(LIBCNI_CACHE)) expect(readdirSync(LIBCNI_CACHE).filter((f) => f.startsWith(`${netName}-`))).toEqual([]);
   });
 
-  describe('static delegates', () => {
+  describe('static delegates, built-ins linked', () => {
     beforeAll(async () => {
       const bridge = host.newBridge();
       cd = await Containerd.start({
-        plugins: PLUGINS,
+        plugins: LINKED,
         cniConfig: (c: Containerd) => {
           const ipam = join(c.dir, 'ipam');
           return {
@@ -204,14 +207,15 @@ describe.skipIf(!canRunContainerd)('multus under containerd (CRI)', () => {
     }, 300_000);
   });
 
-  describe('Kubernetes: networks from the pod annotation and NetworkAttachmentDefinitions', () => {
+  describe('Kubernetes: networks from the pod annotation and NetworkAttachmentDefinitions, builtinPlugins', () => {
     const ns = `cri-${uniqueId()}`;
     beforeAll(async () => {
       const bridge = host.newBridge();
       cd = await Containerd.start({
-        plugins: PLUGINS,
+        plugins: NODE_PLUGINS,
         cniConfig: (c: Containerd) => ({
           cniVersion: '1.0.0', name: netName, type: 'multus', cniDir: join(c.dir, 'multus'), binDir: c.cniBinDir,
+          builtinPlugins: ['macvlan', 'host-local'],
           kubeconfig: api.writeKubeconfig(c.dir),
           delegates: [
             { cniVersion: '1.0.0', name: 'cluster', type: 'bridge', bridge, isGateway: true,
