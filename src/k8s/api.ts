@@ -14,6 +14,7 @@ import type { NetworkAttachmentDefinition } from './nad';
 
 export { KubeApiError, KubeClient, NotFoundError, type ClientOptions } from './client';
 export type { NetworkAttachmentDefinition } from './nad';
+import type { PodEvent } from './events';
 
 /** What the plugin uses of a pod. */
 export interface Pod {
@@ -90,6 +91,14 @@ export class KubeApi {
       logVerbose(`k8s: ${e.message}; falling back to get and update (grant patch on pods/status to save a request)`);
       return this.updatePodStatusAnnotations(target, annotations, uid, e);
     }
+  }
+
+  /** Creates a core/v1 Event (`kubectl describe` shows it), in one attempt bounded by `withinMs`. */
+  async postEvent(event: PodEvent, withinMs: number): Promise<void> {
+    const { namespace } = event.metadata;
+    const target: Target = { resource: 'events', group: '', namespace, name: event.metadata.name };
+    checkNames(target);
+    await this.client.request({ method: 'POST', path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, target, body: event, onceWithinMs: withinMs });
   }
 
   /** Closes the kept-alive connection; optional before exit. */

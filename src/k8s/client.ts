@@ -51,11 +51,13 @@ export interface Target {
 }
 
 export interface ApiRequest {
-  method: 'GET' | 'PATCH' | 'PUT';
+  method: 'GET' | 'PATCH' | 'PUT' | 'POST';
   path: string;
   target: Target;
   body?: unknown;
   contentType?: string;
+  /** One attempt only, bounded by this (for requests nothing waits on, such as events). */
+  onceWithinMs?: number;
 }
 
 /** The `Status` object Kubernetes answers failures with; only the fields used here. */
@@ -97,7 +99,7 @@ export class NotFoundError extends KubeApiError {
   }
 }
 
-const VERBS: Record<ApiRequest['method'], string> = { GET: 'get', PATCH: 'patch', PUT: 'update' };
+const VERBS: Record<ApiRequest['method'], string> = { GET: 'get', PATCH: 'patch', PUT: 'update', POST: 'create' };
 const RETRIABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 const RETRIABLE_NETWORK_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN',
@@ -129,7 +131,8 @@ export class KubeClient {
 
   /** Sends the request with retries and returns the decoded JSON answer of a 2xx. */
   async request(req: ApiRequest): Promise<unknown> {
-    const o = this.options;
+    const o = req.onceWithinMs === undefined ? this.options
+      : { ...this.options, maxAttempts: 1, attemptTimeoutMs: req.onceWithinMs, totalTimeoutMs: req.onceWithinMs };
     const start = Date.now();
     const deadline = start + o.totalTimeoutMs;
     for (let attempt = 1; ; attempt++) {

@@ -12,7 +12,8 @@ import { delDelegates } from './del';
 import { clearDeletedMark } from './deleted-marks';
 import { prepareDeviceInfo } from './device-info';
 import { checkInterfaceNames, checkPluginsInstalled, podDelegates } from './pod-networks';
-import { podContext } from './kube-context';
+import { podContext, type KubeContext } from './kube-context';
+import { addedInterfaceMessage, podEvents } from './events';
 import { writeNetworkStatus } from './network-status';
 import { waitForReadiness } from './readiness';
 import { checkRequestsCarried, requestArgs } from './static-requests';
@@ -48,8 +49,20 @@ export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> 
   if (!existsSync(cmd.netns)) {
     throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${cmd.netns} does not exist`, 'the pod sandbox is gone or the path is wrong');
   }
-  // Everything is resolved and checked before the first delegate runs: a bad annotation attaches nothing.
   const kube = await podContext(call);
+  const events = await podEvents(call, kube);
+  if (kube && events) kube.events = events;
+  try {
+    return await attach(call, kube);
+  } finally {
+    await events?.settle();
+  }
+}
+
+async function attach(call: MultusCall, kube: KubeContext | undefined): Promise<Record<string, unknown>> {
+  const { conf } = call;
+  const { cmd } = call.inv;
+  // Everything is resolved and checked before the first delegate runs: a bad annotation attaches nothing.
   const delegates = await podDelegates(call, kube);
   checkInterfaceNames(delegates, cmd.ifName);
   checkPluginsInstalled(call, delegates);
@@ -71,6 +84,8 @@ export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> 
       if (i === 0) convertResult(out.result, conf.cniVersion);
       results.push(out.result);
       rts.push(rt);
+      const added = addedInterfaceMessage(rt.ifName, out.result, delegateLabel(d));
+      if (added) kube?.events?.normal('AddedInterface', added);
       logVerbose(`${podPrefix(call, delegateLabel(d))}: added interface ${rt.ifName}`);
     } catch (e) {
       return undo(call, delegates.slice(0, i + 1), i, toCniError(e),

@@ -39,6 +39,8 @@ export interface MultusConfig {
   deviceInfoDir: string;
   /** Delegate types run in-process by our built-ins whatever binDir holds (with host-local: their IPAM too). */
   builtinPlugins: BuiltinPluginChoice[];
+  /** Post Kubernetes events about the pod, as Multus does (`"events": false` turns them off). */
+  events: boolean;
 }
 
 /** What `builtinPlugins` may name: the plugins this executable implements besides multus. */
@@ -51,7 +53,7 @@ export const MULTUS_KEYS = [
   'logFile', 'logLevel', 'logToStderr', 'logOptions', 'runtimeConfig', 'prevResult', 'readinessindicatorfile',
   'namespaceIsolation', 'globalNamespaces', 'systemNamespaces', 'multusNamespace', 'retryDeleteOnError',
   'delegateTimeoutSeconds', 'readinessTimeoutSeconds', 'kubeletSocket', 'kubeletCheckpointFile', 'deviceInfoDir',
-  'builtinPlugins',
+  'builtinPlugins', 'events',
 ] as const;
 const CONTEXT = 'multus configuration';
 
@@ -125,6 +127,7 @@ export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniV
     kubeletCheckpointFile: r.string('kubeletCheckpointFile') || DEFAULT_KUBELET_CHECKPOINT,
     deviceInfoDir: r.string('deviceInfoDir') || DEFAULT_DEVICE_INFO_DIR,
     builtinPlugins: builtinPlugins(r),
+    events: r.bool('events', true),
   };
   if (conf.cniDir === '') throw r.invalid('cniDir', 'a directory path', conf.cniDir);
   if (conf.clusterNetwork === '' && conf.delegates.length === 0) {

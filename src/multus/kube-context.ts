@@ -2,6 +2,7 @@ import { CniError, ErrorCode } from '../cni/errors';
 import type { KubeApi, Pod } from '../k8s/api';
 import { logError } from '../log/logger';
 import type { MultusCall } from './call';
+import type { PodEvents } from './events';
 
 /** The API server connection of one call, and the pod when the runtime named one that exists. */
 export interface KubeContext {
@@ -9,6 +10,8 @@ export interface KubeContext {
   pod: Pod | undefined;
   /** The k8s module, loaded once the call needs Kubernetes at all. */
   k8s: typeof import('../k8s/api');
+  /** Events about the pod (ADD only, when enabled). */
+  events?: PodEvents;
 }
 
 // A mirror pod of a static pod can lag behind its sandbox; its UID is not the one the kubelet passes.

@@ -7,6 +7,7 @@ import type { NetworkSelection } from '../k8s/network-selection';
 import type { MultusCall } from './call';
 import { delegateFrom, delegateLabel, interfaceName, selectionDelegate, type Delegate } from './delegate';
 import type { DeviceRequest } from './devices';
+import { noNetworkFoundMessage } from './events';
 import type { KubeContext } from './kube-context';
 import { findNetworkByName, loadNetworkPath } from '../delegation/network-files';
 
@@ -83,6 +84,10 @@ async function annotatedNetworks(call: MultusCall, kube: Kube, configured: Netwo
   const resolved = await Promise.all(selections.map((s) => {
     const context = `network "${s.namespace}/${s.name}"`;
     return fetchNad(kube, s, context).catch((e: unknown) => {
+      // client-go's wording for a missing object, which Go Multus's event quotes.
+      const reason = kube.k8s.isNotFound(e, 'network-attachment-definitions') ? `network-attachment-definitions.k8s.cni.cncf.io "${s.name}" not found`
+        : (e as Error).message;
+      kube.events?.warning('NoNetworkFound', noNetworkFoundMessage(s.namespace, s.name, reason));
       throw e instanceof CniError ? e.withContext(context) : e;
     });
   }));

@@ -100,7 +100,7 @@ interface Certificates {
 }
 
 interface Route {
-  resource: 'pods' | 'network-attachment-definitions';
+  resource: 'pods' | 'network-attachment-definitions' | 'events';
   namespace: string;
   name?: string;
   subresource?: string;
@@ -175,6 +175,7 @@ export class ApiServer {
   nadCrdInstalled = true;
   private readonly pods = new Map<string, Obj>();
   private readonly nads = new Map<string, Obj>();
+  private readonly createdEvents: Obj[] = [];
   private faults: Array<Fault & { hits: number }> = [];
   private revision = 1;
   private readonly sockets = new Set<Socket>();
@@ -269,6 +270,11 @@ export class ApiServer {
   }
 
   /** The stored pod, as a copy. */
+  /** The core/v1 Events created in `namespace`, in the order they arrived. */
+  events(namespace: string): Obj[] {
+    return this.createdEvents.filter((e) => (e.metadata as Obj | undefined)?.namespace === namespace).map(clone);
+  }
+
   pod(namespace: string, name: string): Obj | undefined {
     const p = this.pods.get(`${namespace}/${name}`);
     return p && clone(p);
@@ -397,7 +403,29 @@ export class ApiServer {
       return;
     }
     if (route.resource === 'network-attachment-definitions') this.serveNad(res, method, route);
+    else if (route.resource === 'events') this.serveEvents(res, method, route, body);
     else this.servePod(res, method, route, req.headers['content-type'] ?? '', body);
+  }
+
+  /** Event creation as the real server checks it: the namespace of the URL, a name, and nothing else stored twice. */
+  private serveEvents(res: http.ServerResponse, method: string, route: Route, body: Buffer): void {
+    if (method !== 'POST') return this.fail(res, 405, `${method} is not supported by this test server`, route);
+    let event: Obj;
+    try {
+      event = JSON.parse(body.toString('utf8')) as Obj;
+    } catch {
+      return this.fail(res, 400, 'the body is not JSON', route);
+    }
+    const metadata = (event.metadata ?? {}) as Obj;
+    if (metadata.namespace !== route.namespace || typeof metadata.name !== 'string' || metadata.name === '') {
+      return this.fail(res, 422, 'Event is invalid: metadata.namespace must match the URL and metadata.name is required', route);
+    }
+    if (this.createdEvents.some((e) => (e.metadata as Obj).namespace === route.namespace && (e.metadata as Obj).name === metadata.name)) {
+      return this.fail(res, 409, `events "${metadata.name}" already exists`, route);
+    }
+    const stored = { ...event, metadata: { ...metadata, uid: randomUUID(), resourceVersion: this.nextVersion() } };
+    this.createdEvents.push(stored);
+    send(res, 201, stored);
   }
 
   private serveNad(res: http.ServerResponse, method: string, route: Route): void {
@@ -514,6 +542,8 @@ export async function startApiServer(options: ServerOptions = {}): Promise<ApiSe
 function parseRoute(path: string, nadCrdInstalled: boolean): Route | undefined {
   const pod = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+)(?:\/([^/]+))?)?$/.exec(path);
   if (pod) return route('pods', pod);
+  const events = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(path);
+  if (events) return route('events', events);
   if (!nadCrdInstalled) return undefined;
   const nad = new RegExp(`^/apis/${NAD_GROUP}/v1/namespaces/([^/]+)/network-attachment-definitions(?:/([^/]+))?$`).exec(path);
   if (nad) return route('network-attachment-definitions', nad);

@@ -76,13 +76,27 @@ describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces',
     expect(add.stderr).toBe('');
     expect(add.status).toBe(0);
     expect(podIps('net1')).toEqual(['10.232.0.2']);
-    // GET pod, GET the NAD, one PATCH of pods/status: 2 + distinct NADs.
-    expect(t.requests().map((r) => `${r.method} ${r.path}`)).toEqual([
+    // GET pod, GET the NAD, one PATCH of pods/status: 2 + distinct NADs; and one event per attachment, as Multus.
+    const synchronous = t.requests().filter((r) => r.method !== 'POST');
+    expect(synchronous.map((r) => `${r.method} ${r.path}`)).toEqual([
       `GET /api/v1/namespaces/${t.ns}/pods/${t.podName}`,
       `GET /apis/k8s.cni.cncf.io/v1/namespaces/${t.ns}/network-attachment-definitions/storage`,
       `PATCH /api/v1/namespaces/${t.ns}/pods/${t.podName}/status`,
     ]);
-    expect(t.requests()[2]!.contentType).toBe('application/merge-patch+json');
+    expect(synchronous[2]!.contentType).toBe('application/merge-patch+json');
+    expect(t.requests().filter((r) => r.method === 'POST').map((r) => `${r.path} ${r.status}`))
+      .toEqual([`/api/v1/namespaces/${t.ns}/events 201`, `/api/v1/namespaces/${t.ns}/events 201`]);
+    // Sent concurrently, so they may arrive in either order.
+    const events = api.events(t.ns).sort((a, b) => String(a.message).localeCompare(String(b.message)));
+    expect(events.map((e) => [e.type, e.reason, e.message])).toEqual([
+      ['Normal', 'AddedInterface', 'Add eth0 [10.231.0.2/24] from cluster'],
+      ['Normal', 'AddedInterface', `Add net1 [10.232.0.2/24] from ${t.ns}/storage`],
+    ]);
+    expect(events[1]).toMatchObject({
+      involvedObject: { kind: 'Pod', apiVersion: 'v1', namespace: t.ns, name: t.podName, uid: t.uid },
+      source: { component: 'multus' }, reportingComponent: 'multus', count: 1,
+    });
+    expect((events[1]!.metadata as Record<string, unknown>).name).toMatch(new RegExp(`^${t.podName}\\.[0-9a-f]+$`));
     const status = JSON.parse(api.pod(t.ns, t.podName)!.metadata.annotations[STATUS] as string) as Array<Record<string, unknown>>;
     expect(status).toEqual([
       expect.objectContaining({ name: 'cluster', interface: 'eth0', ips: ['10.231.0.2'], default: true, gateway: ['10.231.0.1'] }),
@@ -181,12 +195,38 @@ describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces',
     nothingLeft();
   });
 
-  it('names a missing NAD and attaches nothing', async () => {
+  it('names a missing NAD, attaches nothing, and posts Multus\'s Warning event', async () => {
     const t = setup({ [NETWORKS]: 'nope' });
     const add = await t.call('ADD');
     expect(add.status).toBe(1);
     expect(add.json?.msg).toContain(`network "${t.ns}/nope"`);
     expect(add.json?.msg).toMatch(/not found/);
+    expect(api.events(t.ns).map((e) => [e.type, e.reason, e.message])).toEqual([['Warning', 'NoNetworkFound',
+      `cannot find a network-attachment-definition (nope) in namespace (${t.ns}): network-attachment-definitions.k8s.cni.cncf.io "nope" not found`]]);
+    nothingLeft();
+  });
+
+  it('posts no events with "events": false, and an event the server refuses never fails the ADD', async () => {
+    const t = setup({ [NETWORKS]: 'storage' });
+    addMacvlanNad(t.ns, 'storage', '10.244.7.0/24');
+    expect((await t.call('ADD', { events: false })).status).toBe(0);
+    expect(t.requests().filter((r) => r.method === 'POST')).toEqual([]);
+    expect((await t.call('DEL')).status).toBe(0);
+
+    const refused = api.inject({ method: 'POST', path: new RegExp(`/namespaces/${t.ns}/events$`), status: 403 });
+    const add = await t.call('ADD');
+    expect(add.status).toBe(0);
+    expect(refused.hits).toBe(2);
+    expect(api.events(t.ns)).toEqual([]);
+    expect((await t.call('DEL')).status).toBe(0);
+    refused.remove();
+
+    // A server that does not answer events: each is one attempt, abandoned at the bound, and the ADD succeeds.
+    const stuck = api.inject({ method: 'POST', path: new RegExp(`/namespaces/${t.ns}/events$`), delayMs: 20_000, reset: true });
+    expect((await t.call('ADD')).status).toBe(0);
+    expect(stuck.hits).toBe(2);
+    expect(api.events(t.ns)).toEqual([]);
+    expect((await t.call('DEL')).status).toBe(0);
     nothingLeft();
   });
 
