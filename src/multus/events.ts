@@ -1,7 +1,7 @@
 import type { Result } from '../cni/result';
 import { logVerbose } from '../log/logger';
 import type { MultusCall } from './call';
-import type { KubeContext } from './kube-context';
+import type { KubeApi, Pod } from '../k8s/api';
 
 /*
  * Kubernetes events about the pod, as Go Multus posts them: a Normal `AddedInterface` per attachment that got an
@@ -21,7 +21,7 @@ export interface PodEvents {
 }
 
 /** The event sender of one ADD; undefined when events are off or there is no pod to attach them to. */
-export async function podEvents(call: MultusCall, kube: KubeContext | undefined): Promise<PodEvents | undefined> {
+export async function podEvents(call: MultusCall, kube: { api: KubeApi; pod: Pod | undefined } | undefined): Promise<PodEvents | undefined> {
   const pod = kube?.pod;
   if (!call.conf.events || !kube || !pod) return undefined;
   const { podEvent } = await import('../k8s/events');
