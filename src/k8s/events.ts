@@ -1,5 +1,3 @@
-import type { Pod } from './api';
-
 /**
  * A core/v1 Event about a pod, as client-go's event recorder writes it for Go Multus (source component `multus`,
  * name `<pod>.<unix nanoseconds in hex>`), so that `kubectl describe pod` and event tooling see the same thing.
@@ -28,7 +26,15 @@ function metaTime(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
-export function podEvent(pod: Pod, type: PodEvent['type'], reason: string, message: string, nowMs = Date.now()): PodEvent {
+/** The pod an event is about (a Pod from api.ts fits). */
+export interface EventSubject {
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+}
+
+export function podEvent(pod: EventSubject, type: PodEvent['type'], reason: string, message: string, nowMs = Date.now()): PodEvent {
   // The sub-millisecond digits from the monotonic clock keep two events of one millisecond apart.
   const nanos = BigInt(nowMs) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
   const time = metaTime(nowMs);
