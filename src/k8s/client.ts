@@ -197,7 +197,9 @@ export class KubeClient {
         });
       });
       const timer = setTimeout(() => {
-        r.destroy(Object.assign(new Error(`no answer within ${(timeoutMs / 1000).toFixed(1)} s`), { code: 'ETIMEDOUT' }));
+        // The last attempt is clipped to what is left of the budget, often less than a tenth of a second.
+        const within = timeoutMs < 1000 ? `${timeoutMs} ms` : `${(timeoutMs / 1000).toFixed(1)} s`;
+        r.destroy(Object.assign(new Error(`no answer within ${within}`), { code: 'ETIMEDOUT' }));
       }, timeoutMs);
       r.on('close', () => clearTimeout(timer));
       r.on('error', (e) => {
