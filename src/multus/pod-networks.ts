@@ -10,8 +10,24 @@ import type { DeviceRequest } from './devices';
 import { noNetworkFoundMessage } from './events';
 import type { KubeContext } from './kube-context';
 import { findNetworkByName, loadNetworkPath } from '../delegation/network-files';
+import { mapBounded } from '../util/bounded-map';
 
 type Kube = Omit<KubeContext, 'pod'> & { pod?: KubeContext['pod'] };
+
+/**
+ * Networks one pod may have, the primary included: far above any real pod (Linux names them net1…netN), low enough
+ * that a hostile annotation cannot make one ADD fire thousands of API requests and netlink calls.
+ */
+export const MAX_NETWORKS_PER_POD = 256;
+/** NetworkAttachmentDefinitions fetched at the same time for one pod. */
+export const MAX_REQUESTS_IN_FLIGHT = 8;
+
+function checkNetworkCount(count: number, what: string): void {
+  if (count > MAX_NETWORKS_PER_POD) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `${what} ${count} networks; a pod may have at most ${MAX_NETWORKS_PER_POD}`,
+      'attach fewer networks to the pod');
+  }
+}
 
 /**
  * A NetworkAttachmentDefinition fetched for a selection element. It becomes a delegate only once every network of
@@ -71,7 +87,7 @@ async function configuredNetworks(call: MultusCall, kube: Kube | undefined, prim
 /**
  * The pod's own networks from its annotations: the default-network replacement for the primary, and the
  * networks annotation. Everything is parsed and checked before the first NetworkAttachmentDefinition is fetched,
- * and each distinct one is fetched once, all at the same time.
+ * and each distinct one is fetched once, a few at a time (MAX_REQUESTS_IN_FLIGHT).
  */
 async function annotatedNetworks(call: MultusCall, kube: Kube, configured: Network[]): Promise<Network[]> {
   const pod = kube.pod!;
@@ -81,7 +97,9 @@ async function annotatedNetworks(call: MultusCall, kube: Kube, configured: Netwo
   if (call.conf.namespaceIsolation) sel.checkNamespaceIsolation(networks, pod.namespace, call.conf.globalNamespaces);
   if (primary) sel.checkDefaultRoutes([primary, ...networks]);
   const selections = primary ? [primary, ...networks] : networks;
-  const resolved = await Promise.all(selections.map((s) => {
+  checkNetworkCount(configured.length + networks.length, `the pod's annotation ${sel.NETWORKS_ANNOTATION} and the configuration give it`);
+  // Bounded, and stopped at the first NAD that cannot be had: one missing network already fails the ADD.
+  const resolved = await mapBounded(selections, MAX_REQUESTS_IN_FLIGHT, (s) => {
     const context = `network "${s.namespace}/${s.name}"`;
     return fetchNad(kube, s, context).catch((e: unknown) => {
       // client-go's wording for a missing object, which Go Multus's event quotes.
@@ -90,7 +108,7 @@ async function annotatedNetworks(call: MultusCall, kube: Kube, configured: Netwo
       kube.events?.warning('NoNetworkFound', noNetworkFoundMessage(s.namespace, s.name, reason));
       throw e instanceof CniError ? e.withContext(context) : e;
     });
-  }));
+  });
   const out = [...configured];
   if (primary) out[0] = resolved.shift()!;
   return [...out, ...resolved];
@@ -144,6 +162,7 @@ export async function primaryDelegate(call: MultusCall, kube: Kube | undefined):
 
 /** Checks every interface name before anything is attached: two delegates must never fight over one name. */
 export function checkInterfaceNames(delegates: Delegate[], runtimeIfName: string): void {
+  checkNetworkCount(delegates.length, 'the configuration gives the pod');
   const seen = new Map<string, string>();
   delegates.forEach((d, i) => {
     const name = interfaceName(d, i, runtimeIfName);

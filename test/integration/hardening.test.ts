@@ -1,9 +1,11 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { execPluginSync, ourPlugin } from '../helpers/plugin-exec';
-import { runMultus, Workdir, type RunOutcome } from '../helpers/multus';
+import { runMultus, runMultusAsync, uniqueId, Workdir, type RunOutcome } from '../helpers/multus';
+import { startApiServer, type ApiServer } from '../helpers/api-server';
+import { MAX_NETWORKS_PER_POD, MAX_REQUESTS_IN_FLIGHT } from '../../src/multus/pod-networks';
 
 // Issue 12: inputs that once ran a program from elsewhere, reached the API with a forged path, or wedged a pod.
 describe('hardening: what a configuration or CNI_ARGS may name', () => {
@@ -167,5 +169,42 @@ describe('hardening: state files that are not what they should be', () => {
     const inString = { ...conf, delegates: [{ ...conf.delegates[0], note: '['.repeat(100000) }] };
     expect(call('ADD', 'deep2', inString).status).toBe(0);
     expect(call('DEL', 'deep2', inString).status).toBe(0);
+  });
+});
+
+describe('hardening: fan-out from a pod annotation', () => {
+  const work = new Workdir();
+  let api: ApiServer;
+  beforeAll(async () => {
+    api = await startApiServer();
+  });
+  afterAll(async () => {
+    await api.close();
+    work.remove();
+  });
+  const add = (annotation: string): Promise<RunOutcome> => {
+    const ns = `h-${uniqueId()}`;
+    api.addPod({ namespace: ns, name: 'p', annotations: { 'k8s.v1.cni.cncf.io/networks': annotation } });
+    const conf = { cniVersion: '1.0.0', name: 'm', type: 'multus', cniDir: work.cniDir, binDir: work.binDir, kubeconfig: api.writeKubeconfig(work.dir),
+      delegates: [{ cniVersion: '1.0.0', name: 'a', type: 'spy', spy: { log: work.spyLog } }] };
+    api.resetLog();
+    return runMultusAsync({ command: 'ADD', conf, containerId: `fan${uniqueId()}`, netns: work.fakeNetns, path: work.binDir,
+      args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=p` });
+  };
+
+  it('refuses more networks than a pod may have (code 7) before fetching any of them', async () => {
+    const r = await add(Array.from({ length: 5000 }, (_, i) => `n${i}`).join(','));
+    expect(r.json).toMatchObject({ code: 7 });
+    expect(String(r.json?.msg)).toContain(`5001 networks; a pod may have at most ${MAX_NETWORKS_PER_POD}`);
+    expect(api.count({ path: /network-attachment-definitions/ })).toBe(0);
+    expect(work.spyCalls()).toEqual([]);
+  });
+
+  it('fetches a few NADs at a time and stops at the first that does not exist', async () => {
+    const r = await add(Array.from({ length: 100 }, (_, i) => `missing${i}`).join(','));
+    expect(r.status).toBe(1);
+    expect(String(r.json?.msg)).toMatch(/network "h-[^/]+\/missing\d+"/);
+    expect(api.count({ path: /network-attachment-definitions/ })).toBeLessThanOrEqual(MAX_REQUESTS_IN_FLIGHT);
+    expect(work.spyCalls()).toEqual([]);
   });
 });
