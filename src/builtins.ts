@@ -26,6 +26,7 @@ const LOADERS: Record<string, () => Promise<CniPlugin>> = {
   macvlan: async () => (await import('./plugins/macvlan/plugin')).macvlanPlugin,
   ipvlan: async () => (await import('./plugins/ipvlan/plugin')).ipvlanPlugin,
   'host-local': async () => (await import('./plugins/host-local/plugin')).hostLocalPlugin,
+  passthru: async () => (await import('./plugins/passthru/plugin')).passthruPlugin,
 };
 
 /** The names the executable answers to (the installer links the ones asked for). */

@@ -77,3 +77,31 @@ export function loadNetworkPath(path: string, inheritedVersion: string): Network
   if (first === undefined) throw new CniError(ErrorCode.InvalidNetworkConfig, `no .conf or .conflist file in directory ${path}`);
   return loadNetworkFile(first, inheritedVersion);
 }
+
+/**
+ * libcni's NetworkPluginConfsFromFiles: the plugin configurations `<dir>/*.conf`, in file-name order; none when the
+ * directory does not exist. Each must be a JSON object naming its plugin `type`.
+ */
+export function loadPluginFiles(dir: string): Array<Record<string, unknown>> {
+  let names: string[];
+  try {
+    names = readdirSync(dir, { withFileTypes: true }).filter((e) => !e.isDirectory() && extname(e.name) === '.conf').map((e) => e.name).sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new CniError(ErrorCode.IoFailure, `failed to read plugin config files in ${dir}: ${(e as Error).message}`);
+  }
+  return names.map((name) => {
+    const path = join(dir, name);
+    let raw: unknown;
+    try {
+      raw = parseJson(readRegularFile(path, { follow: true }).toString('utf8'));
+    } catch (e) {
+      throw new CniError(ErrorCode.DecodingFailure, `error reading plugin config file ${path}: ${(e as Error).message}`);
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || typeof goField(raw as Record<string, unknown>, 'type') !== 'string') {
+      throw new CniError(ErrorCode.InvalidNetworkConfig, `plugin config file ${path}: error parsing configuration: missing 'type'`,
+        'each file holds one plugin configuration, e.g. {"type": "tuning", ...}');
+    }
+    return raw as Record<string, unknown>;
+  });
+}

@@ -14,6 +14,7 @@ import { prepareDeviceInfo } from './device-info';
 import { checkInterfaceNames, checkPluginsInstalled, podDelegates } from './pod-networks';
 import { podContext, type KubeContext } from './kube-context';
 import { addedInterfaceMessage, podEvents } from './events';
+import { auxiliaryChain } from './aux-chain';
 import { writeNetworkStatus } from './network-status';
 import { waitForReadiness } from './readiness';
 import { checkRequestsCarried, requestArgs } from './static-requests';
@@ -64,6 +65,8 @@ async function attach(call: MultusCall, kube: KubeContext | undefined): Promise<
   const { cmd } = call.inv;
   // Everything is resolved and checked before the first delegate runs: a bad annotation attaches nothing.
   const delegates = await podDelegates(call, kube);
+  const aux = auxiliaryChain(conf);
+  if (aux) delegates.push(aux);
   checkInterfaceNames(delegates, cmd.ifName);
   checkPluginsInstalled(call, delegates);
   checkRequestsCarried(delegates, call.invoke);

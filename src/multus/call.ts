@@ -6,6 +6,8 @@ import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '
 import { configureLogging } from '../log/logger';
 import { parseMultusConfig, type MultusConfig } from './config';
 import { capabilityArgs } from './capability-args';
+import { AUX_CHAIN_HEAD } from './aux-chain';
+import type { PluginRunner } from '../cni/runner';
 import { cniDeviceInfoPath } from '../k8s/device-info';
 import { delegateLabel, interfaceName, type Delegate } from './delegate';
 
@@ -94,11 +96,19 @@ export function prepareCall(inv: Invocation): MultusCall {
       pluginDirs: dedupe([conf.binDir, ...inv.cmd.path]),
       timeoutMs: conf.delegateTimeoutMs,
       baseEnv: inv.env,
-      // builtinPlugins: those delegate types run in-process whatever binDir holds.
-      runner: conf.builtinPlugins.length > 0 ? (inv.runner.pinning?.(conf.builtinPlugins) ?? inv.runner) : inv.runner,
+      runner: delegateRunner(inv, conf),
     },
     delegateArgs: buildDelegateArgs(pod, splitCniArgs(inv.cmd.args)),
   };
+}
+
+/**
+ * The runner for the delegates: `builtinPlugins` run in-process whatever binDir holds, and so does the auxiliary
+ * chain's passthru (Go Multus's installer copies its own; a node with only multus-ts has ours).
+ */
+function delegateRunner(inv: Invocation, conf: MultusConfig): PluginRunner {
+  const pinned: string[] = [...conf.builtinPlugins, ...(conf.auxiliaryCNIChainName ? [AUX_CHAIN_HEAD] : [])];
+  return pinned.length > 0 ? (inv.runner.pinning?.(pinned) ?? inv.runner) : inv.runner;
 }
 
 /** `[namespace/name/uid:network]`, the prefix Multus puts on a delegate's error so the pod can be found from it. */

@@ -41,6 +41,8 @@ export interface MultusConfig {
   builtinPlugins: BuiltinPluginChoice[];
   /** Post Kubernetes events about the pod, as Multus does (`"events": false` turns them off). */
   events: boolean;
+  /** Name of the auxiliary chain read from `<dir of clusterNetwork>/<name>/*.conf`; '' for none. */
+  auxiliaryCNIChainName: string;
 }
 
 /** What `builtinPlugins` may name: the plugins this executable implements besides multus. */
@@ -53,7 +55,7 @@ export const MULTUS_KEYS = [
   'logFile', 'logLevel', 'logToStderr', 'logOptions', 'runtimeConfig', 'prevResult', 'readinessindicatorfile',
   'namespaceIsolation', 'globalNamespaces', 'systemNamespaces', 'multusNamespace', 'retryDeleteOnError',
   'delegateTimeoutSeconds', 'readinessTimeoutSeconds', 'kubeletSocket', 'kubeletCheckpointFile', 'deviceInfoDir',
-  'builtinPlugins', 'events',
+  'builtinPlugins', 'events', 'auxiliaryCNIChainName',
 ] as const;
 const CONTEXT = 'multus configuration';
 
@@ -70,6 +72,17 @@ function builtinPlugins(r: ConfigReader): BuiltinPluginChoice[] {
     if (!(BUILTIN_PLUGIN_CHOICES as readonly string[]).includes(n)) throw r.invalid('builtinPlugins', `a list of ${BUILTIN_PLUGIN_CHOICES.join(', ')}`, names);
   }
   return names as BuiltinPluginChoice[];
+}
+
+// A network name that is also a plain directory name (libcni's rule for sub-directory chains).
+const CHAIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+function auxiliaryChainName(r: ConfigReader): string {
+  const name = r.string('auxiliaryCNIChainName');
+  if (name !== '' && !CHAIN_NAME.test(name)) {
+    throw r.invalid('auxiliaryCNIChainName', 'a network name: letters, digits, "_", "." and "-", starting with a letter or digit', name);
+  }
+  return name;
 }
 
 function logOptions(r: ConfigReader): LogOptions {
@@ -128,6 +141,7 @@ export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniV
     deviceInfoDir: r.string('deviceInfoDir') || DEFAULT_DEVICE_INFO_DIR,
     builtinPlugins: builtinPlugins(r),
     events: r.bool('events', true),
+    auxiliaryCNIChainName: auxiliaryChainName(r),
   };
   if (conf.cniDir === '') throw r.invalid('cniDir', 'a directory path', conf.cniDir);
   if (conf.clusterNetwork === '' && conf.delegates.length === 0) {

@@ -18,6 +18,8 @@ export interface Delegate {
   resourceName?: string;
   isFilterV4Gateway: boolean;
   isFilterV6Gateway: boolean;
+  /** The auxiliary chain (auxiliaryCNIChainName): no interface of its own, so no network-status entry. ADD only. */
+  auxiliary?: boolean;
   /** Requests Multus does not cache either: only ADD passes them on. */
   portMappingsRequest?: PortMapping[];
   bandwidthRequest?: Bandwidth;

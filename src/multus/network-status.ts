@@ -14,7 +14,9 @@ export async function writeNetworkStatus(call: MultusCall, kube: KubeContext, de
   const { networkStatusEntries, networkStatusAnnotation, NETWORK_STATUS_ANNOTATION } = await import('../k8s/network-status');
   // `default` marks the cluster network (the attachment on the runtime's interface), as Multus and the
   // multi-network spec define it; a default-route request moves the route, not the cluster network.
-  const entries = delegates.flatMap((d, i) => networkStatusEntries(results[i]!, delegateLabel(d), i === 0, attachmentDeviceInfo(call, d, i)));
+  // The auxiliary chain is not an attachment of its own (Go Multus lists no entry for its empty result either).
+  const entries = delegates.flatMap((d, i) => (d.auxiliary ? []
+    : networkStatusEntries(results[i]!, delegateLabel(d), i === 0, attachmentDeviceInfo(call, d, i))));
   try {
     await kube.api.patchPodStatusAnnotations(pod.namespace, pod.name, { [NETWORK_STATUS_ANNOTATION]: networkStatusAnnotation(entries) }, pod.uid);
   } catch (e) {

@@ -20,7 +20,6 @@ const THICK_KEYS = [
 // Keys found in the wild that nothing reads, and what to say about each.
 const IGNORED_KEYS: Record<string, string> = {
   cniconf: 'is written by the Multus installer but read by nobody; the directory multus searches is "confDir"',
-  auxiliarycnichainname: 'is a Go Multus (v4.2.2+) feature that multus-ts does not implement; it is ignored',
   defaultnetworkfile: 'is no longer read by Multus; it is ignored',
   defaultnetworkwaitseconds: 'is no longer read by Multus; it is ignored',
   masterplugin: 'was removed from Multus in 2018; the first element of "delegates" is the primary network',

@@ -254,6 +254,33 @@ describe('delegation to spy plugins', () => {
     expect(sequence().slice(2)).toEqual(['ADD cluster eth0']);
   });
 
+  it('runs the auxiliaryCNIChainName chain (passthru, then <dir of clusterNetwork>/<name>/*.conf) as the last attachment', () => {
+    const confDir = join(work.dir, 'net.d');
+    mkdirSync(join(confDir, 'aux-chain'), { recursive: true });
+    writeFileSync(join(confDir, '10-cluster.conf'), JSON.stringify(spyConf('cluster')));
+    writeFileSync(join(confDir, 'aux-chain', '20-b.conf'), JSON.stringify({ type: 'spy', spy: { log: work.spyLog }, step: 'b' }));
+    writeFileSync(join(confDir, 'aux-chain', '10-a.conf'), JSON.stringify({ type: 'spy', spy: { log: work.spyLog }, step: 'a' }));
+    writeFileSync(join(confDir, 'aux-chain', 'ignored.json'), '{not even json');
+    // binDir holds no passthru: multus runs its own.
+    const conf = multusConf([], { confDir, clusterNetwork: join(confDir, '10-cluster.conf'), auxiliaryCNIChainName: 'aux-chain' });
+    expect(call('ADD', conf).status).toBe(0);
+    expect(sequence()).toEqual(['ADD cluster eth0', 'ADD aux-chain net1', 'ADD aux-chain net1']);
+    const [, a, b] = work.spyCalls();
+    expect([a!.stdin.step, b!.stdin.step]).toEqual(['a', 'b']);
+    // passthru's empty result is the chain's first prevResult.
+    expect(a!.stdin.prevResult).toEqual({ cniVersion: '1.0.0' });
+    expect(call('DEL', conf).status).toBe(0);
+    expect(sequence().slice(3)).toEqual(['DEL aux-chain net1', 'DEL aux-chain net1', 'DEL cluster eth0']);
+    expect(leftovers()).toEqual([]);
+
+    // No plugin files: no chain. A clusterNetwork that is not a path: Go Multus's error.
+    expect(call('ADD', { ...conf, auxiliaryCNIChainName: 'none-here' }, { containerId: 'ctr2' }).status).toBe(0);
+    expect(sequence().slice(6)).toEqual(['ADD cluster eth0']);
+    const byName = call('ADD', multusConf([spyConf('a')], { auxiliaryCNIChainName: 'aux-chain' }), { containerId: 'ctr3' });
+    expect(byName.json?.code).toBe(7);
+    expect(byName.json?.msg).toContain('auxiliary chain used but ClusterNetwork must be a path, and it is not a path');
+  });
+
   it('answers STATUS from the primary network and passes its error code on', () => {
     const ok = call('STATUS', multusConf([spyConf('a', { cniVersion: '1.1.0' })], { cniVersion: '1.1.0' }), { containerId: '' });
     expect(ok.status).toBe(0);

@@ -138,7 +138,6 @@ describe('parseMultusConfig: key matching', () => {
         defaultnetworkfile: '/tmp/foo',
         defaultnetworkwaitseconds: 3,
         capabilities: { portMappings: true },
-        auxiliaryCNIChainName: 'x',
         whatever: { nested: [1, 2] },
       }),
       '1.0.0',
