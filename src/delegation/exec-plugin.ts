@@ -139,9 +139,11 @@ export const spawnRunner: PluginRunner = {
   },
 };
 
-/** Runs a plugin through `runner` and returns its stdout; a failure becomes the plugin's own CNI error. */
-export async function execPlugin(runner: PluginRunner, req: ExecRequest): Promise<string> {
-  const outcome = await runner.run(req);
+/**
+ * What a plugin run through a runner answered, the way libcni reads it: its stdout, or its failure as the plugin's
+ * own CNI error (a timeout as code 11); its stderr goes to the log.
+ */
+export function pluginStdout(req: ExecRequest, outcome: ExecOutcome): string {
   const failed = outcome.code !== 0;
   logStderr(req.label, outcome.stderr, failed);
   if (outcome.timedOut) {
@@ -149,4 +151,23 @@ export async function execPlugin(runner: PluginRunner, req: ExecRequest): Promis
   }
   if (failed) throw pluginError(outcome);
   return outcome.stdout;
+}
+
+/**
+ * A plugin's ADD answer as libcni decodes it: a JSON object, in the configuration's version `cniVersion` when it
+ * names none (libcni's fixupResultVersion). `who` names the plugin in messages.
+ */
+export function decodeResult(stdout: string, cniVersion: string, who: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = parseJson(stdout);
+  } catch (e) {
+    throw new CniError(ErrorCode.DecodingFailure, `${who} printed an invalid result: ${(e as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new CniError(ErrorCode.DecodingFailure, `${who} printed a result that is not a JSON object`);
+  }
+  const obj = raw as Record<string, unknown>;
+  if (obj.cniVersion === undefined || obj.cniVersion === '') obj.cniVersion = cniVersion;
+  return obj;
 }

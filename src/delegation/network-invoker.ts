@@ -6,11 +6,10 @@ import type { PluginRunner } from '../cni/runner';
 import { versionAtLeast } from '../cni/version';
 import { parseResult, convertResult, type Result } from '../cni/result';
 import { logDebug, isLevelEnabled } from '../log/logger';
-import { execPlugin } from './exec-plugin';
+import { decodeResult, pluginStdout } from './exec-plugin';
 import { locatePlugin } from './plugin-path';
 import { buildPluginStdin, pluginType, type NetworkConfig } from './network-config';
 import { readCachedResult, removeCachedResult, writeCachedResult } from './result-cache';
-import { parseJson } from '../cni/json-text';
 
 /** What the runtime says about one attachment (libcni's RuntimeConf). */
 export interface RuntimeConf {
@@ -51,27 +50,12 @@ async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConf
   };
   if (isLevelEnabled('debug')) logDebug(`${label}: CNI_ARGS=${env.CNI_ARGS} stdin=${stdin.toString('utf8')}`);
   try {
-    return await execPlugin(ctx.runner, { pluginPath: locatePlugin(ctx.runner, type, ctx.pluginDirs), env, stdin, timeoutMs: ctx.timeoutMs, label });
+    const req = { pluginPath: locatePlugin(ctx.runner, type, ctx.pluginDirs), env, stdin, timeoutMs: ctx.timeoutMs, label };
+    return pluginStdout(req, await ctx.runner.run(req));
   } catch (e) {
     // libcni's wording, so that the failing plugin is named however deep the chain is.
     throw toCniError(e).withContext(`plugin type="${type}" failed (${command.toLowerCase()})`);
   }
-}
-
-function decodeResult(stdout: string, net: NetworkConfig, type: string): Record<string, unknown> {
-  let raw: unknown;
-  try {
-    raw = parseJson(stdout);
-  } catch (e) {
-    throw new CniError(ErrorCode.DecodingFailure, `plugin "${type}" of network "${net.name}" printed an invalid result: ${(e as Error).message}`);
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new CniError(ErrorCode.DecodingFailure, `plugin "${type}" of network "${net.name}" printed a result that is not a JSON object`);
-  }
-  const obj = raw as Record<string, unknown>;
-  // libcni's fixupResultVersion: a result without a version is in the configuration's version.
-  if (obj.cniVersion === undefined || obj.cniVersion === '') obj.cniVersion = net.cniVersion;
-  return obj;
 }
 
 /** The cached result, in the network's version, for use as prevResult; undefined when there is none usable. */
@@ -90,7 +74,7 @@ export async function addNetwork(ctx: InvokeContext, net: NetworkConfig, rt: Run
   let prev: Record<string, unknown> | undefined;
   for (const plugin of net.plugins) {
     const stdin = buildPluginStdin(net, plugin, prev, rt.capabilityArgs);
-    prev = decodeResult(await callPlugin(ctx, 'ADD', net, plugin, rt, stdin), net, pluginType(plugin));
+    prev = decodeResult(await callPlugin(ctx, 'ADD', net, plugin, rt, stdin), net.cniVersion, `plugin "${pluginType(plugin)}" of network "${net.name}"`);
   }
   const raw = prev as Record<string, unknown>;
   const result = parseResult(raw, net.cniVersion);

@@ -5,7 +5,8 @@ import {
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { ENTRY_FILE, NODE_FILE, VERSION_DIR, type AppManifest } from './app-files';
-import { fsyncDir, readlinkOrUndefined, type HostFiles } from './host-files';
+import { readlinkOrUndefined, type HostFiles } from './host-files';
+import { fsyncDir } from '../util/atomic-file';
 import { onHost, type InstallOptions } from './options';
 
 /*

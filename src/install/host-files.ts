@@ -1,9 +1,10 @@
 import {
-  chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync,
+  chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync,
   symlinkSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { removeFile, writeFileAtomic } from '../util/atomic-file';
+import { fsyncDir } from '../util/atomic-file';
 
 /** Where the installer reports: `out` is stdout (what --dry-run prints), `log` is stderr (what it did). */
 export interface InstallIo {
@@ -28,15 +29,6 @@ function readOrUndefined(path: string): Buffer | undefined {
 
 function modeOf(path: string): number {
   return lstatSync(path).mode & 0o7777;
-}
-
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Replaces whatever is at `path` with a symlink in one rename, so a runtime exec never finds the name missing. */

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { LOG_LEVELS, type RawInstallFlags } from './options';
+import { LOG_LEVELS } from '../log/logger';
+import type { RawInstallFlags } from './options';
 
 /*
  * `multus install`: what the DaemonSet runs on every node (with --host-prefix=/host --watch), and what an

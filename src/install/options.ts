@@ -4,13 +4,13 @@ import { CniError, ErrorCode } from '../cni/errors';
 import { isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
 import { validatePluginType } from '../delegation/plugin-path';
 import { isBuiltinPlugin } from '../builtins';
+import { LOG_LEVELS } from '../log/logger';
 
 /*
  * The installer's settings, checked once. Paths are host paths (what the runtime and the plugin see on the node);
  * the installer itself reaches them under `hostPrefix`, where the DaemonSet mounts the host's directories.
  */
 
-export const LOG_LEVELS = ['panic', 'error', 'verbose', 'debug'] as const;
 
 export interface ConfigOptions {
   /** File name of the primary configuration in the autoconfig dir; empty picks the alphabetically first. */

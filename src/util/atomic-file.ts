@@ -33,12 +33,16 @@ export function writeFileAtomic(path: string, data: string | Buffer, options: At
     rmSync(tmp, { force: true });
     throw e;
   }
-  if (!durable) return;
-  const dfd = openSync(dir, 'r');
+  if (durable) fsyncDir(dir);
+}
+
+/** Makes a rename or unlink in `dir` durable: the directory entry is flushed like a file's data. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
   try {
-    fsyncSync(dfd);
+    fsyncSync(fd);
   } finally {
-    closeSync(dfd);
+    closeSync(fd);
   }
 }
 

@@ -5,6 +5,8 @@ import { validatePluginType } from '../delegation/plugin-path';
 import { cidrFamily, ipFamily } from '../cni/ip';
 import { loadConfig as loadHostLocalConfig } from '../plugins/host-local/config';
 import { isObject, Scope, shown } from './findings';
+import { IPVLAN_MODES } from '../plugins/ipvlan/config';
+import { MACVLAN_MODES } from '../plugins/macvlan/config';
 
 /*
  * Checks of one CNI network configuration (a NAD's spec.config or a multus delegate), reporting every problem it
@@ -19,10 +21,7 @@ export interface ConfigContext {
 }
 
 // The reference plugins' modes (plugins/main/macvlan, plugins/main/ipvlan); "" is their default.
-const MODES: Record<string, string[]> = {
-  macvlan: ['bridge', 'private', 'vepa', 'passthru'],
-  ipvlan: ['l2', 'l3', 'l3s'],
-};
+const MODES: Record<string, readonly string[]> = { macvlan: MACVLAN_MODES, ipvlan: IPVLAN_MODES };
 
 const VERSION_FIX = `use one of ${SUPPORTED_VERSIONS.join(', ')}`;
 

@@ -11,7 +11,7 @@ export interface IpvlanConf extends LinkConf {
   prevResult?: Result;
 }
 
-const MODES: readonly IpvlanMode[] = ['l2', 'l3', 'l3s'];
+export const IPVLAN_MODES: readonly IpvlanMode[] = ['l2', 'l3', 'l3s'];
 
 /**
  * The ipvlan configuration. For ADD (`forAdd`) also what the reference's loadConf derives: the prevResult, the
@@ -21,7 +21,7 @@ const MODES: readonly IpvlanMode[] = ['l2', 'l3', 'l3s'];
 export function parseIpvlanConf(inv: Invocation, forAdd: boolean): IpvlanConf {
   const r = new ConfigReader(inv.config, NETCONF);
   const mode = (r.string('mode') || 'l2') as IpvlanMode;
-  if (!MODES.includes(mode)) throw invalidConf(`unknown ipvlan mode: ${JSON.stringify(mode)}`, `"mode" must be one of ${MODES.join(', ')}`);
+  if (!IPVLAN_MODES.includes(mode)) throw invalidConf(`unknown ipvlan mode: ${JSON.stringify(mode)}`, `"mode" must be one of ${IPVLAN_MODES.join(', ')}`);
   const conf: IpvlanConf = { ...parseLinkConf(r), mode };
   if (!forAdd) return conf;
 

@@ -2,9 +2,8 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import type { Command } from '../../cni/environment';
 import { parseResult, type Result } from '../../cni/result';
 import type { Invocation } from '../../cni/skel';
-import { execPlugin } from '../../delegation/exec-plugin';
+import { decodeResult, pluginStdout } from '../../delegation/exec-plugin';
 import { locatePlugin } from '../../delegation/plugin-path';
-import { parseJson } from '../../cni/json-text';
 
 // The reference plugins wait for IPAM without limit; the runtime's own timeout is the real bound, this only
 // makes sure a hung IPAM binary cannot outlive it.
@@ -18,25 +17,20 @@ const IPAM_TIMEOUT_MS = 120_000;
  */
 export async function execIpam(inv: Invocation, type: string, command: Command): Promise<string> {
   const label = `${type} ${command}${inv.cmd.ifName ? ` (interface ${inv.cmd.ifName})` : ''}`;
-  return execPlugin(inv.runner, {
+  const req = {
     pluginPath: locatePlugin(inv.runner, type, inv.cmd.path, 'IPAM', 'ipam.type'),
     env: { ...inv.env, CNI_COMMAND: command },
     stdin: inv.stdin,
     timeoutMs: IPAM_TIMEOUT_MS,
     label,
     signal: inv.signal,
-  });
+  };
+  return pluginStdout(req, await inv.runner.run(req));
 }
 
 /** What IPAM ADD printed, in the 1.x shape; an answer without any address is an error. */
 export function ipamResult(stdout: string, type: string, cniVersion: string): Result {
-  let raw: unknown;
-  try {
-    raw = parseJson(stdout);
-  } catch (e) {
-    throw new CniError(ErrorCode.DecodingFailure, `IPAM plugin ${type} printed an invalid result: ${(e as Error).message}`);
-  }
-  const result = parseResult(raw, cniVersion);
+  const result = parseResult(decodeResult(stdout, cniVersion, `IPAM plugin ${type}`), cniVersion);
   if (result.ips.length === 0) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
   return result;
 }

@@ -15,7 +15,7 @@ export interface MacvlanConf extends LinkConf {
 }
 
 // `source` needs a list of source MACs, which the reference plugin has no key for, so it refuses the mode.
-const MODES: readonly MacvlanMode[] = ['bridge', 'private', 'vepa', 'passthru'];
+export const MACVLAN_MODES: readonly MacvlanMode[] = ['bridge', 'private', 'vepa', 'passthru'];
 
 function mac(text: string, code: number, source: string): Buffer {
   const b = parseMac(text);
@@ -30,7 +30,7 @@ function mac(text: string, code: number, source: string): Buffer {
 export function parseMacvlanConf(inv: Invocation): MacvlanConf {
   const r = new ConfigReader(inv.config, NETCONF);
   const mode = (r.string('mode') || 'bridge') as MacvlanMode;
-  if (!MODES.includes(mode)) throw invalidConf(`unknown macvlan mode: ${JSON.stringify(mode)}`, `"mode" must be one of ${MODES.join(', ')}`);
+  if (!MACVLAN_MODES.includes(mode)) throw invalidConf(`unknown macvlan mode: ${JSON.stringify(mode)}`, `"mode" must be one of ${MACVLAN_MODES.join(', ')}`);
   const conf: MacvlanConf = { ...parseLinkConf(r), mode, bcQueueLen: r.int('bcqueuelen', 0, 0xffffffff) };
   const fromRuntime = r.object('runtimeConfig').string('mac');
   const fromArgs = inv.cmd.args ? parseCniArgs(inv.cmd.args, ['MAC'] as const).MAC : undefined;
