@@ -11,8 +11,9 @@ import { decodeMessage, encodeMessage, type DecodedMessage, type EncodeField } f
 
 const RUNTIME = 'runtime.v1.RuntimeService';
 const IMAGES = 'runtime.v1.ImageService';
-/** kubelet's default --runtime-request-timeout is 2 minutes; RunPodSandbox gets the same. */
+/** kubelet's default --runtime-request-timeout is 2 minutes, and RunPodSandbox gets twice that. */
 const DEADLINE_MS = 120_000;
+const RUN_SANDBOX_DEADLINE_MS = 2 * DEADLINE_MS;
 
 export interface PodSpec {
   name: string;
@@ -78,8 +79,8 @@ const state = (n: number): 'ready' | 'notready' => (n === 0 ? 'ready' : 'notread
 export class CriClient {
   constructor(readonly socketPath: string) {}
 
-  private async call(method: string, fields: EncodeField[], service = RUNTIME): Promise<DecodedMessage> {
-    const answer = await unaryCall({ socketPath: this.socketPath, service, method, request: encodeMessage(fields), deadlineMs: DEADLINE_MS });
+  private async call(method: string, fields: EncodeField[], service = RUNTIME, deadlineMs = DEADLINE_MS): Promise<DecodedMessage> {
+    const answer = await unaryCall({ socketPath: this.socketPath, service, method, request: encodeMessage(fields), deadlineMs });
     return decodeMessage(answer);
   }
 
@@ -96,7 +97,7 @@ export class CriClient {
 
   /** Returns the sandbox ID; fails with the runtime's message (which quotes the CNI error) when setup fails. */
   async runPodSandbox(pod: PodSpec): Promise<string> {
-    const r = await this.call('RunPodSandbox', [[1, podSandboxConfig(pod)]]);
+    const r = await this.call('RunPodSandbox', [[1, podSandboxConfig(pod)]], RUNTIME, RUN_SANDBOX_DEADLINE_MS);
     return r.string(1);
   }
 

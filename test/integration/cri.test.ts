@@ -204,7 +204,7 @@ describe.skipIf(!canRunContainerd)('multus under containerd (CRI)', () => {
       expect(host.bridgePorts()).toHaveLength(20);
       await Promise.all(pods.map((p) => stopAndRemove(p.id)));
       expect(leftovers(pods.map((p) => p.id))).toEqual(nothing);
-    }, 300_000);
+    }, 600_000);
   });
 
   describe('Kubernetes: networks from the pod annotation and NetworkAttachmentDefinitions, builtinPlugins', () => {
