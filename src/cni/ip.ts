@@ -114,6 +114,12 @@ export function networkOf(cidr: Cidr): string {
   return `${bytesToIp(maskBytes(ipToBytes(cidr.ip), cidr.prefix))}/${cidr.prefix}`;
 }
 
+/** Whether a valid address lies in a valid CIDR (Go's IPNet.Contains; an address of the other family never does). */
+export function cidrContains(cidr: Cidr, ip: string): boolean {
+  if (familyOf(ip) !== cidr.family) return false;
+  return maskBytes(ipToBytes(ip), cidr.prefix).equals(maskBytes(ipToBytes(cidr.ip), cidr.prefix));
+}
+
 export function sameIp(a: string, b: string): boolean {
   return ipToBytes(a).equals(ipToBytes(b));
 }

@@ -13,7 +13,14 @@ export function checkAnnotationValue(value: string, findings: Findings, annotati
   for (const { where: w, key } of ignoredKeys) {
     const where = at(w);
     const meant = closestKey(key, SELECTION_KEYS);
-    if (meant) {
+    if (key.toLowerCase() === 'gateway') {
+      // The name the default-route request had in old Multus documentation; today it is silently ignored.
+      findings.add({
+        where,
+        problem: '"gateway" is not a network-selection key (it is obsolete) and is ignored: the default route stays where it was',
+        fix: 'to route the pod\'s default route through this network, write "default-route": ["<gateway IP>"]',
+      });
+    } else if (meant) {
       findings.add({ where, problem: `unknown key ${JSON.stringify(key)} is ignored`, fix: `did you mean ${JSON.stringify(meant)}?` });
     } else if (key.toLowerCase() === 'ipam-claim-reference') {
       findings.note(where, '"ipam-claim-reference" is not supported by Multus or multus-ts and is ignored');

@@ -2,7 +2,7 @@ import type { CniError } from '../cni/errors';
 import { isSafeName } from '../cni/environment';
 import { isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
 import { validatePluginType } from '../delegation/plugin-path';
-import { cidrFamily, ipFamily } from '../cni/ip';
+import { cidrContains, cidrFamily, ipFamily, ipToBytes, parseCidr } from '../cni/ip';
 import { loadConfig as loadHostLocalConfig } from '../plugins/host-local/config';
 import { isObject, Scope, shown } from './findings';
 import { IPVLAN_MODES } from '../plugins/ipvlan/config';
@@ -72,6 +72,76 @@ function checkIpam(plugin: Record<string, unknown>, s: Scope, network: { name: u
   }
   if (ipam.type === 'host-local') checkHostLocal(plugin, at, network);
   if (ipam.type === 'static') checkStatic(ipam, at);
+  if (ipam.type === 'whereabouts') checkWhereabouts(ipam, at);
+}
+
+/**
+ * Whereabouts' range keys as its configuration loader reads them: `range` is a CIDR or `<first IP>-<last IP>/<prefix>`,
+ * `range_start`/`range_end` addresses inside it, `exclude` CIDRs, `ipRanges` a list of such ranges. Without `range`
+ * and `ipRanges` whereabouts takes them from its flat file on the node, which is only noted.
+ */
+function checkWhereabouts(ipam: Record<string, unknown>, s: Scope): void {
+  const hasRanges = ipam.ipRanges !== undefined && ipam.ipRanges !== null;
+  if ((ipam.range === undefined || ipam.range === '') && !hasRanges) {
+    s.note('has neither "range" nor "ipRanges": whereabouts then needs them in its flat file on every node (/etc/cni/net.d/whereabouts.d/whereabouts.conf)');
+  }
+  checkWhereaboutsRange(ipam, s);
+  if (!hasRanges) return;
+  if (!Array.isArray(ipam.ipRanges)) {
+    s.at('ipRanges').problem(`${shown(ipam.ipRanges)} is not a list`, 'write "ipRanges": [{"range": "10.1.1.0/24"}, {"range": "fd00::/64"}]');
+    return;
+  }
+  ipam.ipRanges.forEach((r, i) => {
+    const at = s.at('ipRanges').at(i);
+    if (!isObject(r)) at.problem(`${shown(r)} is not an object`, 'write each entry as {"range": "10.1.1.0/24"}, optionally with range_start, range_end and exclude');
+    else if (r.range === undefined || r.range === '') at.at('range').problem('is missing', 'give the range as a CIDR, e.g. "10.1.1.0/24"');
+    else checkWhereaboutsRange(r, at);
+  });
+}
+
+function checkWhereaboutsRange(r: Record<string, unknown>, s: Scope): void {
+  const raw = r.range;
+  let cidr: ReturnType<typeof parseCidr> | undefined;
+  let first: string | undefined;
+  if (raw !== undefined && raw !== '') {
+    const [start, rest] = typeof raw === 'string' && raw.includes('-') ? raw.split(/-(.*)/s) : [undefined, raw];
+    if (typeof rest !== 'string' || cidrFamily(rest) === 0) {
+      s.at('range').problem(`${shown(raw)} is not a CIDR`, 'write it as "10.1.1.0/24", or "10.1.1.10-10.1.1.20/24" for a part of the subnet');
+    } else {
+      cidr = parseCidr(rest);
+      if (start !== undefined) {
+        if (ipFamily(start) === 0) s.at('range').problem(`${shown(start)} is not an IP address`, 'write the first address before the "-", e.g. "10.1.1.10-10.1.1.20/24"');
+        else if (!cidrContains(cidr, start)) s.at('range').problem(`the first address ${start} is not in ${rest}`, `choose a first address inside ${rest}`);
+        else first = start;
+      }
+    }
+  }
+  const bounds: Record<string, string | undefined> = { range_start: first, range_end: undefined };
+  for (const key of ['range_start', 'range_end'] as const) {
+    const v = r[key];
+    if (v === undefined || v === null || v === '') continue;
+    if (typeof v !== 'string' || ipFamily(v) === 0) {
+      s.at(key).problem(`${shown(v)} is not an IP address`, `write ${key} as an address, e.g. "10.1.1.10"`);
+    } else if (cidr && !cidrContains(cidr, v)) {
+      s.at(key).problem(`${v} is not in the range ${cidr.ip}/${cidr.prefix}`, `choose ${key} inside the range`);
+    } else {
+      bounds[key] = v;
+    }
+  }
+  if (bounds.range_start && bounds.range_end && Buffer.compare(ipToBytes(bounds.range_start), ipToBytes(bounds.range_end)) > 0) {
+    s.at('range_end').problem(`${bounds.range_end} comes before range_start ${bounds.range_start}`, 'swap them: range_start is the lowest address handed out');
+  }
+  const exclude = r.exclude;
+  if (exclude === undefined || exclude === null) return;
+  if (!Array.isArray(exclude)) {
+    s.at('exclude').problem(`${shown(exclude)} is not a list`, 'write "exclude": ["10.1.1.0/28", "10.1.1.254/32"]');
+    return;
+  }
+  exclude.forEach((e, i) => {
+    if (typeof e !== 'string' || cidrFamily(e) === 0) {
+      s.at('exclude').at(i).problem(`${shown(e)} is not a CIDR`, 'write each excluded block as address/prefix, e.g. "10.1.1.254/32" for one address');
+    }
+  });
 }
 
 /** host-local's own parser, on the configuration the plugin would receive; it stops at the first problem. */

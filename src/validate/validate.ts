@@ -1,6 +1,7 @@
 import { SELECTION_KEYS } from '../k8s/network-selection';
 import { checkAnnotationValue, checkPodManifest, isPodManifest } from './annotation';
-import { Findings, isObject } from './findings';
+import { checkCniConfig } from './cni-config';
+import { Findings, isObject, Scope } from './findings';
 import { checkMultusConf } from './multus-conf';
 import { checkNad } from './nad';
 import { parseJson } from '../cni/json-text';
@@ -47,6 +48,35 @@ function isSelectionObject(doc: unknown): boolean {
     && Object.keys(doc).every((k) => SELECTION_KEYS.some((s) => s.toLowerCase() === k.toLowerCase()));
 }
 
+/** A plain CNI network configuration or conflist (not multus's own). */
+function isCniConfig(doc: unknown): boolean {
+  return isObject(doc) && !isMultusConf(doc) && (typeof doc.type === 'string' || Array.isArray(doc.plugins));
+}
+
+/** A plain CNI configuration or conflist, each document on its own. */
+async function checkCni(text: string, source: string, findings: Findings): Promise<void> {
+  const parsed = await parseDocuments(text);
+  if ('error' in parsed) {
+    findings.add({ where: source, problem: parsed.error, fix: 'correct the syntax there' });
+    return;
+  }
+  checkDocuments(parsed.docs, source, findings, (doc, label) => checkCniConfig(doc, new Scope(findings, label), {}));
+}
+
+/**
+ * A file holding several kinds of object (a NetworkAttachmentDefinition and the Pod using it, as Multus's examples
+ * do): each document is checked as what it is; one that is none of them is only noted.
+ */
+function checkEachByKind(docs: unknown[], source: string, findings: Findings): void {
+  checkDocuments(docs, source, findings, (doc, label) => {
+    if (isNad(doc)) checkNad(doc, label, findings);
+    else if (isPodManifest(doc)) checkPodManifest(doc, label, findings);
+    else if (isMultusConf(doc)) checkMultusConf(JSON.stringify(doc), label, findings);
+    else if (isCniConfig(doc)) checkCniConfig(doc, new Scope(findings, label), {});
+    else findings.note(label, `not checked: ${isObject(doc) && typeof doc.kind === 'string' ? `a ${doc.kind}` : 'this document'} is none of the things multus validate knows`);
+  });
+}
+
 function checkDocuments(docs: unknown[], source: string, findings: Findings, check: (doc: unknown, label: string) => void): void {
   const all = expandLists(docs);
   if (all.length === 0) findings.add({ where: source, problem: 'is empty', fix: 'give a file with something to check' });
@@ -77,9 +107,9 @@ async function checkAnnotation(text: string, source: string, findings: Findings)
 }
 
 /** What the file holds (`--kind`), or `auto` to tell from its content. */
-export type ValidateKind = 'auto' | 'nad' | 'annotation' | 'multus-conf';
+export type ValidateKind = 'auto' | 'nad' | 'annotation' | 'multus-conf' | 'cni';
 
-type Detected = { kind: Exclude<ValidateKind, 'auto'> } | { kind: undefined; error?: string };
+type Detected = { kind: Exclude<ValidateKind, 'auto'> | 'mixed'; docs?: unknown[] } | { kind: undefined; error?: string };
 
 async function detect(text: string): Promise<Detected> {
   const t = text.trim();
@@ -94,8 +124,10 @@ async function detect(text: string): Promise<Detected> {
   const docs = expandLists(parsed.docs);
   const first = docs[0];
   if (docs.length > 0 && docs.every(isNad)) return { kind: 'nad' };
+  if (docs.length > 1 && !docs.every(isPodManifest)) return { kind: 'mixed', docs: parsed.docs };
   if (docs.some(isPodManifest)) return { kind: 'annotation' };
   if (isMultusConf(first)) return { kind: 'multus-conf' };
+  if (isCniConfig(first)) return { kind: 'cni' };
   // A one-line text annotation reads as a YAML string; a lone selection object is an annotation missing its [].
   if (typeof first === 'string' || isSelectionObject(first)) return { kind: 'annotation' };
   if (docs.some(isNad)) return { kind: 'nad' };
@@ -116,11 +148,17 @@ export async function validateText(text: string, kind: ValidateKind, source: str
     case 'multus-conf':
       checkMultusConf(text, source, findings);
       break;
+    case 'cni':
+      await checkCni(text, source, findings);
+      break;
+    case 'mixed':
+      checkEachByKind(detected.docs ?? [], source, findings);
+      break;
     default:
       findings.add({
         where: source,
-        problem: `${'error' in detected && detected.error ? `${detected.error}, and so ` : ''}cannot tell whether this is a NetworkAttachmentDefinition, a networks annotation or a multus configuration`,
-        fix: `${'error' in detected && detected.error ? 'correct the syntax, or ' : ''}say which with --kind nad, --kind annotation or --kind multus-conf`,
+        problem: `${'error' in detected && detected.error ? `${detected.error}, and so ` : ''}cannot tell whether this is a NetworkAttachmentDefinition, a networks annotation, a multus configuration or a CNI configuration`,
+        fix: `${'error' in detected && detected.error ? 'correct the syntax, or ' : ''}say which with --kind nad, --kind annotation, --kind multus-conf or --kind cni`,
       });
   }
   return findings;

@@ -374,3 +374,96 @@ describe('registerValidateCommand', () => {
     expect(out).toContain('missing.yaml: cannot be read: ');
   });
 });
+
+describe('validate: what kubectl accepts (issue 8 item 13)', () => {
+  // Laid out as Multus's SR-IOV example (examples/sriov-pod.yml): the config's continuation lines at the key's
+  // column, which Go's YAML accepts, and the Pod using it in the same file.
+  const NAD_AND_POD = `# a network and the pod that uses it
+---
+apiVersion: "k8s.cni.cncf.io/v1"
+kind: NetworkAttachmentDefinition
+metadata:
+  name: vf-net
+  annotations:
+    k8s.v1.cni.cncf.io/resourceName: example.com/vf
+spec:
+  config: '{
+  "cniVersion": "0.3.1",
+  "type": "macvlan",
+  "mode": "%MODE%",
+  "ipam": {
+    "type": "host-local",
+    "subnet": "10.56.217.0/24",
+    "routes": [{
+      "dst": "0.0.0.0/0"
+    }],
+    "gateway": "10.56.217.1"
+  }
+}'
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+  annotations:
+    k8s.v1.cni.cncf.io/networks: %NETWORKS%
+spec:
+  containers:
+  - name: app
+    image: busybox
+`;
+
+  it('a NAD with unindented config lines and the Pod using it: both valid', async () => {
+    expect(await problems(NAD_AND_POD.replace('%MODE%', 'bridge').replace('%NETWORKS%', 'vf-net'))).toEqual([]);
+  });
+
+  it('checks each document by its kind: the NAD\'s problem and the Pod\'s, together', async () => {
+    const out = await problems(NAD_AND_POD.replace('%MODE%', 'bridged').replace('%NETWORKS%', 'vf-net@an-interface-name-too-long'));
+    expect(out).toEqual([
+      expect.stringMatching(/^NetworkAttachmentDefinition vf-net: spec\.config\.mode: "bridged" is not one of macvlan's modes/),
+      expect.stringMatching(/^input document 2: k8s\.v1\.cni\.cncf\.io\/networks.*an-interface-name-too-long/),
+    ]);
+  });
+
+  it('notes a document it has no checks for', async () => {
+    const out = await lines(`${NAD_AND_POD.replace('%MODE%', 'bridge').replace('%NETWORKS%', 'vf-net')}---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n`);
+    expect(out.slice(1)).toEqual(['input document 3: note: not checked: a Service is none of the things multus validate knows', 'ok']);
+  });
+
+  it('--kind cni (and auto): a plain configuration or conflist', async () => {
+    const conf = '{"cniVersion": "1.0.0", "name": "n", "type": "ipvlan", "mode": "l4", "ipam": {"type": "host-local", "subnet": "10.1.0.0/16"}}';
+    for (const kind of ['cni', 'auto'] as const) {
+      expect(await problems(conf, kind)).toEqual([expect.stringMatching(/^input: mode: "l4" is not one of ipvlan's modes/)]);
+    }
+    const list = '{"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "bridge"}, {"type": "../evil"}]}';
+    expect(await problems(list, 'cni')).toEqual([expect.stringMatching(/^input: plugins\[1\]\.type: /)]);
+    expect(await lines('{"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "bridge"}]}', 'cni')).toEqual(['ok']);
+  });
+
+  it('whereabouts: range, range_start, range_end, exclude and ipRanges', async () => {
+    const wb = (ipam: object) => JSON.stringify({ cniVersion: '0.3.1', name: 'w', type: 'macvlan', ipam: { type: 'whereabouts', ...ipam } });
+    expect(await lines(wb({ range: '192.168.2.0/24', range_start: '192.168.2.10', range_end: '192.168.2.20', exclude: ['192.168.2.0/28'] }), 'cni')).toEqual(['ok']);
+    expect(await lines(wb({ range: '192.168.2.225-192.168.2.230/28' }), 'cni')).toEqual(['ok']);
+    expect(await lines(wb({ ipRanges: [{ range: '10.1.0.0/16' }, { range: 'fd00::/64', exclude: ['fd00::/120'] }] }), 'cni')).toEqual(['ok']);
+    const out = await problems(wb({
+      range: '192.168.2.0/33', range_start: 'ten', exclude: ['192.168.2.0'],
+      ipRanges: [{ range: '10.1.0.0/16', range_start: '10.2.0.1' }, { range: '10.1.0.0/16', range_start: '10.1.0.20', range_end: '10.1.0.10' }, {}, { range: '10.9.9.9-10.1.0.0/16' }],
+    }));
+    expect(out).toEqual([
+      expect.stringMatching(/^input: ipam\.range: "192\.168\.2\.0\/33" is not a CIDR/),
+      expect.stringMatching(/^input: ipam\.range_start: "ten" is not an IP address/),
+      expect.stringMatching(/^input: ipam\.exclude\[0\]: "192\.168\.2\.0" is not a CIDR/),
+      expect.stringMatching(/^input: ipam\.ipRanges\[0\]\.range_start: 10\.2\.0\.1 is not in the range 10\.1\.0\.0\/16/),
+      expect.stringMatching(/^input: ipam\.ipRanges\[1\]\.range_end: 10\.1\.0\.10 comes before range_start 10\.1\.0\.20/),
+      expect.stringMatching(/^input: ipam\.ipRanges\[2\]\.range: is missing/),
+      expect.stringMatching(/^input: ipam\.ipRanges\[3\]\.range: the first address 10\.9\.9\.9 is not in 10\.1\.0\.0\/16/),
+    ]);
+    expect(await lines(wb({}), 'cni')).toEqual([expect.stringContaining('ipam: note: has neither "range" nor "ipRanges"'), 'ok']);
+  });
+
+  it('the obsolete "gateway" in an annotation points to default-route', async () => {
+    expect(await problems('[{"name": "macvlan-conf", "gateway": ["192.168.1.1"]}]')).toEqual([
+      expect.stringContaining('"gateway" is not a network-selection key (it is obsolete) and is ignored: the default route stays where it was — fix: to route the pod\'s default route through this network, write "default-route": ["<gateway IP>"]'),
+    ]);
+  });
+});
