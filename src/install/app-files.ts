@@ -45,11 +45,17 @@ function readPackageJson(dir: string): PackageJson {
   return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
 }
 
-/** Every file under `dir`, symlinks followed, except the directory names in `skip` at its top level. */
+/**
+ * A V8 code cache (src/code-cache.ts) belongs to the copy that wrote it, its Node and its file times; each installed
+ * copy writes its own.
+ */
+const CODE_CACHE = /\.v8cache(\.\d+\.tmp)?$/;
+
+/** Every file under `dir`, symlinks followed, except the directory names in `skip` at its top level and code caches. */
 function filesUnder(dir: string, skip: readonly string[] = []): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
-    if (skip.includes(entry)) continue;
+    if (skip.includes(entry) || CODE_CACHE.test(entry)) continue;
     const path = join(dir, entry);
     const st = statSync(path);
     if (st.isDirectory()) out.push(...filesUnder(path));

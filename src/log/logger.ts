@@ -8,7 +8,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { makeDirs } from '../util/atomic-file';
 
 export type LogLevel = 'panic' | 'error' | 'verbose' | 'debug';
@@ -314,7 +313,9 @@ function gzipBackup(src: string): void {
 function writeGzip(dest: string, data: Buffer): void {
   const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.tmp`);
   try {
-    fs.writeFileSync(tmp, zlib.gzipSync(data), { mode: 0o644 });
+    // zlib loads only here: a call that rotates nothing never pays for it.
+    const { gzipSync } = require('node:zlib') as typeof import('node:zlib');
+    fs.writeFileSync(tmp, gzipSync(data), { mode: 0o644 });
     fs.renameSync(tmp, dest);
   } catch (err) {
     removeIfPresent(tmp);

@@ -3,7 +3,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIp } from '../../src/plugins/host-local/address';
-import { LOCK_DIR } from '../../src/plugins/host-local/lock';
 import { execPluginAsync, execPluginSync, type PluginCall } from '../helpers/plugin-exec';
 import { ROOT, uniqueId, ourPluginFixture, type RunOutcome } from '../helpers/multus';
 import { canUseNamespaces } from '../helpers/netns';
@@ -226,7 +225,6 @@ for (const set of referenceSets()) describe.skipIf(!canUseNamespaces || set.miss
     const dels = await Promise.all(ids.map((id, i) => run('DEL', id, i + 1)));
     for (const r of dels) expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(readdirSync(dir).filter((f) => parseIp(f))).toEqual([]);
-    expect(existsSync(join(dir, LOCK_DIR))).toBe(false);
   });
 
   it('makes the reference wait while we hold the store (scenario 32, the other way round)', async () => {

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCK_DIR, LOCK_FILE, lockStore, STALE_MS } from '../../src/plugins/host-local/lock';
+import { LOCK_FILE, lockStore } from '../../src/plugins/host-local/lock';
 
-// cni-contracts.md 4.4 (flock on <dir>/lock, mode 0750) and the proper-lockfile lock directory next to it.
+// cni-contracts.md 4.4: flock on <dir>/lock, mode 0750, the only lock (nothing else appears in the store).
 
 let dir: string;
 beforeEach(() => {
@@ -21,15 +21,15 @@ function othersCanFlock(): boolean {
 }
 
 describe('host-local store lock', () => {
-  it('creates the reference lock file, excludes flock users while held, and cleans up its lock directory', async () => {
+  it('creates the reference lock file, excludes flock users while held, and leaves nothing else', async () => {
     const unlock = await lockStore(dir);
     expect(statSync(join(dir, LOCK_FILE)).size).toBe(0);
     expect(statSync(join(dir, LOCK_FILE)).mode & 0o777).toBe(0o750 & ~process.umask());
-    expect(statSync(join(dir, LOCK_DIR)).isDirectory()).toBe(true);
+    expect(readdirSync(dir)).toEqual([LOCK_FILE]);
     expect(othersCanFlock()).toBe(false);
-    await unlock();
+    unlock();
     expect(othersCanFlock()).toBe(true);
-    expect(existsSync(join(dir, LOCK_DIR))).toBe(false);
+    expect(readdirSync(dir)).toEqual([LOCK_FILE]);
   });
 
   it('serialises holders in one process', async () => {
@@ -39,7 +39,7 @@ describe('host-local store lock', () => {
       events.push(`${name} in`);
       await new Promise((r) => setTimeout(r, 20));
       events.push(`${name} out`);
-      await unlock();
+      unlock();
     };
     await Promise.all([holder('a'), holder('b'), holder('c')]);
     for (let i = 0; i < events.length; i += 2) expect(events[i + 1]).toBe(events[i]!.replace('in', 'out'));
@@ -61,15 +61,6 @@ describe('host-local store lock', () => {
     await exited;
     const unlock = await pending;
     expect(locked).toBe(true);
-    await unlock();
-  });
-
-  it('takes over a lock directory left by a holder that died', async () => {
-    mkdirSync(join(dir, LOCK_DIR));
-    const old = (Date.now() - STALE_MS - 1000) / 1000;
-    utimesSync(join(dir, LOCK_DIR), old, old);
-    const unlock = await lockStore(dir);
-    expect(othersCanFlock()).toBe(false);
-    await unlock();
+    unlock();
   });
 });

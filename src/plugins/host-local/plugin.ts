@@ -32,7 +32,7 @@ async function withLocked<T>(store: NetworkStore, fn: (store: NetworkStore) => T
   try {
     return fn(store);
   } finally {
-    await unlock();
+    unlock();
   }
 }
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { CniError, ErrorCode, toCniError } from '../../cni/errors';
 import { convertResult, type DNS, type Result } from '../../cni/result';
 import type { Invocation } from '../../cni/skel';
@@ -59,7 +58,8 @@ async function rollBack(steps: Undo[], cause: unknown): Promise<void> {
  */
 async function createInPod(req: AttachRequest, pod: Rtnl, undo: Undo[]): Promise<LinkState> {
   const { netns, ifName } = req.inv.cmd;
-  const tmpName = `veth${randomBytes(4).toString('hex')}`;
+  // Only unique in the pod for an instant, never secret: Math.random spares loading node:crypto for every attachment.
+  const tmpName = `veth${Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0')}`;
   // With linkInContainer the master is in the pod, and so must be the socket that names it by index.
   const fromMaster = req.master.netns === undefined ? Rtnl.open() : pod;
   try {
