@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { REFERENCE_PLUGINS, runMultusAsync, uniqueId, Workdir, type RunOutcome } from '../helpers/multus';
 import { ourPlugin } from '../helpers/plugin-exec';
+import { upstreamPlugins } from '../helpers/peers';
 import { canUseNamespaces, TestNode } from '../helpers/netns';
 import { startApiServer, unusedPort, type ApiServer } from '../helpers/api-server';
 
@@ -269,13 +270,18 @@ describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces',
   });
 
   describe('static ips and mac on a NAD without capabilities (Multus\'s CNI_ARGS IP= and MAC=)', () => {
+    const upstream = upstreamPlugins();
     const request = JSON.stringify([{ name: 'static', mac: '02:23:45:67:89:ab', ips: ['10.242.0.77/24'] }]);
     const addPlainNad = (ns: string, type = 'macvlan') => api.addNad({ namespace: ns, name: 'static', config: JSON.stringify({
       cniVersion: '1.0.0', type, master: node.uplink, mode: 'bridge', ipam: { type: 'host-local', subnet: '10.242.0.0/24', dataDir: f.work.ipamDir } }) });
 
     it.each([
-      ['the reference plugins', () => ({})],
-      ['our built-ins', () => {
+      ['the reference plugins (Debian 1.1.1)', () => ({})],
+      ['the upstream reference plugins 1.9', () => {
+        if (upstream.missing) throw new Error(upstream.missing);
+        return { binDir: upstream.dir };
+      }],
+      ['our built-ins linked in binDir', () => {
         for (const p of ['macvlan', 'host-local']) ourPlugin(f.work.binDir, p);
         return { binDir: f.work.binDir };
       }],
