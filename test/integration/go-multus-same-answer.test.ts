@@ -49,6 +49,10 @@ interface Case {
   fixedMacs?: string[];
   /** The pod's interfaces after ADD (none when ADD fails), so that two identical failures cannot pass for success. */
   links: string[];
+  /** No Kubernetes: these static delegates after the primary. */
+  staticDelegates?: unknown[];
+  /** The pod is not in the API (deleted meanwhile, or a static pod without its mirror yet). */
+  podMissing?: true;
 }
 
 /**
@@ -56,7 +60,7 @@ interface Case {
  * in the README's list ("Where multus-ts differs from Go Multus"). `apply` turns Go Multus's answer into what
  * multus-ts answers instead, for the cases it names.
  */
-const DELIBERATE: Array<{ cases: string[] | 'every pod with network-status'; why: string; apply: (a: Answer) => Answer }> = [
+const DELIBERATE: Array<{ cases: string[] | 'every pod with network-status'; why: string; apply: (a: Answer, containerId: string) => Answer }> = [
   {
     cases: 'every pod with network-status',
     why: 'network-status "gateway": Go Multus copies the default route\'s gateway from the result, "<nil>" when the route names '
@@ -68,6 +72,22 @@ const DELIBERATE: Array<{ cases: string[] | 'every pod with network-status'; why
         const used = a.pod.routes.map((r) => new RegExp(`^default via (\\S+) dev ${e.interface as string}( |$)`).exec(r)?.[1]).filter(Boolean);
         return { ...e, gateway: used };
       }),
+    }),
+  },
+  {
+    cases: ['the pod is not in the API'],
+    why: 'a pod missing from the API at ADD (deleted meanwhile, or a static pod whose mirror does not exist yet): Go Multus '
+      + 'prints a made-up result and attaches nothing, so a static pod has no network; multus-ts attaches the configured '
+      + 'networks (README, "Kubernetes")',
+    apply: (a, containerId) => ({
+      ...a,
+      check: 0,
+      pod: {
+        links: { eth0: { kind: 'veth', mtu: 1500, up: true, mac: 'MAC' } },
+        addresses: { eth0: ['10.70.0.2/24'] },
+        routes: ['10.70.0.0/24 dev eth0 scope link', 'default via 10.70.0.1 dev eth0'],
+      },
+      store: { 'cluster/10.70.0.2': `${containerId}\r\neth0`, 'cluster/last_reserved_ip.0': '10.70.0.2', 'cluster/lock': '' },
     }),
   },
   {
@@ -167,6 +187,12 @@ describe.skipIf(!canUseNamespaces || go.missing !== undefined || plugins.missing
       confDir: { 'fromfile.conf': { ...macvlan('10.71.7.0/24'), name: 'fromfile' } },
     },
     {
+      name: 'static delegates, no Kubernetes',
+      links: ['eth0', 'net1'],
+      staticDelegates: [{ ...macvlan('10.71.11.0/24'), name: 'static-mv' }],
+    },
+    { name: 'the pod is not in the API', links: [], podMissing: true, annotations: { [NETWORKS]: 'mv1' }, nads: { mv1: macvlan('10.71.1.0/24') } },
+    {
       name: 'a failing secondary after a good one',
       links: [],
       annotations: { [NETWORKS]: 'mv1, broken' },
@@ -185,11 +211,12 @@ describe.skipIf(!canUseNamespaces || go.missing !== undefined || plugins.missing
     spawnSync('ip', ['netns', 'add', podNs]);
     const pod = api.addPod({ namespace: ns, name: 'pod', uid: `uid-${ns}`,
       annotations: Object.fromEntries(Object.entries(c.annotations ?? {}).map(([k, v]) => [k, v.replace('NS/', `${ns}/`)])) });
+    if (c.podMissing) api.deletePod(ns, 'pod');
     const conf = {
       cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', cniDir, confDir, binDir: plugins.dir,
-      kubeconfig: api.writeKubeconfig(work.dir), multusNamespace: ns,
+      ...(!c.staticDelegates && { kubeconfig: api.writeKubeconfig(work.dir), multusNamespace: ns }),
       delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'bridge', bridge: `br${ns.slice(-8)}`, isGateway: true,
-        ipam: ipam('10.70.0.0/24', { routes: [{ dst: '0.0.0.0/0' }] }) }],
+        ipam: ipam('10.70.0.0/24', { routes: [{ dst: '0.0.0.0/0' }] }) }, ...(c.staticDelegates ?? [])],
     };
     const run = (command: string): Promise<RunOutcome> => execPluginAsync(BINARY[side], {
       command, conf, containerId: `c-${ns}`, netns: `/var/run/netns/${podNs}`, inNetns: node.nodeNs, path: plugins.dir,
@@ -229,9 +256,10 @@ describe.skipIf(!canUseNamespaces || go.missing !== undefined || plugins.missing
         }
         const goAnswer = await answer('go', c, ns, podNs);
         expect(Object.keys(goAnswer.pod.links).sort(), 'Go Multus').toEqual(c.links);
-        expect(goAnswer.add.status === 0, 'Go Multus').toBe(c.links.length > 0);
+        // Go Multus succeeds without attaching anything for a pod missing from the API.
+        expect(goAnswer.add.status === 0, 'Go Multus').toBe(c.links.length > 0 || c.podMissing === true);
         const tsAnswer = await answer('ts', c, ns, podNs);
-        const expected = DELIBERATE.filter((d) => typeof d.cases === 'string' || d.cases.includes(c.name)).reduce((a, d) => d.apply(a), goAnswer);
+        const expected = DELIBERATE.filter((d) => typeof d.cases === 'string' || d.cases.includes(c.name)).reduce((a, d) => d.apply(a, `c-${ns}`), goAnswer);
         expect(tsAnswer).toEqual(expected);
       } finally {
         spawnSync('ip', ['netns', 'del', podNs]);
