@@ -80,10 +80,11 @@ export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runne
     if (first !== 'expired' && first !== 'aborted') return { code: first.exitCode, stdout: first.stdout, stderr: '', timedOut: false };
     stop.abort();
     let grace: NodeJS.Timeout | undefined;
-    const settled = await Promise.race([call.then(() => true), new Promise<false>((r) => { grace = setTimeout(() => r(false), graceMs); })]);
+    const settled = await Promise.race([call, new Promise<undefined>((r) => { grace = setTimeout(() => r(undefined), graceMs); })]);
     clearTimeout(grace);
     if (!settled) logError(`${req.label}: still running ${graceMs / 1000}s after it was told to stop`);
-    return { code: null, stdout: '', stderr: '', timedOut: true };
+    // What it said when it stopped (e.g. who held the lock it was waiting for) goes into the timeout's details.
+    return { code: null, stdout: settled?.exitCode ? settled.stdout : '', stderr: '', timedOut: true };
   } finally {
     clearTimeout(timer);
     req.signal?.removeEventListener('abort', abort);

@@ -147,7 +147,10 @@ export function pluginStdout(req: ExecRequest, outcome: ExecOutcome): string {
   const failed = outcome.code !== 0;
   logStderr(req.label, outcome.stderr, failed);
   if (outcome.timedOut) {
-    throw new CniError(ErrorCode.TryAgainLater, `${req.label}: ${req.pluginPath} did not answer within ${req.timeoutMs / 1000}s and was stopped`);
+    // A built-in told to stop may have said why it was slow (who held the lock it waited for).
+    const said = outcome.stdout.trim() ? pluginError(outcome) : undefined;
+    throw new CniError(ErrorCode.TryAgainLater, `${req.label}: ${req.pluginPath} did not answer within ${req.timeoutMs / 1000}s and was stopped`,
+      said ? [said.message, said.details].filter((s) => s).join(': ') : '');
   }
   if (failed) throw pluginError(outcome);
   return outcome.stdout;

@@ -18,7 +18,8 @@ import { auxiliaryChain } from './aux-chain';
 import { writeNetworkStatus } from './network-status';
 import { waitForReadiness } from './readiness';
 import { checkRequestsCarried, requestArgs } from './static-requests';
-import { removeScratchCache, writeScratchCache } from './scratch-cache';
+import { hasScratchCache, removeScratchCache, writeScratchCache } from './scratch-cache';
+import { withContainerLock } from './container-lock';
 
 /**
  * Undoes a failed ADD: DEL for every delegate up to and including the one that failed (it may have done half its
@@ -44,7 +45,12 @@ async function undo(call: MultusCall, attempted: Delegate[], failedIndex: number
 
 export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> {
   const call = prepareCall(inv);
-  const { conf } = call;
+  return withContainerLock(call.conf.cniDir, inv.cmd.containerId, call.conf.delegateTimeoutMs,
+    () => !hasScratchCache(call.conf.cniDir, inv.cmd.containerId), () => addLocked(call));
+}
+
+async function addLocked(call: MultusCall): Promise<Record<string, unknown>> {
+  const { conf, inv } = call;
   const { cmd } = inv;
   if (conf.readinessIndicatorFile) await waitForReadiness(conf.readinessIndicatorFile, conf.readinessTimeoutMs);
   if (!existsSync(cmd.netns)) {

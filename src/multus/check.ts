@@ -3,7 +3,8 @@ import { CniError, ErrorCode } from '../cni/errors';
 import { versionAtLeast } from '../cni/version';
 import { checkNetwork } from '../delegation/network-invoker';
 import { logVerbose } from '../log/logger';
-import { prepareCall, podPrefix, runtimeConfFor } from './call';
+import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
+import { lockContainer } from './container-lock';
 import { delegateLabel } from './delegate';
 import { readScratchCache } from './scratch-cache';
 
@@ -15,6 +16,16 @@ import { readScratchCache } from './scratch-cache';
 export async function cmdCheck(inv: Invocation): Promise<void> {
   const call = prepareCall(inv);
   const { containerId } = inv.cmd;
+  const lock = await lockContainer(call.conf.cniDir, containerId, call.conf.delegateTimeoutMs);
+  try {
+    await checkLocked(call);
+  } finally {
+    lock.release();
+  }
+}
+
+async function checkLocked(call: MultusCall): Promise<void> {
+  const { containerId } = call.inv.cmd;
   const cache = readScratchCache(call.conf.cniDir, containerId, call.conf.cniVersion);
   if (cache.state !== 'found') {
     throw new CniError(ErrorCode.UnknownContainer,

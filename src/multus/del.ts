@@ -10,7 +10,8 @@ import { removeAttachmentDeviceInfo } from './device-info';
 import { podContext } from './kube-context';
 import { podDelegates } from './pod-networks';
 import { warnIfNotReady } from './readiness';
-import { readScratchCache, removeScratchCache } from './scratch-cache';
+import { hasScratchCache, readScratchCache, removeScratchCache } from './scratch-cache';
+import { withContainerLock } from './container-lock';
 
 export interface DelFailure {
   index: number;
@@ -61,8 +62,13 @@ async function fallbackDelegates(call: MultusCall): Promise<Delegate[]> {
 
 export async function cmdDel(inv: Invocation): Promise<void> {
   const call = prepareCall(inv);
+  return withContainerLock(call.conf.cniDir, inv.cmd.containerId, call.conf.delegateTimeoutMs,
+    () => !hasScratchCache(call.conf.cniDir, inv.cmd.containerId), () => delLocked(call));
+}
+
+async function delLocked(call: MultusCall): Promise<void> {
   const { conf } = call;
-  const { containerId } = inv.cmd;
+  const { containerId } = call.inv.cmd;
   if (conf.readinessIndicatorFile) warnIfNotReady(conf.readinessIndicatorFile);
   const cache = readScratchCache(conf.cniDir, containerId, conf.cniVersion);
   if (cache.state === 'found') {

@@ -11,7 +11,8 @@ import { delDelegates } from './del';
 import { pruneDeletedMarks } from './deleted-marks';
 import { connect } from './kube-context';
 import { primaryDelegate } from './pod-networks';
-import { readScratchCache, removeScratchCache } from './scratch-cache';
+import { hasScratchCache, readScratchCache, removeScratchCache } from './scratch-cache';
+import { lockContainer } from './container-lock';
 import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
 
@@ -63,15 +64,27 @@ async function removeStale(call: MultusCall, keep: Set<string>, records: CachedR
   }
   for (const containerId of entries) {
     if (keep.has(containerId) || !isSafeName(containerId)) continue;
-    const cache = readScratchCache(cniDir, containerId, call.conf.cniVersion);
-    if (cache.state !== 'found') continue;
-    // The primary's result cache remembers the interface name and netns the runtime gave at ADD.
-    const primary = records.find((r) => r.containerId === containerId && r.networkName === cache.delegates[0]!.net.name);
-    logVerbose(`GC: deleting stale attachment of container ${containerId}`);
-    const cmd = { ...call.inv.cmd, containerId, netns: primary?.netns ?? '', ifName: primary?.ifName ?? 'eth0' };
-    const errs = await delDelegates({ ...call, inv: { ...call.inv, cmd } }, cache.delegates);
-    if (errs.length === 0) removeScratchCache(cniDir, containerId);
-    errors.push(...errs.map((f) => f.message));
+    let lock;
+    try {
+      // A container another multus call is working on right now is not stale; the next GC looks again.
+      lock = await lockContainer(cniDir, containerId, 0);
+    } catch {
+      logVerbose(`GC: container ${containerId} is busy; skipped`);
+      continue;
+    }
+    try {
+      const cache = readScratchCache(cniDir, containerId, call.conf.cniVersion);
+      if (cache.state !== 'found') continue;
+      // The primary's result cache remembers the interface name and netns the runtime gave at ADD.
+      const primary = records.find((r) => r.containerId === containerId && r.networkName === cache.delegates[0]!.net.name);
+      logVerbose(`GC: deleting stale attachment of container ${containerId}`);
+      const cmd = { ...call.inv.cmd, containerId, netns: primary?.netns ?? '', ifName: primary?.ifName ?? 'eth0' };
+      const errs = await delDelegates({ ...call, inv: { ...call.inv, cmd } }, cache.delegates);
+      if (errs.length === 0) removeScratchCache(cniDir, containerId);
+      errors.push(...errs.map((f) => f.message));
+    } finally {
+      lock.release(!hasScratchCache(cniDir, containerId));
+    }
   }
   return errors;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { execPluginSync, ourPlugin } from '../helpers/plugin-exec';
 import { runMultus, runMultusAsync, uniqueId, Workdir, type RunOutcome } from '../helpers/multus';
 import { startApiServer, type ApiServer } from '../helpers/api-server';
@@ -206,5 +206,68 @@ describe('hardening: fan-out from a pod annotation', () => {
     expect(String(r.json?.msg)).toMatch(/network "h-[^/]+\/missing\d+"/);
     expect(api.count({ path: /network-attachment-definitions/ })).toBeLessThanOrEqual(MAX_REQUESTS_IN_FLIGHT);
     expect(work.spyCalls()).toEqual([]);
+  });
+});
+
+describe('hardening: a host-local store locked by a live process', () => {
+  const work = new Workdir();
+  afterAll(() => work.remove());
+  ourPlugin(work.binDir, 'host-local');
+
+  it('ADD waits no longer than the delegate timeout, fails with code 11 and names the holder', async () => {
+    const store = join(work.ipamDir, 'hl');
+    mkdirSync(store, { recursive: true });
+    const holder = spawn('flock', [join(store, 'lock'), '-c', 'echo held; exec sleep 300'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    try {
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      const conf = { cniVersion: '1.0.0', name: 'm', type: 'multus', cniDir: work.cniDir, binDir: work.binDir, delegateTimeoutSeconds: 1,
+        delegates: [{ cniVersion: '1.0.0', name: 'hl', type: 'host-local', ipam: { type: 'host-local', subnet: '10.77.0.0/24', dataDir: work.ipamDir } }] };
+      const r = await runMultusAsync({ command: 'ADD', conf, containerId: 'locked1', netns: work.fakeNetns, path: work.binDir });
+      expect(r.json).toMatchObject({ code: 11 });
+      expect(String(r.json?.details)).toContain(`pid ${holder.pid} (flock ${join(store, 'lock')} -c`);
+      expect(readdirSync(store).filter((f) => /^\d/.test(f))).toEqual([]);
+    } finally {
+      process.kill(-holder.pid!, 'SIGKILL');
+    }
+  });
+});
+
+describe('hardening: overlapping calls for one container', () => {
+  const work = new Workdir();
+  afterAll(() => work.remove());
+  const spy = { log: work.spyLog, sleep: 30 };
+  const conf = { cniVersion: '1.0.0', name: 'm', type: 'multus', cniDir: work.cniDir, binDir: work.binDir, delegateTimeoutSeconds: 30,
+    delegates: [{ cniVersion: '1.0.0', name: 'a', type: 'spy', spy }, { cniVersion: '1.0.0', name: 'b', type: 'spy', spy }] };
+  const call = (command: string, containerId: string, c: unknown = conf): Promise<RunOutcome> =>
+    runMultusAsync({ command, conf: c, containerId, netns: work.fakeNetns, path: work.binDir });
+
+  it('queue instead of interleaving: every call\'s delegates run together, and nothing is left after the last DELs', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => `storm${i}`);
+    const outcomes = await Promise.all(ids.flatMap((id) => ['ADD', 'DEL', 'ADD', 'DEL'].map((cmd) => call(cmd, id))));
+    for (const o of outcomes) expect(o.stderr).toBe('');
+    for (const id of ids) expect((await call('DEL', id)).status).toBe(0);
+    for (const id of ids) {
+      // One container's delegate calls, in order: each multus call is an unbroken ADD a, ADD b or DEL b, DEL a.
+      const seq = work.spyCalls().filter((c) => c.env.CNI_CONTAINERID === id).map((c) => `${c.command} ${c.stdin.name as string}`);
+      for (let i = 0; i < seq.length; i += 2) expect([['ADD a', 'ADD b'], ['DEL b', 'DEL a']]).toContainEqual(seq.slice(i, i + 2));
+    }
+    expect(readdirSync(work.cniDir).filter((f) => f !== '.deleted' && f !== 'results')).toEqual([]);
+    expect(readdirSync(join(work.cniDir, 'results'))).toEqual([]);
+  });
+
+  it('a call that cannot get the container in time fails with code 11 and names the holder', async () => {
+    const lockFile = join(work.cniDir, '.locks', 'held1');
+    mkdirSync(join(work.cniDir, '.locks'), { recursive: true });
+    const holder = spawn('flock', [lockFile, '-c', 'echo held; exec sleep 300'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    try {
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      const r = await call('ADD', 'held1', { ...conf, delegateTimeoutSeconds: 1 });
+      expect(r.json).toMatchObject({ code: 11 });
+      expect(String(r.json?.msg)).toContain('another multus operation on container held1 is still running');
+      expect(String(r.json?.details)).toContain(`pid ${holder.pid} (flock ${lockFile}`);
+      expect(work.spyCalls().filter((c) => c.env.CNI_CONTAINERID === 'held1')).toEqual([]);
+    } finally {
+      process.kill(-holder.pid!, 'SIGKILL');
+    }
   });
 });

@@ -4,6 +4,7 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import { LOCK_EX, LOCK_NB, nativeHelper } from '../../netlink/native';
 import { goErrorText } from './go-error';
 import { stopIfAborted } from '../../cni/runner';
+import { lockHolders } from '../../util/lock-holder';
 
 /*
  * A network's store is locked with flock(LOCK_EX) on `<dir>/lock`, the lock the reference plugin takes: it and we
@@ -45,8 +46,13 @@ function openLockFile(path: string): number {
 async function flockBefore(fd: number, deadline: number, path: string, dir: string, signal?: AbortSignal): Promise<void> {
   const { flock } = nativeHelper();
   for (let delay = 1; !flock(fd, LOCK_EX | LOCK_NB); delay = Math.min(delay * 2, MAX_POLL_MS)) {
-    if (Date.now() >= deadline) throw busy(dir, `a live process holds flock on ${path} (fuser ${path} names it)`);
-    stopIfAborted(signal);
+    const expired = Date.now() >= deadline;
+    if (expired || signal?.aborted) {
+      const holder = lockHolders(fd) || 'a live process (fuser names it)';
+      const details = `${holder} holds flock on ${path}`;
+      if (expired) throw busy(dir, details);
+      throw new CniError(ErrorCode.TryAgainLater, `stopped at the caller's deadline while waiting for the lock on ${dir}`, details);
+    }
     await sleep(delay);
   }
 }

@@ -22,9 +22,9 @@ async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStor
 }
 
 /** The same for commands that only read or release: a network without a store has nothing, and gets no store. */
-async function withExistingStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, nothing: T): Promise<T> {
+async function withExistingStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, nothing: T, signal?: AbortSignal): Promise<T> {
   const store = NetworkStore.openExisting(conf.dataDir, conf.name);
-  return store ? withLocked(store, fn) : nothing;
+  return store ? withLocked(store, fn, signal) : nothing;
 }
 
 async function withLocked<T>(store: NetworkStore, fn: (store: NetworkStore) => T, signal?: AbortSignal): Promise<T> {
@@ -42,7 +42,8 @@ async function add(inv: Invocation): Promise<Record<string, unknown>> {
   // Read before the store is touched, so that a bad path leaves no trace.
   const dns: DNS = conf.resolvConf ? parseResolvConf(conf.resolvConf) : {};
   const who = { containerId: inv.cmd.containerId, ifName: inv.cmd.ifName };
-  // Only ADD gives up waiting when its caller does: a DEL or GC must get its work done.
+  // Every command gives up waiting for the store when its caller does: the work itself, once the lock is held, is
+  // never interrupted, and a DEL that could not get the lock fails so that the runtime retries it.
   const ips = await withLockedStore(conf, (store) => allocate(store, conf.rangeSets, who, requested), inv.signal);
   return convertResult({ cniVersion: CURRENT_VERSION, interfaces: [], ips, routes: conf.routes, dns }, inv.cniVersion);
 }
@@ -54,12 +55,12 @@ async function add(inv: Invocation): Promise<Record<string, unknown>> {
 async function del(inv: Invocation): Promise<void> {
   const conf = loadConfig(inv.config);
   await withExistingStore(conf, (store) =>
-    releaseAttachment(store, inv.cmd.containerId, inv.cmd.ifName, conf.rangeSets.length), undefined);
+    releaseAttachment(store, inv.cmd.containerId, inv.cmd.ifName, conf.rangeSets.length), undefined, inv.signal);
 }
 
 async function check(inv: Invocation): Promise<void> {
   const conf = loadConfig(inv.config);
-  const found = await withExistingStore(conf, (store) => holdsAddress(store, inv.cmd.containerId, inv.cmd.ifName), false);
+  const found = await withExistingStore(conf, (store) => holdsAddress(store, inv.cmd.containerId, inv.cmd.ifName), false, inv.signal);
   if (!found) {
     throw new CniError(ErrorCode.Internal, `host-local: Failed to find address added by container ${inv.cmd.containerId}`,
       `no reservation in ${conf.dataDir}/${conf.name} belongs to ${inv.cmd.containerId}/${inv.cmd.ifName}`);
@@ -71,7 +72,7 @@ async function gc(inv: Invocation): Promise<void> {
   const conf = loadConfig(inv.config);
   const valid = readValidAttachments(inv.config);
   if (valid === undefined) return;
-  await withExistingStore(conf, (store) => releaseAllExcept(store, valid), undefined);
+  await withExistingStore(conf, (store) => releaseAllExcept(store, valid), undefined, inv.signal);
 }
 
 export const hostLocalPlugin: CniPlugin = {

@@ -1,0 +1,121 @@
+import { closeSync, constants, fstatSync, openSync, rmdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CniError, ErrorCode } from '../cni/errors';
+import { LOCK_EX, LOCK_NB, nativeHelper } from '../netlink/native';
+import { makeDirs, removeFile } from '../util/atomic-file';
+import { lockHolders } from '../util/lock-holder';
+
+/*
+ * One multus operation per container ID at a time on this node. The spec forbids a runtime to overlap ADD and DEL
+ * of one container, but retries after timeouts do overlap, and two operations interleaving on one pod leave
+ * "eth0 already exists" behind. Each ADD, DEL and CHECK holds flock(2) on `<cniDir>/.locks/<containerID>`
+ * (a name no container ID can have, so it never collides with a delegate cache): the kernel drops it when the process
+ * exits however it exits, so a stale file is harmless. A DEL that succeeded, or an ADD that rolled back, removes the
+ * file (and the directory, when it was the last) while holding the lock; a waiter that then gets the lock on the
+ * removed file notices and opens it afresh.
+ */
+
+const DIR = '.locks';
+const MAX_POLL_MS = 50;
+
+export interface ContainerLock {
+  /** Releases the lock; `remove` also deletes the lock file (nothing of the container is left). */
+  release(remove?: boolean): void;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// Never blocks on open (a FIFO planted at the name) and never follows a symlink.
+function openLockFile(path: string): number {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o600);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    removeFile(path);
+    return openLockFile(path);
+  }
+  return fd;
+}
+
+// The last container's lock takes the directory with it, so that nothing is left in cniDir; a directory that is
+// not empty (another container's lock) stays.
+function removeEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty, or already gone
+  }
+}
+
+// The file at `path` is still the one `fd` has open: it was not removed by the holder we waited for.
+function stillThere(fd: number, path: string): boolean {
+  try {
+    return statSync(path).ino === fstatSync(fd).ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (at most `waitMs`) for the container's lock; code 11 naming the holder when it is not released in time. */
+export async function lockContainer(cniDir: string, containerId: string, waitMs: number): Promise<ContainerLock> {
+  const dir = join(cniDir, DIR);
+  const path = join(dir, containerId);
+  try {
+    makeDirs(dir, 0o700);
+  } catch (e) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `multus configuration: "cniDir" ${cniDir}: cannot create ${dir}: ${(e as Error).message}`,
+      'set "cniDir" to a writable directory on a real file system (default /var/lib/cni/multus)');
+  }
+  const { flock } = nativeHelper();
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    let fd: number;
+    try {
+      fd = openLockFile(path);
+    } catch (e) {
+      // The last holder removed the emptied directory just now.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      makeDirs(dir, 0o700);
+      continue;
+    }
+    let delay = 1;
+    while (!flock(fd, LOCK_EX | LOCK_NB)) {
+      if (Date.now() >= deadline) {
+        const holder = lockHolders(fd);
+        closeSync(fd);
+        throw new CniError(ErrorCode.TryAgainLater,
+          `another multus operation on container ${containerId} is still running after ${waitMs / 1000}s`,
+          `${holder || 'a live process'} holds flock on ${path}`);
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, MAX_POLL_MS);
+    }
+    if (stillThere(fd, path)) {
+      return {
+        release(remove = false) {
+          if (remove) {
+            removeFile(path);
+            removeEmptyDir(dir);
+          }
+          closeSync(fd);
+        },
+      };
+    }
+    closeSync(fd);
+  }
+}
+
+/**
+ * Runs one multus operation holding the container's lock. Afterwards the lock file goes too when nothing of the
+ * container is left (`isGone`: its delegate cache is gone, after a DEL or a rolled-back ADD).
+ */
+export async function withContainerLock<T>(cniDir: string, containerId: string, waitMs: number, isGone: () => boolean,
+  fn: () => Promise<T>): Promise<T> {
+  const lock = await lockContainer(cniDir, containerId, waitMs);
+  try {
+    return await fn();
+  } finally {
+    lock.release(isGone());
+  }
+}
