@@ -1,9 +1,8 @@
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { LOCK_EX, LOCK_NB, nativeHelper } from '../../netlink/native';
 import { goErrorText } from './go-error';
-import { stopIfAborted } from '../../cni/runner';
 import { lockHolders } from '../../util/lock-holder';
 
 /*
@@ -36,11 +35,18 @@ function busy(dir: string, details: string): CniError {
 
 /** The reference creates its lock file this way (mode 0750, empty) and keeps it forever. */
 function openLockFile(path: string): number {
+  let fd: number;
   try {
-    return openSync(path, constants.O_CREAT | constants.O_RDONLY, 0o750);
+    // Never blocks (a FIFO planted at the name) and never follows a symlink out of the store.
+    fd = openSync(path, constants.O_CREAT | constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o750);
   } catch (e) {
     throw new Error(goErrorText(e, 'open', path));
   }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new Error(`open ${path}: not a regular file`);
+  }
+  return fd;
 }
 
 async function flockBefore(fd: number, deadline: number, path: string, dir: string, signal?: AbortSignal): Promise<void> {
