@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, resolve, sep } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 export interface AtomicWriteOptions {
   mode?: number;
@@ -46,23 +46,30 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+function notADirectory(path: string): Error {
+  return Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`), { code: 'ENOTDIR', path });
+}
+
 /**
- * mkdir -p, one component at a time: Node's recursive mkdir loops forever where mkdir answers ENOENT for a parent
- * that exists (under /proc, say). Here every component is tried once; the first that cannot be made is the error.
+ * mkdir -p, from the deepest component up: Node's recursive mkdir loops forever where mkdir answers ENOENT for a
+ * parent that exists (under /proc, say). Here every component is tried once, and the usual case, a directory that
+ * exists, costs one stat.
  */
 export function makeDirs(dir: string, mode = 0o700): void {
-  const parts = resolve(dir).split(sep).filter((p) => p !== '');
-  let path = '';
-  for (const part of parts) {
-    path += `${sep}${part}`;
-    try {
-      mkdirSync(path, { mode });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (!statSync(path).isDirectory()) {
-        throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`), { code: 'ENOTDIR', path });
-      }
-    }
+  const path = resolve(dir);
+  try {
+    if (statSync(path).isDirectory()) return;
+    throw notADirectory(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const parent = dirname(path);
+  if (parent !== path) makeDirs(parent, mode);
+  try {
+    mkdirSync(path, { mode });
+  } catch (e) {
+    // Made by another process meanwhile is as good as made here.
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(path).isDirectory()) throw e;
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRegularFile } from '../../src/util/bounded-read';
@@ -68,6 +68,18 @@ describe('makeDirs', () => {
   it('fails instead of looping where mkdir says ENOENT for a parent that exists', () => {
     expect(code(() => makeDirs('/proc/multus-ts-unit/x'))).toBe('ENOENT');
     expect(code(() => makeDirs('/dev/null/x'))).toBe('ENOTDIR');
+  });
+  it('makes every missing component with the mode asked for, and accepts what exists', () => {
+    const top = mkdtempSync(join(tmpdir(), 'makedirs-'));
+    try {
+      makeDirs(join(top, 'a/b/c'), 0o750);
+      for (const d of ['a', 'a/b', 'a/b/c']) expect(statSync(join(top, d)).mode & 0o777).toBe(0o750 & ~process.umask());
+      makeDirs(join(top, 'a/b/c'));
+      writeFileSync(join(top, 'a/file'), '');
+      expect(code(() => makeDirs(join(top, 'a/file')))).toBe('ENOTDIR');
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
   });
   function code(fn: () => unknown): string | undefined {
     try {
