@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// What the device lookup costs a pod whose NAD names a resource (k8s.v1.cni.cncf.io/resourceName): in a fresh
-// process, as multus runs, loading the lookup (gRPC over node:http2, protobuf codec) and one PodResources List
-// against a fake kubelet of ours on a unix socket, for a node with 10 and with 110 pods (kubelet's default
-// maximum), each pod with two containers holding devices, CPUs and memory; and the same through the checkpoint
-// file. A pod without such a NAD pays nothing (nothing of this is loaded). Prints medians.
+// What the device lookup costs a pod whose NAD names a resource (k8s.v1.cni.cncf.io/resourceName), as the
+// executable pays it: ADD of one pod through bin/multus against our test API server, its secondary network a NAD
+//  - without the annotation (the baseline: nothing of the lookup is loaded),
+//  - with it, the devices listed by a fake kubelet over gRPC on a unix socket for a node of 10 and of 110 pods
+//    (kubelet's default maximum), each pod with two containers holding devices, CPUs and memory,
+//  - with it, the devices read from the kubelet checkpoint file instead (no socket), 110 pods.
+// The delegates are a few lines of shell that answer ADD with an interface (no namespaces needed, next to no
+// cost), the same in every variant; variants alternate within every run. Prints the median ADD time of each and its difference to the baseline.
 // Needs `npm run build`. Usage: node scripts/bench-devices.mjs [runs]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,19 +17,25 @@ import { fileURLToPath } from 'node:url';
 
 const runs = Number(process.argv[2] ?? 15);
 const root = fileURLToPath(new URL('..', import.meta.url));
+const multus = join(root, 'bin/multus');
 const work = mkdtempSync(join(tmpdir(), 'bench-devices-'));
 const require = createRequire(import.meta.url);
 
-// The fake kubelet is the tests' (test/helpers/fake-kubelet.ts), compiled here rather than copied.
-const tsc = spawnSync(join(root, 'node_modules/.bin/tsc'), ['--ignoreConfig', '--outDir', join(work, 'js'), '--rootDir', root, '--module', 'commonjs',
-  '--target', 'ES2022', '--esModuleInterop', '--skipLibCheck', '--types', 'node', join(root, 'test/helpers/fake-kubelet.ts')], { encoding: 'utf8' });
-if (tsc.status !== 0) throw new Error(`compiling the fake kubelet failed: ${tsc.stdout}${tsc.stderr}`);
+// The fake kubelet and the test API server are the tests' own (test/helpers/), compiled here rather than copied.
+const tsc = spawnSync(join(root, 'node_modules/.bin/tsc'), ['--ignoreConfig', '--outDir', join(work, 'js'), '--rootDir', root,
+  '--module', 'commonjs', '--target', 'ES2022', '--esModuleInterop', '--skipLibCheck', '--types', 'node',
+  join(root, 'test/helpers/fake-kubelet.ts'), join(root, 'test/helpers/api-server.ts')], { encoding: 'utf8' });
+if (tsc.status !== 0) throw new Error(`compiling the test helpers failed: ${tsc.stdout}${tsc.stderr}`);
 const { startFakeKubelet, encodeListResponse } = require(join(work, 'js/test/helpers/fake-kubelet.js'));
+const { startApiServer } = require(join(work, 'js/test/helpers/api-server.js'));
 
 const SRIOV = 'intel.com/sriov_a';
-function node(podCount) {
-  return Array.from({ length: podCount }, (_, p) => ({
-    namespace: `ns${p % 7}`, name: `pod-${p}`,
+const NS = 'bench';
+const POD = 'pod-3';
+
+function nodePods(count) {
+  return Array.from({ length: count }, (_, p) => ({
+    namespace: p === 3 ? NS : `ns${p % 7}`, name: `pod-${p}`,
     containers: ['app', 'sidecar'].map((name, c) => ({
       name, cpuIds: [2 * p, 2 * p + 1], memory: 1 << 28,
       devices: [{ resourceName: SRIOV, ids: [`0000:3b:${String(p).padStart(2, '0')}.${c}`], numa: [p % 2] }],
@@ -34,62 +43,76 @@ function node(podCount) {
   }));
 }
 
-// One lookup in a fresh node process, as multus does it: load, ask, and report the two durations in ms.
-const probe = `
-const t0 = process.hrtime.bigint();
-const { podDevices } = require(${JSON.stringify(join(root, 'dist/kubelet/pod-devices.js'))});
-const src = JSON.parse(process.argv[1]);
-podDevices(src, { namespace: 'ns3', name: 'pod-3', uid: 'uid-3' }).then((found) => {
-  const t1 = process.hrtime.bigint();
-  if ((found.byResource.get(${JSON.stringify(SRIOV)}) || []).length !== 2) throw new Error('wrong answer');
-  return podDevices(src, { namespace: 'ns3', name: 'pod-3', uid: 'uid-3' }).then(() => {
-    const t2 = process.hrtime.bigint();
-    process.stdout.write(JSON.stringify({ first: Number(t1 - t0) / 1e6, again: Number(t2 - t1) / 1e6 }));
-  });
-});`;
+const bin = join(work, 'bin');
+mkdirSync(bin);
+writeFileSync(join(bin, 'tiny'), `#!/bin/sh
+cat >/dev/null
+[ "$CNI_COMMAND" = ADD ] && printf '{"cniVersion":"1.0.0","interfaces":[{"name":"%s","sandbox":"%s"}],"ips":[{"address":"10.1.0.2/24","interface":0}]}' "$CNI_IFNAME" "$CNI_NETNS"
+exit 0
+`, { mode: 0o755 });
+const netns = join(work, 'netns');
+mkdirSync(netns);
 
-// Asynchronous: the fake kubelet answers from this process while the probe waits.
-function measure(src) {
+const api = await startApiServer();
+const pod = api.addPod({ namespace: NS, name: POD, annotations: { 'k8s.v1.cni.cncf.io/networks': 'plain,vf' } });
+const spyConf = (name) => JSON.stringify({ cniVersion: '1.0.0', name, type: 'tiny' });
+api.addNad({ namespace: NS, name: 'plain', config: spyConf('plain') });
+const kubeconfig = api.writeKubeconfig(work);
+
+const kubelets = {};
+for (const count of [10, 110]) kubelets[count] = await startFakeKubelet(join(work, `kubelet-${count}.sock`), nodePods(count));
+const checkpoint = join(work, 'kubelet_internal_checkpoint');
+writeFileSync(checkpoint, JSON.stringify({ Data: { PodDeviceEntries: nodePods(110).flatMap((p, i) => p.containers.map((c) => ({
+  PodUID: i === 3 ? pod.metadata.uid : `uid-${i}`, ContainerName: c.name, ResourceName: SRIOV, DeviceIDs: { [i % 2]: c.devices[0].ids }, AllocResp: 'CgA=',
+}))), RegisteredDevices: {} }, Checksum: 1 }));
+
+// Each variant is the same pod; only the second NAD and where the kubelet's answer comes from differ.
+const variants = {
+  'no resourceName (baseline)': { resource: undefined, socket: join(work, 'none.sock') },
+  'kubelet List, 10 pods': { resource: SRIOV, socket: join(work, 'kubelet-10.sock') },
+  'kubelet List, 110 pods': { resource: SRIOV, socket: join(work, 'kubelet-110.sock') },
+  'checkpoint file, 110 pods': { resource: SRIOV, socket: join(work, 'none.sock') },
+};
+
+function run(command, variant, containerId) {
+  const conf = JSON.stringify({
+    cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', kubeconfig, cniDir: join(work, 'cni'), binDir: bin,
+    multusNamespace: NS, kubeletSocket: variant.socket, kubeletCheckpointFile: checkpoint, deviceInfoDir: join(work, 'devinfo'),
+    delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'tiny' }],
+  });
+  const env = { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: 'eth0',
+    CNI_PATH: bin, CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${NS};K8S_POD_NAME=${POD};K8S_POD_UID=${pod.metadata.uid}` };
+  // Asynchronous: the API server and the fake kubelet answer from this process.
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', probe, JSON.stringify(src)]);
+    const start = process.hrtime.bigint();
+    const child = spawn(multus, [], { env });
     let out = '';
-    let err = '';
     child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err))));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - start) / 1e6) : reject(new Error(`${command}: ${out}`))));
+    child.stdin.end(conf);
   });
-}
-
-async function medians(src) {
-  const samples = [];
-  for (let i = 0; i < runs; i++) samples.push(await measure(src));
-  return `load + first lookup ${fmt(median(samples.map((s) => s.first)))}, a second lookup in the same process ${fmt(median(samples.map((s) => s.again)))}`;
-}
-
-function baseline() {
-  const start = process.hrtime.bigint();
-  spawnSync(process.execPath, ['-e', '0']);
-  return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (ms) => `${ms.toFixed(1)} ms`;
-
+const samples = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
 try {
-  console.log(`node start-up (node -e 0): ${fmt(median(Array.from({ length: runs }, baseline)))}`);
-  for (const pods of [10, 110]) {
-    const socketPath = join(work, `kubelet-${pods}.sock`);
-    const kubelet = await startFakeKubelet(socketPath, node(pods));
-    const answerBytes = encodeListResponse(node(pods)).length;
-    console.log(`kubelet List, ${pods} pods (${answerBytes} bytes): ${await medians({ socketPath, checkpointFile: '/nonexistent', deadlineMs: 10_000 })}`);
-    await kubelet.close();
-
-    const checkpointFile = join(work, `checkpoint-${pods}`);
-    writeFileSync(checkpointFile, JSON.stringify({ Data: { PodDeviceEntries: node(pods).flatMap((p, i) => p.containers.map((c) => ({
-      PodUID: `uid-${i}`, ContainerName: c.name, ResourceName: SRIOV, DeviceIDs: { [i % 2]: c.devices[0].ids }, AllocResp: 'CgA=',
-    }))), RegisteredDevices: {} }, Checksum: 1 }));
-    console.log(`checkpoint file, ${pods} pods: ${await medians({ socketPath: join(work, 'absent.sock'), checkpointFile, deadlineMs: 10_000 })}`);
+  console.log(`List answers: 10 pods ${encodeListResponse(nodePods(10)).length} bytes, 110 pods ${encodeListResponse(nodePods(110)).length} bytes`);
+  for (let i = 0; i < runs; i++) {
+    for (const [name, variant] of Object.entries(variants)) {
+      api.addNad({ namespace: NS, name: 'vf', config: spyConf('vf'), ...(variant.resource && { annotations: { 'k8s.v1.cni.cncf.io/resourceName': variant.resource } }) });
+      const id = `bench-${i}-${Object.keys(variants).indexOf(name)}`;
+      samples[name].push(await run('ADD', variant, id));
+      await run('DEL', variant, id);
+    }
+  }
+  const base = median(samples['no resourceName (baseline)']);
+  for (const [name, xs] of Object.entries(samples)) {
+    const m = median(xs);
+    console.log(`${name.padEnd(28)} ADD ${m.toFixed(1).padStart(7)} ms${xs === samples['no resourceName (baseline)'] ? '' : `  (+${(m - base).toFixed(1)} ms)`}`);
   }
 } finally {
+  for (const k of Object.values(kubelets)) await k.close();
+  await api.close();
   rmSync(work, { recursive: true, force: true });
 }

@@ -60,10 +60,15 @@ export function encodeMessage(fields: readonly EncodeField[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** One decoded occurrence of a field, as it was on the wire. */
-export type WireValue =
-  | { wireType: typeof WireType.Varint; value: bigint }
-  | { wireType: typeof WireType.LengthDelimited | typeof WireType.Fixed64 | typeof WireType.Fixed32; bytes: Buffer };
+/**
+ * One occurrence of a field: where its value lies in the message's buffer (for a varint, its bytes). Values are
+ * read only when asked for: slicing a Buffer per field made a kubelet answer mostly garbage-collector work.
+ */
+export interface WireValue {
+  wireType: number;
+  start: number;
+  end: number;
+}
 
 /** Reads a varint at `pos`; returns the value and the position after it. */
 function readVarint(buf: Buffer, pos: number, what: string): [bigint, number] {
@@ -76,52 +81,75 @@ function readVarint(buf: Buffer, pos: number, what: string): [bigint, number] {
   throw new WireFormatError(`truncated or overlong varint in ${what} at byte ${pos}`);
 }
 
-/** Field number → the values of every occurrence, in wire order. */
-export class DecodedMessage {
-  constructor(readonly fields: ReadonlyMap<number, readonly WireValue[]>) {}
-
-  private all(no: number): readonly WireValue[] {
-    return this.fields.get(no) ?? [];
+/**
+ * The same for tags and lengths, the hot path of decoding, in plain numbers (BigInt arithmetic is several times
+ * slower). Values beyond 2^35 are refused: no tag or length gets near that.
+ */
+function readSmallVarint(buf: Buffer, pos: number, end: number, what: string): [number, number] {
+  let result = 0;
+  for (let i = pos, factor = 1; i < end && i < pos + 5; i++, factor *= 128) {
+    const b = buf[i]!;
+    result += (b & 0x7f) * factor;
+    if ((b & 0x80) === 0) return [result, i + 1];
   }
+  throw new WireFormatError(`truncated or oversized varint in ${what} at byte ${pos}`);
+}
 
-  private lengthDelimited(no: number): Buffer[] {
-    return this.all(no).map((v) => {
+/** The position after the varint at `pos`, without reading its value. */
+function skipVarint(buf: Buffer, pos: number, end: number, what: string): number {
+  for (let i = pos; i < end && i < pos + 10; i++) if ((buf[i]! & 0x80) === 0) return i + 1;
+  throw new WireFormatError(`truncated or overlong varint in ${what} at byte ${pos}`);
+}
+
+/** Field number → every occurrence, in wire order, with accessors that read values the way protobuf does. */
+export class DecodedMessage {
+  constructor(
+    private readonly buf: Buffer,
+    readonly fields: ReadonlyMap<number, readonly WireValue[]>,
+  ) {}
+
+  private lengthDelimited(no: number): readonly WireValue[] {
+    const all = this.fields.get(no) ?? [];
+    for (const v of all) {
       if (v.wireType !== WireType.LengthDelimited) throw new WireFormatError(`field ${no} has wire type ${v.wireType}, expected length-delimited`);
-      return v.bytes;
-    });
+    }
+    return all;
   }
 
   /** The last occurrence wins, as in protobuf; absent is empty. */
   bytes(no: number): Buffer {
-    return this.lengthDelimited(no).at(-1) ?? Buffer.alloc(0);
+    const v = this.lengthDelimited(no).at(-1);
+    return v ? this.buf.subarray(v.start, v.end) : Buffer.alloc(0);
   }
 
   strings(no: number): string[] {
-    return this.lengthDelimited(no).map((b) => b.toString('utf8'));
+    return this.lengthDelimited(no).map((v) => this.buf.toString('utf8', v.start, v.end));
   }
 
   string(no: number): string {
-    return this.bytes(no).toString('utf8');
+    const v = this.lengthDelimited(no).at(-1);
+    return v ? this.buf.toString('utf8', v.start, v.end) : '';
   }
 
   messages(no: number): DecodedMessage[] {
-    return this.lengthDelimited(no).map((b) => decodeMessage(b));
+    return this.lengthDelimited(no).map((v) => decodeRange(this.buf, v.start, v.end));
   }
 
   /** An absent embedded message decodes as an empty one, so chains of accessors need no checks. */
   message(no: number): DecodedMessage {
-    return decodeMessage(this.bytes(no));
+    const v = this.lengthDelimited(no).at(-1);
+    return v ? decodeRange(this.buf, v.start, v.end) : EMPTY;
   }
 
   /** Repeated unsigned varints, packed (proto3's default) or one per occurrence. */
   bigints(no: number): bigint[] {
     const out: bigint[] = [];
-    for (const v of this.all(no)) {
+    for (const v of this.fields.get(no) ?? []) {
       if (v.wireType === WireType.Varint) {
-        out.push(v.value);
+        out.push(readVarint(this.buf, v.start, `field ${no}`)[0]);
       } else if (v.wireType === WireType.LengthDelimited) {
-        for (let pos = 0; pos < v.bytes.length; ) {
-          const [value, next] = readVarint(v.bytes, pos, `packed field ${no}`);
+        for (let pos = v.start; pos < v.end; ) {
+          const [value, next] = readVarint(this.buf.subarray(0, v.end), pos, `packed field ${no}`);
           out.push(value);
           pos = next;
         }
@@ -159,37 +187,37 @@ export class DecodedMessage {
 }
 
 export function decodeMessage(buf: Buffer): DecodedMessage {
+  return decodeRange(buf, 0, buf.length);
+}
+
+function decodeRange(buf: Buffer, from: number, end: number): DecodedMessage {
   const fields = new Map<number, WireValue[]>();
-  let pos = 0;
-  while (pos < buf.length) {
-    const [tag, afterTag] = readVarint(buf, pos, 'field tag');
-    const no = Number(tag >> 3n);
-    const wireType = Number(tag & 7n);
-    if (no < 1 || no > 0x1fffffff) throw new WireFormatError(`invalid field number ${no} at byte ${pos}`);
+  let pos = from;
+  while (pos < end) {
+    const [tag, afterTag] = readSmallVarint(buf, pos, end, 'field tag');
+    const no = Math.floor(tag / 8);
+    const wireType = tag % 8;
+    if (no < 1 || no > 0x1fffffff) throw new WireFormatError(`invalid field number ${no} at byte ${pos - from}`);
     let value: WireValue;
-    pos = afterTag;
     if (wireType === WireType.Varint) {
-      const [v, next] = readVarint(buf, pos, `field ${no}`);
-      value = { wireType, value: v };
-      pos = next;
+      const next = skipVarint(buf, afterTag, end, `field ${no}`);
+      value = { wireType, start: afterTag, end: next };
     } else if (wireType === WireType.LengthDelimited || wireType === WireType.Fixed64 || wireType === WireType.Fixed32) {
       let len: number;
-      if (wireType === WireType.LengthDelimited) {
-        const [l, next] = readVarint(buf, pos, `length of field ${no}`);
-        len = Number(l);
-        pos = next;
-      } else {
-        len = wireType === WireType.Fixed64 ? 8 : 4;
-      }
-      if (len > buf.length - pos) throw new WireFormatError(`field ${no} claims ${len} bytes, only ${buf.length - pos} remain`);
-      value = { wireType, bytes: buf.subarray(pos, pos + len) };
-      pos += len;
+      let start = afterTag;
+      if (wireType === WireType.LengthDelimited) [len, start] = readSmallVarint(buf, afterTag, end, `length of field ${no}`);
+      else len = wireType === WireType.Fixed64 ? 8 : 4;
+      if (len > end - start) throw new WireFormatError(`field ${no} claims ${len} bytes, only ${end - start} remain`);
+      value = { wireType, start, end: start + len };
     } else {
-      throw new WireFormatError(`unsupported wire type ${wireType} for field ${no} at byte ${pos}`);
+      throw new WireFormatError(`unsupported wire type ${wireType} for field ${no} at byte ${pos - from}`);
     }
+    pos = value.end;
     const list = fields.get(no);
     if (list) list.push(value);
     else fields.set(no, [value]);
   }
-  return new DecodedMessage(fields);
+  return new DecodedMessage(buf, fields);
 }
+
+const EMPTY = new DecodedMessage(Buffer.alloc(0), new Map());

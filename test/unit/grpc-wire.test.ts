@@ -54,6 +54,19 @@ describe('protobuf wire decoding', () => {
     expect(decodeMessage(encodeMessage([[1, 'a'], [1, 'b']])).string(1)).toBe('b');
   });
 
+  it('reads a nested message within its own bounds, packed fields and strings included', () => {
+    // inner: field 4 packed [3, 270] with a truncated varint right after the inner message would be misread if the
+    // inner decoder looked past its end.
+    const inner = Buffer.concat([Buffer.from('2203038e02', 'hex'), encodeMessage([[1, 'in']])]);
+    const outer = decodeMessage(encodeMessage([[1, inner], [2, 'out'], [3, 300]]));
+    expect(outer.message(1).uints(4)).toEqual([3, 270]);
+    expect(outer.message(1).string(1)).toBe('in');
+    expect(decodeMessage(outer.bytes(1)).string(1)).toBe('in');
+    expect([outer.string(2), outer.uint(3)]).toEqual(['out', 300]);
+    const cut = Buffer.from('0a02089612016f', 'hex'); // field 1 = message whose varint 0x96 runs past its 2 bytes
+    expect(() => decodeMessage(cut).message(1)).toThrow(WireFormatError);
+  });
+
   it('skips fixed32 and fixed64 fields it is not asked about', () => {
     // field 1 fixed64, field 2 fixed32, field 3 string
     const buf = Buffer.concat([Buffer.from('090102030405060708', 'hex'), Buffer.from('1501020304', 'hex'), encodeMessage([[3, 'x']])]);
