@@ -15,20 +15,15 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { runnerImport } from 'vite';
+import { loadTs } from './load-ts.mjs';
 
 const runs = Number(process.argv[2] ?? 15);
 const secondaries = Number(process.argv[3] ?? 2);
 
-// The containerd and peer helpers of the tests are TypeScript: load them through vite (a dev dependency, via
-// vitest), giving each module the CommonJS globals it is compiled for.
-const cjsGlobals = {
-  name: 'cjs-globals',
-  transform: (code, id) => (id.endsWith('.ts') ? `const __dirname = ${JSON.stringify(dirname(id))}, __filename = ${JSON.stringify(id)};\n${code}` : undefined),
-};
-const load = async (path) => (await runnerImport(new URL(path, import.meta.url).pathname, { configFile: false, plugins: [cjsGlobals], logLevel: 'silent' })).module;
+// The containerd and peer helpers of the tests are TypeScript (see load-ts.mjs).
+const load = (path) => loadTs(path, import.meta.url);
 const { Containerd, canRunContainerd, whyNoContainerd } = await load('../test/helpers/containerd.ts');
 const { goMultus, upstreamPlugins } = await load('../test/helpers/peers.ts');
 const { MULTUS, REFERENCE_PLUGINS } = await load('../test/helpers/plugin-exec.ts');

@@ -20,9 +20,10 @@ PEERS_DIR=${PEERS_DIR:-/var/cache/multus-ts-peers}
 CNI_PLUGINS_VERSION=v1.9.1   # containernetworking/plugins, the newest 1.9.x
 CNITOOL_VERSION=v1.3.1       # containernetworking/cni's newest release (cnitool with gc and status)
 MULTUS_VERSION=v4.2.2        # Go Multus's thin plugin and its installer
+KUBERNETES_VERSION=v1.36.3   # kube-apiserver (etcd is Debian's etcd-server 3.4, which it accepts); go 1.26.0
 
 # peer name -> version variable (order is build order)
-PEERS=(cni-plugins:CNI_PLUGINS_VERSION cnitool:CNITOOL_VERSION multus:MULTUS_VERSION)
+PEERS=(cni-plugins:CNI_PLUGINS_VERSION cnitool:CNITOOL_VERSION multus:MULTUS_VERSION kube-apiserver:KUBERNETES_VERSION)
 
 export CGO_ENABLED=0
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
@@ -62,6 +63,27 @@ build_multus() {
     nice go get "$m/cmd/multus@$MULTUS_VERSION" "$m/cmd/thin_entrypoint@$MULTUS_VERSION"
     GOBIN="$out" nice go install "$m/cmd/multus" "$m/cmd/thin_entrypoint"
   )
+}
+
+# kube-apiserver: k8s.io/kubernetes requires its staging modules (k8s.io/api, apimachinery, client-go, …) at
+# v0.0.0 and replaces them with ./staging/… in its own go.mod, so `go install` of it fails. A small wrapper module
+# requires it and maps every staging module named in those replace lines to its published v0.<minor>.<patch>.
+build_kube-apiserver() {
+  local out=$1 work staging gomod
+  work=$(mktemp -d)
+  staging="v0.${KUBERNETES_VERSION#v1.}"
+  gomod=$(cd "$work" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
+  {
+    printf 'module multus-ts/peers/kube-apiserver\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\ntool k8s.io/kubernetes/cmd/kube-apiserver\n\nreplace (\n' "$KUBERNETES_VERSION"
+    awk -v v="$staging" '$2 == "=>" && $3 ~ /^\.\/staging\// { print "\t" $1 " => " $1 " " v }' "$gomod"
+    printf ')\n'
+  } > "$work/go.mod"
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local x=k8s.io/component-base/version
+  (cd "$work" && go mod tidy \
+    && nice go build -ldflags "-s -w -X $x.gitVersion=$KUBERNETES_VERSION -X $x.gitMajor=1 -X $x.gitMinor=$minor" \
+         -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver) || { rm -rf "$work"; return 1; }
+  rm -rf "$work"
 }
 
 build_peer() {

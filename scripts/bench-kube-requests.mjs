@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// How many API requests multus-ts makes per ADD and per DEL, for a pod with N secondary networks (N distinct
+// NetworkAttachmentDefinitions, N = 0, 1, 3), counted twice: by a real kube-apiserver's audit log and by our test
+// API server's request log, side by side. The counts must agree: if they do not, the test server has drifted from
+// the real one. Needs root, the reference CNI plugins, and the pinned kube-apiserver and etcd
+// (bash scripts/build-peers.sh kube-apiserver etcd).
+// Usage: node scripts/bench-kube-requests.mjs
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadTs } from './load-ts.mjs';
+
+// The test helpers are TypeScript (see load-ts.mjs).
+const load = (path) => loadTs(path, import.meta.url);
+const kubeHelper = await load('../test/helpers/kube-apiserver.ts');
+const { startApiServer } = await load('../test/helpers/api-server.ts');
+const { TestNode } = await load('../test/helpers/netns.ts');
+const { runMultusAsync, uniqueId, Workdir, REFERENCE_PLUGINS } = await load('../test/helpers/multus.ts');
+if (!kubeHelper.canRunKubeApiServer) throw new Error(`cannot run kube-apiserver here: ${kubeHelper.whyNoKubeApiServer}`);
+
+const sizes = [0, 1, 3];
+const node = new TestNode();
+const work = new Workdir();
+const kube = await kubeHelper.startKubeApiServer();
+const fake = await startApiServer({ netns: `/var/run/netns/${node.nodeNs}` });
+const rows = [];
+try {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  await kube.apply(readFileSync(`${root}/conf/crd.yaml`, 'utf8'));
+  await kube.apply(readFileSync(`${root}/conf/rbac.yaml`, 'utf8'));
+  const realKubeconfig = kube.writeKubeconfig(work.dir, await kube.token('kube-system', 'multus'), await kube.exposeIn(`/var/run/netns/${node.nodeNs}`), 'real.kubeconfig');
+  const fakeKubeconfig = fake.writeKubeconfig(work.dir, { name: 'fake.kubeconfig' });
+  const user = kubeHelper.serviceAccountUser('kube-system', 'multus');
+
+  // One ADD and one DEL of a pod with n networks; returns the requests the server counted for each verb.
+  async function attach(n, server) {
+    const ns = `kb-${uniqueId()}`;
+    const pod = `pod-${uniqueId()}`;
+    const podNs = node.addPod();
+    const names = Array.from({ length: n }, (_, i) => `net${i}`);
+    const annotations = n > 0 ? { 'k8s.v1.cni.cncf.io/networks': names.join(',') } : {};
+    const nadConfig = (i) => JSON.stringify({ cniVersion: '1.0.0', type: 'macvlan', master: node.uplink, mode: 'bridge',
+      ipam: { type: 'host-local', subnet: `10.${240 + i}.0.0/24`, dataDir: work.ipamDir } });
+    let uid;
+    if (server === 'real') {
+      await kube.createNamespace(ns);
+      uid = (await kube.createPod(ns, pod, annotations)).metadata.uid;
+      await kube.apply(names.map((name, i) => ({ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition',
+        metadata: { name, namespace: ns }, spec: { config: nadConfig(i) } })));
+    } else {
+      uid = fake.addPod({ namespace: ns, name: pod, annotations }).metadata.uid;
+      names.forEach((name, i) => fake.addNad({ namespace: ns, name, config: nadConfig(i) }));
+    }
+    const count = () => server === 'real'
+      ? kube.audit(user).filter((e) => e.objectRef?.namespace === ns).length
+      : fake.count({ path: new RegExp(`/namespaces/${ns}/`) });
+    const conf = { cniVersion: '1.0.0', name: 'bench', type: 'multus', cniDir: work.cniDir, binDir: REFERENCE_PLUGINS,
+      kubeconfig: server === 'real' ? realKubeconfig : fakeKubeconfig,
+      delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'bridge', bridge: `kb${uniqueId()}`,
+        ipam: { type: 'host-local', subnet: '10.239.0.0/24', dataDir: work.ipamDir } }] };
+    const call = async (command) => {
+      const r = await runMultusAsync({ command, conf, containerId: `c-${pod}`, netns: `/var/run/netns/${podNs}`, inNetns: node.nodeNs,
+        args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=${pod};K8S_POD_UID=${uid}` });
+      if (r.status !== 0) throw new Error(`${command} failed: ${r.stdout}${r.stderr}`);
+    };
+    const before = count();
+    await call('ADD');
+    const afterAdd = count();
+    await call('DEL');
+    const afterDel = count();
+    spawnSync('ip', ['netns', 'del', podNs]);
+    return { add: afterAdd - before, del: afterDel - afterAdd };
+  }
+
+  for (const n of sizes) {
+    const real = await attach(n, 'real');
+    const test = await attach(n, 'test');
+    rows.push({ n, real, test });
+  }
+} finally {
+  await fake.close();
+  await kube.close();
+  node.destroy();
+  work.remove();
+}
+
+console.log(`API requests per ADD and DEL (kube-apiserver ${kubeHelper.KUBERNETES_VERSION} audit log | our test server's log)`);
+console.log('networks  ADD real  ADD test  DEL real  DEL test');
+for (const { n, real, test } of rows) {
+  console.log(`${String(n).padStart(8)}  ${String(real.add).padStart(8)}  ${String(test.add).padStart(8)}  ${String(real.del).padStart(8)}  ${String(test.del).padStart(8)}`);
+}
+const drift = rows.filter((r) => r.real.add !== r.test.add || r.real.del !== r.test.del);
+if (drift.length > 0) {
+  console.log('the test server counts differently from the real one');
+  process.exitCode = 1;
+}
