@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// How many API requests multus-ts makes per ADD and per DEL, for a pod with N secondary networks (N distinct
+// How many API requests multus-ts makes per ADD (events included, counted apart too) and per DEL, for a pod with N secondary networks (N distinct
 // NetworkAttachmentDefinitions, N = 0, 1, 3), counted twice: by a real kube-apiserver's audit log and by our test
 // API server's request log, side by side. The counts must agree: if they do not, the test server has drifted from
 // the real one. Needs root, the reference CNI plugins, and the pinned kube-apiserver and etcd
@@ -51,9 +51,13 @@ try {
       uid = fake.addPod({ namespace: ns, name: pod, annotations }).metadata.uid;
       names.forEach((name, i) => fake.addNad({ namespace: ns, name, config: nadConfig(i) }));
     }
-    const count = () => server === 'real'
-      ? kube.audit(user).filter((e) => e.objectRef?.namespace === ns).length
-      : fake.count({ path: new RegExp(`/namespaces/${ns}/`) });
+    // [all requests, of which events]
+    const count = () => {
+      const paths = server === 'real'
+        ? kube.audit(user).filter((e) => e.objectRef?.namespace === ns).map((e) => e.requestURI)
+        : fake.logged({ path: new RegExp(`/namespaces/${ns}/`) }).map((r) => r.path);
+      return [paths.length, paths.filter((p) => /\/events(\?|$)/.test(p)).length];
+    };
     const conf = { cniVersion: '1.0.0', name: 'bench', type: 'multus', cniDir: work.cniDir, binDir: REFERENCE_PLUGINS,
       kubeconfig: server === 'real' ? realKubeconfig : fakeKubeconfig,
       delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'bridge', bridge: `kb${uniqueId()}`,
@@ -69,7 +73,7 @@ try {
     await call('DEL');
     const afterDel = count();
     spawnSync('ip', ['netns', 'del', podNs]);
-    return { add: afterAdd - before, del: afterDel - afterAdd };
+    return { add: afterAdd[0] - before[0], events: afterAdd[1] - before[1], del: afterDel[0] - afterAdd[0] };
   }
 
   for (const n of sizes) {
@@ -85,11 +89,12 @@ try {
 }
 
 console.log(`API requests per ADD and DEL (kube-apiserver ${kubeHelper.KUBERNETES_VERSION} audit log | our test server's log)`);
-console.log('networks  ADD real  ADD test  DEL real  DEL test');
+console.log('networks  ADD real  ADD test  (events real/test)  DEL real  DEL test');
+const col = (v, w = 8) => String(v).padStart(w);
 for (const { n, real, test } of rows) {
-  console.log(`${String(n).padStart(8)}  ${String(real.add).padStart(8)}  ${String(test.add).padStart(8)}  ${String(real.del).padStart(8)}  ${String(test.del).padStart(8)}`);
+  console.log(`${col(n)}  ${col(real.add)}  ${col(test.add)}  ${col(`${real.events}/${test.events}`, 18)}  ${col(real.del)}  ${col(test.del)}`);
 }
-const drift = rows.filter((r) => r.real.add !== r.test.add || r.real.del !== r.test.del);
+const drift = rows.filter((r) => r.real.add !== r.test.add || r.real.events !== r.test.events || r.real.del !== r.test.del);
 if (drift.length > 0) {
   console.log('the test server counts differently from the real one');
   process.exitCode = 1;
