@@ -18,7 +18,8 @@ export function validatePluginType(type: unknown, where: string, key = 'type'): 
   if (typeof type !== 'string') {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "${key}" must be a string naming a CNI plugin, got ${JSON.stringify(type)}`);
   }
-  if (!PLAIN_FILE_NAME.test(type) || type.includes('..')) {
+  // NAME_MAX: a longer name cannot be a file in any directory.
+  if (!PLAIN_FILE_NAME.test(type) || type.includes('..') || Buffer.byteLength(type) > 255) {
     throw new CniError(
       ErrorCode.UnsupportedField,
       `${where}: "${key}": ${JSON.stringify(type)} is not a plain plugin name`,

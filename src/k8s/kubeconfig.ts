@@ -100,7 +100,8 @@ async function parseYaml(text: string, where: string): Promise<unknown> {
   try {
     return await parseGoYaml(text);
   } catch (e) {
-    throw invalid(where, `is neither JSON nor YAML: ${(e as Error).message}`);
+    // The YAML parser recurses: a document nested thousands of levels deep exhausts the stack, which is its answer.
+    throw invalid(where, `is neither JSON nor YAML: ${e instanceof RangeError ? 'it is nested too deeply' : (e as Error).message}`);
   }
 }
 

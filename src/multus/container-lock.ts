@@ -75,9 +75,15 @@ export async function lockContainer(cniDir: string, containerId: string, waitMs:
       fd = openLockFile(path);
     } catch (e) {
       // The last holder removed the emptied directory just now.
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      makeDirs(dir, 0o700);
-      continue;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        makeDirs(dir, 0o700);
+        continue;
+      }
+      removeEmptyDir(dir);
+      if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') {
+        throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_CONTAINERID is too long to name a file', 'a container ID has at most 255 characters');
+      }
+      throw e;
     }
     let delay = 1;
     while (!flock(fd, LOCK_EX | LOCK_NB)) {
