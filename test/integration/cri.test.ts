@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '../helpers/api-server';
 import { canRunContainerd, Containerd, ipIn, LIBCNI_CACHE, libcniCacheOf, sandboxNetns } from '../helpers/containerd';
 import type { PodSpec } from '../helpers/cri';
-import { MULTUS, REFERENCE_PLUGINS, uniqueId } from '../helpers/multus';
+import { canRunKubeApiServer, serviceAccountUser, startKubeApiServer, type KubeCluster } from '../helpers/kube-apiserver';
+import { MULTUS, REFERENCE_PLUGINS, ROOT, uniqueId } from '../helpers/multus';
 
 // multus-ts under a real container runtime: containerd 1.6 and runc, driven through CRI as kubelet drives them.
 // containerd runs multus in the host network namespace, so the bridge and the macvlan master live there; their
@@ -271,6 +272,72 @@ describe.skipIf(!canRunContainerd)('multus under containerd (CRI)', () => {
       expect(leftovers([])).toEqual(nothing);
       expect(readdirSync(LIBCNI_CACHE).filter((f) => f.startsWith(`${netName}-`))).toEqual([]);
       expect(api.pod(ns, name)!.metadata.annotations[STATUS]).toBeUndefined();
+    });
+  });
+
+  // The same pods against a real kube-apiserver with the shipped CRD and RBAC, multus authenticating as its
+  // ServiceAccount; the server listens on the host's loopback, where containerd runs multus.
+  describe.skipIf(!canRunKubeApiServer)('Kubernetes: a real kube-apiserver', () => {
+    const ns = `cri-${uniqueId()}`;
+    let kube: KubeCluster;
+    beforeAll(async () => {
+      kube = await startKubeApiServer();
+      const manifest = (file: string) => readFileSync(join(ROOT, 'conf', file), 'utf8');
+      await kube.apply(manifest('crd.yaml'));
+      await kube.apply(manifest('rbac.yaml'));
+      const token = await kube.token('kube-system', 'multus');
+      await kube.createNamespace(ns);
+      const bridge = host.newBridge();
+      cd = await Containerd.start({
+        plugins: NODE_PLUGINS,
+        cniConfig: (c: Containerd) => ({
+          cniVersion: '1.0.0', name: netName, type: 'multus', cniDir: join(c.dir, 'multus'), binDir: c.cniBinDir,
+          builtinPlugins: ['macvlan', 'host-local'], kubeconfig: kube.writeKubeconfig(c.dir, token),
+          delegates: [
+            { cniVersion: '1.0.0', name: 'cluster', type: 'bridge', bridge, isGateway: true,
+              ipam: { type: 'host-local', subnet: '10.247.8.0/24', dataDir: join(c.dir, 'ipam'), routes: [{ dst: '0.0.0.0/0' }] } },
+          ],
+        }),
+      });
+      const nad = (name: string, type: string, ipamType: string, subnet: string) => ({
+        apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name, namespace: ns },
+        spec: { config: JSON.stringify({ cniVersion: '1.0.0', type, master: host.uplink, mode: 'bridge', ipam: { type: ipamType, subnet, dataDir: join(cd.dir, 'ipam') } }) },
+      });
+      await kube.apply([nad('ours', 'macvlan', 'host-local', '10.247.9.0/24'), nad('reference', 'ref-macvlan', 'ref-host-local', '10.247.10.0/24')]);
+    }, 300_000);
+    afterAll(async () => {
+      await cd?.stop();
+      await kube?.close();
+    }, 300_000);
+
+    it('attaches the annotation\'s networks, writes network-status and events, and removes everything without asking the API', async () => {
+      const name = `pod-${uniqueId()}`;
+      const created = await kube.createPod(ns, name, { [NETWORKS]: 'ours,reference@data0' });
+      const uid = created.metadata.uid as string;
+      const pod = await runPod({ name, namespace: ns, uid });
+      expect(podNetwork(pod.netns).links).toEqual({
+        lo: { kind: '', addrs: ['127.0.0.1/8'] },
+        eth0: { kind: 'veth', addrs: ['10.247.8.2/24'] },
+        net1: { kind: 'macvlan', addrs: ['10.247.9.2/24'] },
+        data0: { kind: 'macvlan', addrs: ['10.247.10.2/24'] },
+      });
+      const status = JSON.parse((await kube.getPod(ns, name)).metadata.annotations[STATUS] as string) as Array<Record<string, unknown>>;
+      expect(status).toEqual([
+        expect.objectContaining({ name: 'cluster', interface: 'eth0', ips: ['10.247.8.2'], default: true }),
+        expect.objectContaining({ name: `${ns}/ours`, interface: 'net1', ips: ['10.247.9.2'] }),
+        expect.objectContaining({ name: `${ns}/reference`, interface: 'data0', ips: ['10.247.10.2'] }),
+      ]);
+      const events = (await kube.podEvents(ns, name, uid)).map((e) => `${e.reason} ${e.message}`);
+      expect(events).toEqual(expect.arrayContaining([
+        `AddedInterface Add net1 [10.247.9.2/24] from ${ns}/ours`,
+        `AddedInterface Add data0 [10.247.10.2/24] from ${ns}/reference`,
+      ]));
+      const multusRequests = () => kube.audit(serviceAccountUser('kube-system', 'multus')).filter((e) => e.requestURI.includes(`/namespaces/${ns}/`)).length;
+      const requests = multusRequests();
+      expect(requests).toBeGreaterThan(0);
+      await stopAndRemove(pod.id);
+      expect(multusRequests()).toBe(requests);
+      expect(leftovers([pod.id])).toEqual(nothing);
     });
   });
 });
