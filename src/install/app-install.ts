@@ -1,12 +1,12 @@
 import {
-  closeSync, copyFileSync, existsSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync,
+  closeSync, copyFileSync, existsSync, fchmodSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync,
   rmSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { ENTRY_FILE, NODE_FILE, VERSION_DIR, type AppManifest } from './app-files';
 import { readlinkOrUndefined, type HostFiles } from './host-files';
-import { fsyncDir } from '../util/atomic-file';
+import { fsyncDir, makeDirs } from '../util/atomic-file';
 import { onHost, type InstallOptions } from './options';
 
 /*
@@ -40,7 +40,7 @@ export function entryScript(source: string, nodeOnHost: string): string {
 }
 
 function copyDurably(src: string, dst: string, executable: boolean): void {
-  mkdirSync(dirname(dst), { recursive: true, mode: 0o755 });
+  makeDirs(dirname(dst), 0o755);
   copyFileSync(src, dst);
   syncFile(dst, executable);
 }
@@ -73,12 +73,12 @@ export function installVersion(o: AppLayout, app: AppManifest, files: HostFiles)
   }
   const tmp = join(base, `.tmp-${app.id}-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true, mode: 0o755 });
+  makeDirs(tmp, 0o755);
   try {
     for (const f of app.files) {
       const dst = join(tmp, f.rel);
       if (f.rel === ENTRY_FILE) {
-        mkdirSync(dirname(dst), { recursive: true, mode: 0o755 });
+        makeDirs(dirname(dst), 0o755);
         writeFileSync(dst, entryScript(readFileSync(f.src, 'utf8'), nodeOnHost));
         syncFile(dst, true);
       } else {

@@ -1,10 +1,9 @@
 import {
-  chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync,
+  chmodSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync,
   symlinkSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { removeFile, writeFileAtomic } from '../util/atomic-file';
-import { fsyncDir } from '../util/atomic-file';
+import { fsyncDir, makeDirs, removeFile, writeFileAtomic } from '../util/atomic-file';
 
 /** Where the installer reports: `out` is stdout (what --dry-run prints), `log` is stderr (what it did). */
 export interface InstallIo {
@@ -33,7 +32,7 @@ function modeOf(path: string): number {
 
 /** Replaces whatever is at `path` with a symlink in one rename, so a runtime exec never finds the name missing. */
 function replaceWithSymlink(path: string, target: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  makeDirs(dirname(path), 0o755);
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
   symlinkSync(target, tmp);
   try {
@@ -121,7 +120,7 @@ export class HostFiles {
     if (existsSync(path)) return false;
     if (this.dryRun) this.io.out(`would create ${path}\n`);
     else {
-      mkdirSync(path, { recursive: true, mode: 0o755 });
+      makeDirs(path, 0o755);
       this.io.log(`created ${path}`);
     }
     return true;

@@ -1,4 +1,5 @@
-import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
+import { makeDirs } from '../util/atomic-file';
 import { dirname } from 'node:path';
 import { toCniError } from '../cni/errors';
 import { appManifest } from './app-files';
@@ -139,7 +140,7 @@ async function watchLoop(o: InstallOptions, files: HostFiles, ctx: RunContext, i
   const { signal, release } = stopSignal(ctx);
   const sleeper = new Sleeper();
   const confDir = onHost(o, o.autoconfigDir);
-  mkdirSync(confDir, { recursive: true, mode: 0o755 });
+  makeDirs(confDir, 0o755);
   let watcher: FSWatcher | undefined;
   try {
     // A change in the conf dir is acted on at once: pods created between the primary's file and ours would get

@@ -210,3 +210,12 @@ describe('built-in plugin links', () => {
     expect(o2.config.builtinPlugins).toEqual(['macvlan', 'host-local']);
   });
 });
+
+describe('the host\'s directories', () => {
+  it('fail, never spin, where mkdir says ENOENT for a parent that exists (a /host whose directory is gone)', () => {
+    // Node's recursive mkdir retries such a parent forever, in one synchronous call that no SIGTERM interrupts.
+    const files = sb.files();
+    expect(() => files.mkdir('/proc/multus-ts-unit/net.d')).toThrow(/ENOENT/);
+    expect(() => files.writeFile('/proc/multus-ts-unit/net.d/00-multus.conf', '{}', { mode: 0o644, dirMode: 0o755 })).toThrow(/ENOENT/);
+  });
+});
