@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { MULTUS } from './multus';
 
 /*
- * A container's view of a node, without a container runtime: a private mount namespace whose root is this
- * machine's /usr, /etc, /var, /work and /tmp, plus what a DaemonSet pod of Go Multus sees: the host's root at
+ * A container's view of a node, without a container runtime: a private mount namespace whose root holds this
+ * machine's directories (so node and the checkout are where they are), plus what a DaemonSet pod of Go Multus sees: the host's root at
  * /host (a scratch directory standing for the node), a service-account token at
  * /var/run/secrets/kubernetes.io/serviceaccount, and the image's entry points /thin_entrypoint and /install_multus
  * (links to this checkout's bin/multus, as our image has them). Everything vanishes with the process.
@@ -19,7 +19,7 @@ mount -t tmpfs multus-ts-scratch-root "$R"
 for e in /*; do
   n=\${e#/}
   if [ -L "$e" ]; then ln -s "$(readlink "$e")" "$R/$n"; continue; fi
-  case "$n" in etc|usr|var|opt|root|home|work|tmp) mkdir "$R/$n"; mount --rbind "$e" "$R/$n";; esac
+  case "$n" in proc|sys|dev|run|host|lost+found) ;; *) [ -d "$e" ] && { mkdir "$R/$n"; mount --rbind "$e" "$R/$n"; } ;; esac
 done
 mkdir "$R/proc" "$R/dev" "$R/run" "$R/host"
 mount --rbind /proc "$R/proc"
