@@ -82,14 +82,20 @@ function run(command, variant, containerId) {
   });
   const env = { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: 'eth0',
     CNI_PATH: bin, CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${NS};K8S_POD_NAME=${POD};K8S_POD_UID=${pod.metadata.uid}` };
-  // Asynchronous: the API server and the fake kubelet answer from this process.
+  // Asynchronous: the API server and the fake kubelet answer from this process. GNU time adds the CPU time the
+  // call used (user + system), which a loaded machine disturbs far less than the wall time.
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(multus, [], { env });
+    const child = spawn('/usr/bin/time', ['-f', 'cpu %U %S', multus], { env });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - start) / 1e6) : reject(new Error(`${command}: ${out}`))));
+    child.on('close', (code) => {
+      const wall = Number(process.hrtime.bigint() - start) / 1e6;
+      const cpu = /cpu (\S+) (\S+)\s*$/.exec(out);
+      if (code !== 0 || !cpu) reject(new Error(`${command}: ${out}`));
+      else resolve({ wall, cpu: (Number(cpu[1]) + Number(cpu[2])) * 1000 });
+    });
     child.stdin.end(conf);
   });
 }
@@ -106,10 +112,11 @@ try {
       await run('DEL', variant, id);
     }
   }
-  const base = median(samples['no resourceName (baseline)']);
+  const base = samples['no resourceName (baseline)'];
+  const fig = (xs, key) => median(xs.map((x) => x[key]));
   for (const [name, xs] of Object.entries(samples)) {
-    const m = median(xs);
-    console.log(`${name.padEnd(28)} ADD ${m.toFixed(1).padStart(7)} ms${xs === samples['no resourceName (baseline)'] ? '' : `  (+${(m - base).toFixed(1)} ms)`}`);
+    const diff = (key) => (xs === base ? '' : ` (+${(fig(xs, key) - fig(base, key)).toFixed(0)})`);
+    console.log(`${name.padEnd(28)} ADD wall ${fig(xs, 'wall').toFixed(0).padStart(5)} ms${diff('wall').padEnd(8)}  CPU ${fig(xs, 'cpu').toFixed(0).padStart(4)} ms${diff('cpu')}`);
   }
 } finally {
   for (const k of Object.values(kubelets)) await k.close();
