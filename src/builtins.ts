@@ -50,10 +50,14 @@ function realpathOrEmpty(path: string | undefined): string {
   }
 }
 
+let self: string | undefined;
+
 /** The built-in a plugin binary stands for, when it is this very executable under a built-in's name. */
 function builtinAt(pluginPath: string): string | undefined {
   const name = basename(pluginPath);
-  return isBuiltinPlugin(name) && realpathOrEmpty(pluginPath) === realpathOrEmpty(process.argv[1]) ? name : undefined;
+  if (!isBuiltinPlugin(name)) return undefined;
+  self ??= realpathOrEmpty(process.argv[1]);
+  return self !== '' && realpathOrEmpty(pluginPath) === self ? name : undefined;
 }
 
 // How long a built-in past its deadline gets to undo its work (it was told to stop through its abort signal)

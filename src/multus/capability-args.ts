@@ -1,4 +1,4 @@
-import type { Delegate } from './delegate';
+import { REQUESTS, requestGiven, type Delegate } from './delegate';
 
 /**
  * The capability arguments (libcni's `runtimeConfig` input) for one delegate, with Multus's semantics: the runtime's
@@ -10,12 +10,10 @@ export function capabilityArgs(runtimeConfig: Record<string, unknown>, d: Delega
   deviceInfoFile: string | undefined): Record<string, unknown> {
   const args: Record<string, unknown> = { ...runtimeConfig };
   if (primary) return args;
-  if (d.portMappingsRequest?.length) args.portMappings = d.portMappingsRequest;
-  if (d.bandwidthRequest) args.bandwidth = d.bandwidthRequest;
-  if (d.ipRequest?.length) args.ips = d.ipRequest;
-  if (d.macRequest) args.mac = d.macRequest;
-  if (d.infinibandGUIDRequest) args.infinibandGUID = d.infinibandGUIDRequest;
-  if (d.deviceID) args.deviceID = d.deviceID;
+  for (const r of REQUESTS) {
+    const v = d[r.field];
+    if (r.capability !== undefined && requestGiven(r, v)) args[r.capability] = v;
+  }
   if (deviceInfoFile) args.CNIDeviceInfoFile = deviceInfoFile;
   return args;
 }

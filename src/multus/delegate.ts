@@ -25,6 +25,44 @@ export interface Delegate {
   bandwidthRequest?: Bandwidth;
 }
 
+type RequestField = 'ifnameRequest' | 'macRequest' | 'infinibandGUIDRequest' | 'ipRequest' | 'gatewayRequest' | 'deviceID'
+  | 'resourceName' | 'portMappingsRequest' | 'bandwidthRequest';
+
+interface RequestDefinition {
+  field: RequestField;
+  /** The selection element's key it comes from. */
+  selection?: keyof NetworkSelection;
+  /** Its key in Go Multus's scratch cache, and whether that holds a string or a list; absent: not cached (ADD only). */
+  cache?: { key: string; kind: 'string' | 'strings' };
+  /** The runtimeConfig capability it reaches a secondary network's plugins as; absent: not passed as one. */
+  capability?: string;
+  /** An empty list still says something (no default route at all), so it is kept. */
+  keepEmpty?: true;
+}
+
+/**
+ * Each request a delegate carries for the pod, defined once: where it comes from, how the scratch cache keeps it
+ * (in Go Multus's field order) and what capability it becomes. selectionDelegate, the scratch cache and the
+ * capability arguments all read this table.
+ */
+export const REQUESTS: readonly RequestDefinition[] = [
+  { field: 'ifnameRequest', selection: 'interface', cache: { key: 'ifnameRequest', kind: 'string' } },
+  { field: 'macRequest', selection: 'mac', cache: { key: 'macRequest', kind: 'string' }, capability: 'mac' },
+  { field: 'infinibandGUIDRequest', selection: 'infinibandGUID', cache: { key: 'infinibandGUIDRequest', kind: 'string' }, capability: 'infinibandGUID' },
+  { field: 'ipRequest', selection: 'ips', cache: { key: 'ipRequest', kind: 'strings' }, capability: 'ips' },
+  { field: 'gatewayRequest', selection: 'defaultRoute', cache: { key: 'default-route', kind: 'strings' }, keepEmpty: true },
+  { field: 'deviceID', selection: 'deviceID', cache: { key: 'deviceID', kind: 'string' }, capability: 'deviceID' },
+  { field: 'resourceName', cache: { key: 'resourceName', kind: 'string' } },
+  { field: 'portMappingsRequest', selection: 'portMappings', capability: 'portMappings' },
+  { field: 'bandwidthRequest', selection: 'bandwidth', capability: 'bandwidth' },
+];
+
+/** Whether a request value says anything: not absent, not '', not an empty list (unless that means something). */
+export function requestGiven(r: RequestDefinition, v: unknown): boolean {
+  if (v === undefined || v === null || v === '') return false;
+  return !Array.isArray(v) || v.length > 0 || r.keepEmpty === true;
+}
+
 export function delegateFrom(net: NetworkConfig): Delegate {
   return { net, name: '', isFilterV4Gateway: false, isFilterV6Gateway: false };
 }
@@ -37,16 +75,13 @@ export function delegateFrom(net: NetworkConfig): Delegate {
 export function selectionDelegate(net: NetworkConfig, nad: string, selection: NetworkSelection,
   resourceDeviceID?: string, resourceName?: string): Delegate {
   const d: Delegate = { net, name: nad, isFilterV4Gateway: false, isFilterV6Gateway: false };
-  if (selection.interface) d.ifnameRequest = selection.interface;
-  if (selection.mac) d.macRequest = selection.mac;
-  if (selection.infinibandGUID) d.infinibandGUIDRequest = selection.infinibandGUID;
-  if (selection.ips) d.ipRequest = selection.ips;
-  if (selection.defaultRoute) d.gatewayRequest = selection.defaultRoute;
-  if (selection.portMappings?.length) d.portMappingsRequest = selection.portMappings;
-  if (selection.bandwidth) d.bandwidthRequest = selection.bandwidth;
+  const requests = d as unknown as Record<RequestField, unknown>;
+  for (const r of REQUESTS) {
+    const v = r.selection === undefined ? undefined : selection[r.selection];
+    if (requestGiven(r, v)) requests[r.field] = v;
+  }
   // The element's own deviceID only counts when the kubelet assigned none (Multus logs and ignores it otherwise).
-  const deviceID = resourceDeviceID || selection.deviceID;
-  if (deviceID) d.deviceID = deviceID;
+  if (resourceDeviceID) d.deviceID = resourceDeviceID;
   if (resourceName) d.resourceName = resourceName;
   return d;
 }

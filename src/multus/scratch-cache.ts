@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
 import { goField } from '../cni/config-reader';
-import type { Delegate } from './delegate';
+import { REQUESTS, requestGiven, type Delegate } from './delegate';
 import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
 
@@ -40,15 +40,15 @@ function toGo(d: Delegate): Record<string, unknown> {
     ConfList: n.isList ? { cniVersion: n.cniVersion, name: n.name, plugins: n.plugins.map((p) => goNetConf(p, n)) } : {},
     Name: d.name,
   };
-  if (d.ifnameRequest) out.ifnameRequest = d.ifnameRequest;
-  if (d.macRequest) out.macRequest = d.macRequest;
-  if (d.infinibandGUIDRequest) out.infinibandGUIDRequest = d.infinibandGUIDRequest;
-  if (d.ipRequest?.length) out.ipRequest = d.ipRequest;
-  if (d.gatewayRequest) out['default-route'] = d.gatewayRequest;
-  out.IsFilterV4Gateway = d.isFilterV4Gateway;
-  out.IsFilterV6Gateway = d.isFilterV6Gateway;
-  if (d.deviceID) out.deviceID = d.deviceID;
-  if (d.resourceName) out.resourceName = d.resourceName;
+  for (const r of REQUESTS) {
+    const v = d[r.field];
+    if (r.cache !== undefined && requestGiven(r, v)) out[r.cache.key] = v;
+    if (r.field === 'gatewayRequest') {
+      // Go Multus's field order: the default-route filters come right after the default-route request.
+      out.IsFilterV4Gateway = d.isFilterV4Gateway;
+      out.IsFilterV6Gateway = d.isFilterV6Gateway;
+    }
+  }
   out.Bytes = n.bytes.toString('base64');
   return out;
 }
@@ -88,16 +88,13 @@ function fromGo(raw: unknown, index: number, cniVersion: string): Delegate {
     isFilterV4Gateway: goField(obj, 'IsFilterV4Gateway') === true,
     isFilterV6Gateway: goField(obj, 'IsFilterV6Gateway') === true,
   };
-  const set = <K extends keyof Delegate>(k: K, v: Delegate[K] | undefined): void => {
-    if (v !== undefined) d[k] = v;
-  };
-  set('ifnameRequest', optString(goField(obj, 'ifnameRequest')));
-  set('macRequest', optString(goField(obj, 'macRequest')));
-  set('infinibandGUIDRequest', optString(goField(obj, 'infinibandGUIDRequest')));
-  set('ipRequest', optStrings(goField(obj, 'ipRequest')));
-  set('gatewayRequest', optStrings(goField(obj, 'default-route')));
-  set('deviceID', optString(goField(obj, 'deviceID')));
-  set('resourceName', optString(goField(obj, 'resourceName')));
+  const requests = d as unknown as Record<string, unknown>;
+  for (const { field, cache } of REQUESTS) {
+    if (cache === undefined) continue;
+    const raw = goField(obj, cache.key);
+    const v = cache.kind === 'string' ? optString(raw) : optStrings(raw);
+    if (v !== undefined) requests[field] = v;
+  }
   return d;
 }
 
