@@ -103,6 +103,24 @@ describe.skipIf(!canUseNamespaces || go.missing !== undefined || plugins.missing
     });
   }
 
+  // CNI 1.1 GC with the runtime listing no attachment: the pod's container is gone. multus-ts DELs the attachment
+  // whoever made it (its delegate cache is the same file); Go Multus 4.2.2 takes every attachment in its own cache as
+  // valid whatever the runtime says, so it never releases a stale pod (README: "Where multus-ts differs").
+  for (const from of ['go', 'ts'] as const) {
+    it(`GC: multus-ts releases a pod ${NAME[from]} attached that the runtime no longer lists; Go Multus keeps it`, async () => {
+      const conf = { ...staticConf(), cniVersion: '1.1.0' };
+      const args = 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p';
+      ok(await call(from, 'ADD', conf, args), `${from} ADD`);
+      const gc = (side: Side) => execPluginAsync(BINARY[side], { command: 'GC', conf: { ...conf, 'cni.dev/valid-attachments': [] },
+        inNetns: node.nodeNs, path: plugins.dir });
+      ok(await gc('go'), 'go GC');
+      expect(Object.keys(podState(f.podNs).links).sort()).toEqual(['eth0', 'net1']);
+      expect(reservations(f.work.ipamDir)).toHaveLength(2);
+      ok(await gc('ts'), 'ts GC');
+      expectNothingLeft();
+    });
+  }
+
   // The installer: Go Multus's thin_entrypoint, run as its DaemonSet runs it but against a scratch host root, writes
   // the kubeconfig and 00-multus.conf(list); multus-ts reads both unchanged.
   describe.skipIf(tool.missing !== undefined)('thin_entrypoint', () => {
