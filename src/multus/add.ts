@@ -18,7 +18,7 @@ import { auxiliaryChain } from './aux-chain';
 import { writeNetworkStatus } from './network-status';
 import { waitForReadiness } from './readiness';
 import { checkRequestsCarried, requestArgs } from './static-requests';
-import { hasScratchCache, removeScratchCache, writeScratchCache } from './scratch-cache';
+import { removeScratchCache, writeScratchCache } from './scratch-cache';
 import { withContainerLock } from './container-lock';
 
 /**
@@ -45,8 +45,7 @@ async function undo(call: MultusCall, attempted: Delegate[], failedIndex: number
 
 export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> {
   const call = prepareCall(inv);
-  return withContainerLock(call.conf.cniDir, inv.cmd.containerId, call.conf.delegateTimeoutMs,
-    () => !hasScratchCache(call.conf.cniDir, inv.cmd.containerId), () => addLocked(call));
+  return withContainerLock(call.conf.cniDir, inv.cmd.containerId, call.conf.delegateTimeoutMs, () => addLocked(call));
 }
 
 async function addLocked(call: MultusCall): Promise<Record<string, unknown>> {

@@ -10,17 +10,18 @@ import { lockHolders } from '../util/lock-holder';
  * of one container, but retries after timeouts do overlap, and two operations interleaving on one pod leave
  * "eth0 already exists" behind. Each ADD, DEL and CHECK holds flock(2) on `<cniDir>/.locks/<containerID>`
  * (a name no container ID can have, so it never collides with a delegate cache): the kernel drops it when the process
- * exits however it exits, so a stale file is harmless. A DEL that succeeded, or an ADD that rolled back, removes the
- * file (and the directory, when it was the last) while holding the lock; a waiter that then gets the lock on the
- * removed file notices and opens it afresh.
+ * exits however it exits, so a file a killed call leaves is harmless. Every call removes the file (and the directory,
+ * when it was the last) while still holding the lock, so that between calls nothing of it is in cniDir: not after a
+ * node moved to Go Multus, whose DEL knows nothing of it, nor for the names GC only looked at. A waiter that then gets
+ * the lock on the removed file notices and opens it afresh.
  */
 
 const DIR = '.locks';
 const MAX_POLL_MS = 50;
 
 export interface ContainerLock {
-  /** Releases the lock; `remove` also deletes the lock file (nothing of the container is left). */
-  release(remove?: boolean): void;
+  /** Deletes the lock file and releases the lock. */
+  release(): void;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -99,11 +100,9 @@ export async function lockContainer(cniDir: string, containerId: string, waitMs:
     }
     if (stillThere(fd, path)) {
       return {
-        release(remove = false) {
-          if (remove) {
-            removeFile(path);
-            removeEmptyDir(dir);
-          }
+        release() {
+          removeFile(path);
+          removeEmptyDir(dir);
           closeSync(fd);
         },
       };
@@ -112,16 +111,12 @@ export async function lockContainer(cniDir: string, containerId: string, waitMs:
   }
 }
 
-/**
- * Runs one multus operation holding the container's lock. Afterwards the lock file goes too when nothing of the
- * container is left (`isGone`: its delegate cache is gone, after a DEL or a rolled-back ADD).
- */
-export async function withContainerLock<T>(cniDir: string, containerId: string, waitMs: number, isGone: () => boolean,
-  fn: () => Promise<T>): Promise<T> {
+/** Runs one multus operation holding the container's lock. */
+export async function withContainerLock<T>(cniDir: string, containerId: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
   const lock = await lockContainer(cniDir, containerId, waitMs);
   try {
     return await fn();
   } finally {
-    lock.release(isGone());
+    lock.release();
   }
 }

@@ -10,7 +10,7 @@ import { removeAttachmentDeviceInfo } from './device-info';
 import { podContext } from './kube-context';
 import { podDelegates } from './pod-networks';
 import { warnIfNotReady } from './readiness';
-import { hasScratchCache, readScratchCache, removeScratchCache } from './scratch-cache';
+import { readScratchCache, removeScratchCache } from './scratch-cache';
 import { withContainerLock } from './container-lock';
 
 export interface DelFailure {
@@ -62,8 +62,7 @@ async function fallbackDelegates(call: MultusCall): Promise<Delegate[]> {
 
 export async function cmdDel(inv: Invocation): Promise<void> {
   const call = prepareCall(inv);
-  return withContainerLock(call.conf.cniDir, inv.cmd.containerId, call.conf.delegateTimeoutMs,
-    () => !hasScratchCache(call.conf.cniDir, inv.cmd.containerId), () => delLocked(call));
+  return withContainerLock(call.conf.cniDir, inv.cmd.containerId, call.conf.delegateTimeoutMs, () => delLocked(call));
 }
 
 async function delLocked(call: MultusCall): Promise<void> {

@@ -11,7 +11,7 @@ import { delDelegates } from './del';
 import { pruneDeletedMarks } from './deleted-marks';
 import { connect } from './kube-context';
 import { primaryDelegate } from './pod-networks';
-import { hasScratchCache, readScratchCache, removeScratchCache } from './scratch-cache';
+import { readScratchCache, removeScratchCache } from './scratch-cache';
 import { lockContainer } from './container-lock';
 import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
@@ -83,7 +83,7 @@ async function removeStale(call: MultusCall, keep: Set<string>, records: CachedR
       if (errs.length === 0) removeScratchCache(cniDir, containerId);
       errors.push(...errs.map((f) => f.message));
     } finally {
-      lock.release(!hasScratchCache(cniDir, containerId));
+      lock.release();
     }
   }
   return errors;

@@ -1,4 +1,3 @@
-import { lstatSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors';
 import { join } from 'node:path';
 import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
@@ -117,16 +116,6 @@ export function readScratchCache(cniDir: string, containerId: string, cniVersion
     return { state: 'found', delegates: arr.map((x, i) => fromGo(x, i, cniVersion)) };
   } catch (e) {
     return { state: 'corrupt', reason: (e as Error).message };
-  }
-}
-
-/** Whether anything (a cache, or whatever took its place) is at the container's delegate cache path. */
-export function hasScratchCache(cniDir: string, containerId: string): boolean {
-  try {
-    lstatSync(scratchCachePath(cniDir, containerId));
-    return true;
-  } catch {
-    return false;
   }
 }
 
