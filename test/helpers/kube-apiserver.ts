@@ -332,11 +332,14 @@ export class KubeCluster {
     await this.must('DELETE', `/api/v1/namespaces/${namespace}/pods/${name}?gracePeriodSeconds=0`);
   }
 
-  /** The events about a pod, oldest first, selected as `kubectl describe pod` selects them. */
+  /**
+   * The events about a pod, selected as `kubectl describe pod` selects them, in the order of their messages (events
+   * sent at once carry the same whole-second time, so time cannot order them).
+   */
   async podEvents(namespace: string, name: string, uid: string): Promise<Obj[]> {
     const selector = `involvedObject.name=${name},involvedObject.namespace=${namespace},involvedObject.kind=Pod,involvedObject.uid=${uid}`;
     const list = await this.must('GET', `/api/v1/namespaces/${namespace}/events?fieldSelector=${encodeURIComponent(selector)}`);
-    return (list.items as Obj[]).sort((a, b) => String(a.firstTimestamp).localeCompare(String(b.firstTimestamp)) || String(a.message).localeCompare(String(b.message)));
+    return (list.items as Obj[]).sort((a, b) => String(a.message).localeCompare(String(b.message)));
   }
 
   /** A bound service-account token from the TokenRequest API, as the kubelet would project it. */
