@@ -43,6 +43,11 @@ type Network = Delegate | FetchedNad;
 
 const isFetched = (n: Network): n is FetchedNad => 'nad' in n;
 
+/** client-go's wording for a NetworkAttachmentDefinition that does not exist, which Go Multus's event quotes. */
+function missingNad(name: string): string {
+  return `network-attachment-definitions.k8s.cni.cncf.io "${name}" not found`;
+}
+
 async function fetchNad(kube: Kube, selection: NetworkSelection, context: string): Promise<FetchedNad> {
   return { nad: await kube.api.getNetworkAttachmentDefinition(selection.namespace, selection.name), selection, context };
 }
@@ -69,6 +74,7 @@ async function configuredNetwork(call: MultusCall, kube: Kube | undefined, key: 
   } catch (e) {
     throw e instanceof CniError ? e.withContext(context) : e;
   }
+  kube?.events?.warning('NoNetworkFound', noNetworkFoundMessage(conf.multusNamespace, value, missingNad(value)));
   throw new CniError(ErrorCode.InvalidNetworkConfig,
     `${key} "${value}": no ${kube ? `NetworkAttachmentDefinition ${conf.multusNamespace}/${value} and no ` : ''}CNI configuration named "${value}" in confDir ${conf.confDir}`,
     'create it, or give an absolute path to a configuration file or directory');
@@ -102,9 +108,7 @@ async function annotatedNetworks(call: MultusCall, kube: Kube, configured: Netwo
   const resolved = await mapBounded(selections, MAX_REQUESTS_IN_FLIGHT, (s) => {
     const context = `network "${s.namespace}/${s.name}"`;
     return fetchNad(kube, s, context).catch((e: unknown) => {
-      // client-go's wording for a missing object, which Go Multus's event quotes.
-      const reason = kube.k8s.isNotFound(e, 'network-attachment-definitions') ? `network-attachment-definitions.k8s.cni.cncf.io "${s.name}" not found`
-        : (e as Error).message;
+      const reason = kube.k8s.isNotFound(e, 'network-attachment-definitions') ? missingNad(s.name) : (e as Error).message;
       kube.events?.warning('NoNetworkFound', noNetworkFoundMessage(s.namespace, s.name, reason));
       throw e instanceof CniError ? e.withContext(context) : e;
     });

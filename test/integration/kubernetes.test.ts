@@ -207,6 +207,15 @@ describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces',
     nothingLeft();
   });
 
+  it('posts the Warning event when clusterNetwork is neither a NAD nor a file, and attaches nothing', async () => {
+    const t = setup({}, { delegates: undefined, clusterNetwork: 'no-such-net' });
+    const add = await t.call('ADD');
+    expect(add.json?.code).toBe(7);
+    expect(api.events(t.ns).map((e) => [e.type, e.reason, e.message])).toEqual([['Warning', 'NoNetworkFound',
+      `cannot find a network-attachment-definition (no-such-net) in namespace (${t.ns}): network-attachment-definitions.k8s.cni.cncf.io "no-such-net" not found`]]);
+    nothingLeft();
+  });
+
   it('posts no events with "events": false, and an event the server refuses never fails the ADD', async () => {
     const t = setup({ [NETWORKS]: 'storage' });
     addMacvlanNad(t.ns, 'storage', '10.244.7.0/24');
