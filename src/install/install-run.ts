@@ -6,7 +6,7 @@ import { appManifest } from './app-files';
 import { installVersion, linkBuiltinPlugins, pruneVersions, removeAllVersions, removeOurLinks, switchMultusLink } from './app-install';
 import { HostFiles, type InstallIo } from './host-files';
 import { expiryWarning, nextCheckDelay, syncKubeconfig } from './kubeconfig';
-import { copyMultusConfig, removeMultusConfig, syncMultusConfig } from './multus-conf';
+import { copyMultusConfig, removeMultusConfig, syncMultusConfig, type ConfigState } from './multus-conf';
 import { onHost, parseInstallFlags, type InstallOptions, type RawInstallFlags } from './options';
 
 /*
@@ -53,14 +53,14 @@ function syncKubeconfigInto(o: InstallOptions, files: HostFiles, env: NodeJS.Pro
 }
 
 /** One pass over the files that must track the node: kubeconfig, then 00-multus (or its copy). Never throws. */
-function syncFiles(o: InstallOptions, files: HostFiles, env: NodeJS.ProcessEnv, now: number): TickOutcome {
+function syncFiles(o: InstallOptions, files: HostFiles, env: NodeJS.ProcessEnv, now: number, state: ConfigState = {}): TickOutcome {
   const out: TickOutcome = { delayMs: o.intervalMs, problems: [] };
   if (o.appOnly || !syncKubeconfigInto(o, files, env, now, out)) return out;
   try {
     if (o.multusConfFile !== '') {
       out.primaryFile = copyMultusConfig(o, files);
     } else {
-      const c = syncMultusConfig(o, files);
+      const c = syncMultusConfig(o, files, state);
       out.primaryFile = c.primary.file;
       out.problems.push(...c.warnings);
     }
@@ -153,9 +153,10 @@ async function watchLoop(o: InstallOptions, files: HostFiles, ctx: RunContext, i
   let reported = '';
   let primaryFile: string | undefined;
   let first = true;
+  const state: ConfigState = {};
   try {
     while (!signal.aborted) {
-      const tick = syncFiles(o, files, ctx.env, Date.now());
+      const tick = syncFiles(o, files, ctx.env, Date.now(), state);
       if (tick.primaryFile !== undefined && tick.primaryFile !== primaryFile) {
         primaryFile = tick.primaryFile;
         files.io.log(`primary network: ${primaryFile}`);

@@ -121,6 +121,12 @@ export function generateConfig(primary: Primary, o: ConfigOptions, kubeconfigPat
   return { fileName: MULTUS_CONF, content: `${JSON.stringify({ ...head, ...plugin }, null, 2)}\n` };
 }
 
+/** What one pass leaves to the next within a run. */
+export interface ConfigState {
+  /** The primary's file name, once --rename-conf-file renamed it. */
+  renamedPrimary?: string;
+}
+
 export interface ConfigSync {
   primary: Primary;
   /** Things an operator should fix; the same ones come back on every call while they last. */
@@ -131,16 +137,21 @@ export interface ConfigSync {
  * Writes 00-multus.conf or .conflist for the current primary and removes the other one (".conf" sorts before
  * ".conflist", so a stale .conf would win). Throws when there is no usable primary, leaving what is there.
  */
-export function syncMultusConfig(o: InstallOptions, files: HostFiles): ConfigSync {
+export function syncMultusConfig(o: InstallOptions, files: HostFiles, state: ConfigState = {}): ConfigSync {
   const confDir = onHost(o, o.cniConfDir);
   const warnings: string[] = [];
   if (o.config.confDir !== '') files.mkdir(onHost(o, o.config.confDir));
-  const primary = findPrimary(onHost(o, o.autoconfigDir), o.config.primaryConfig, warnings);
+  const primary = findPrimary(onHost(o, o.autoconfigDir), o.config.primaryConfig || state.renamedPrimary || '', warnings);
   const generated = generateConfig(primary, o.config, o.kubeconfigPath, o.cniBinDir);
   files.writeFile(join(confDir, generated.fileName), generated.content, { mode: 0o644, dirMode: 0o755 });
   files.remove(join(confDir, generated.fileName === MULTUS_CONF ? MULTUS_CONFLIST : MULTUS_CONF));
   // Multus's --rename-conf-file: the runtime can then only find multus's configuration.
-  if (o.config.renamePrimary) files.rename(primary.file, `${primary.file}.old`);
+  if (o.config.renamePrimary) {
+    files.rename(primary.file, `${primary.file}.old`);
+    // From now on only that file is the primary, as with Multus: until its plugin writes it again, the next file in
+    // the directory (a loopback, another network) must not become the cluster network.
+    state.renamedPrimary = basename(primary.file);
+  }
   const before = configFileNames(confDir).filter((f) => f < generated.fileName && !f.startsWith(OWN_PREFIX));
   if (before.length > 0) {
     warnings.push(`${before.join(', ')} ${before.length > 1 ? 'sort' : 'sorts'} before ${generated.fileName} in ${confDir}: `

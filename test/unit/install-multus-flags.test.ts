@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runInstall, runUninstall } from '../../src/install/install-run';
 import { installMultusArgs, thinEntrypointArgs } from '../../src/install/multus-entrypoints';
-import { MULTUS_CONF } from '../../src/install/multus-conf';
+import { MULTUS_CONF, syncMultusConfig } from '../../src/install/multus-conf';
 import { parseInstallFlags } from '../../src/install/options';
 import { caught } from '../helpers/caught';
 import { FLANNEL_031, InstallSandbox, installFlags } from '../helpers/install';
@@ -89,6 +89,22 @@ describe('what the Multus flags write', () => {
     });
     expect(existsSync(join(sb.dir, 'multus-net.d'))).toBe(true);
     expect(readdirSync(sb.confDir).sort()).toEqual(['00-multus.conf', '10-flannel.conflist.old', 'multus.d']);
+  });
+
+  it('--rename-conf-file: later passes keep to the renamed primary and never take the next file', async () => {
+    sb.writeConf('10-flannel.conflist', FLANNEL_031);
+    sb.writeConf('99-loopback.conf', { cniVersion: '0.3.1', name: 'lo', type: 'loopback' });
+    const o = parseInstallFlags(await installFlags([...sb.args(), '--skip-app-install', '--rename-conf-file']));
+    const state = {};
+    syncMultusConfig(o, sb.files(), state);
+    const first = readFileSync(join(sb.confDir, MULTUS_CONF), 'utf8');
+    expect(caught(() => syncMultusConfig(o, sb.files(), state)).message).toContain('10-flannel.conflist');
+    expect(readFileSync(join(sb.confDir, MULTUS_CONF), 'utf8')).toBe(first);
+    // Its plugin writes it again: multus follows, and renames it again.
+    sb.writeConf('10-flannel.conflist', { ...FLANNEL_031, name: 'cbr1' });
+    syncMultusConfig(o, sb.files(), state);
+    expect(JSON.parse(readFileSync(join(sb.confDir, MULTUS_CONF), 'utf8')).delegates[0].name).toBe('cbr1');
+    expect(existsSync(join(sb.confDir, '10-flannel.conflist'))).toBe(false);
   });
 
   it('--skip-tls-verify: the kubeconfig skips verification instead of carrying the CA', async () => {
