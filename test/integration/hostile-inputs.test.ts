@@ -7,6 +7,8 @@ import { runPlugin } from '../../src/cni/skel';
 import { mapBounded } from '../../src/util/bounded-map';
 import { runMultusAsync, Workdir } from '../helpers/multus';
 import { startApiServer, type ApiServer } from '../helpers/api-server';
+import { canUseNamespaces, TestNode } from '../helpers/netns';
+import { ourPlugin } from '../helpers/plugin-exec';
 
 /*
  * A few hundred generated hostile inputs (issue 12): malformed and deep JSON, a wrong type for every configuration
@@ -283,4 +285,54 @@ describe('hostile inputs through ADD and DEL', () => {
     });
     expect(problems).toEqual([]);
   }, 600_000);
+});
+
+// The same promises where a failure could leave real things: our macvlan and host-local in a pod namespace of a test
+// node, a hostile or failing second network, through the executable in the node's namespace.
+describe.skipIf(!canUseNamespaces)('hostile second networks in real namespaces', () => {
+  let node: TestNode;
+  const work = new Workdir();
+  beforeAll(() => {
+    node = new TestNode();
+    for (const name of ['macvlan', 'host-local']) ourPlugin(work.binDir, name);
+    writeFileSync(join(work.binDir, 'hang'), '#!/bin/sh\n[ "$CNI_COMMAND" = ADD ] || exit 0\nsleep 300 &\nwait\n');
+    chmodSync(join(work.binDir, 'hang'), 0o755);
+  });
+  afterAll(() => {
+    node?.destroy();
+    work.remove();
+  });
+  const macvlan = (name: string, extra: Record<string, unknown> = {}) => ({
+    cniVersion: '1.0.0', name, type: 'macvlan', master: 'uplink0', mode: 'bridge',
+    ipam: { type: 'host-local', subnet: name === 'primary' ? '10.98.0.0/24' : '10.98.1.0/24', dataDir: work.ipamDir }, ...extra,
+  });
+  const seconds: Array<[string, unknown]> = [
+    ...['../evil/x', '/bin/sh', 'a/b', '..'].map((t): [string, unknown] => [`ipam.type ${t}`, macvlan('second', { ipam: { type: t } })]),
+    ...['../evil/x', '/bin/sh'].map((t): [string, unknown] => [`type ${t}`, { ...macvlan('second'), type: t }]),
+    ['a master that does not exist', macvlan('second', { master: 'nosuch0' })],
+    ['an unusable subnet', macvlan('second', { ipam: { type: 'host-local', subnet: '10.98.2.0/33', dataDir: work.ipamDir } })],
+    ['a full range', macvlan('second', { ipam: { type: 'host-local', subnet: '10.98.3.0/30', rangeStart: '10.98.3.1', rangeEnd: '10.98.3.1', dataDir: work.ipamDir,
+      routes: [{ dst: '10.50.0.0/16', gw: '192.168.7.1' }] } })],
+    ['an unknown mode', macvlan('second', { mode: 'nosuch' })],
+    ['a delegate that hangs with a child on its stdout', { cniVersion: '1.0.0', name: 'second', type: 'hang' }],
+    ['a configuration nested too deep', macvlan('second', { x: JSON.parse(`${'['.repeat(600)}${']'.repeat(600)}`) as unknown })],
+  ];
+
+  it.each(seconds)('%s: ADD fails with one error object and leaves nothing in either namespace, the store or cniDir', async (_name, second) => {
+    const nodeLinks = node.links(node.nodeNs).map((l) => l.ifname).sort();
+    const conf = { cniVersion: '1.0.0', name: 'm', type: 'multus', cniDir: work.cniDir, binDir: work.binDir, delegateTimeoutSeconds: 3,
+      delegates: [macvlan('primary'), second] };
+    const run = (command: string) => runMultusAsync({ command, conf, containerId: 'hostile-netns', netns: node.podNetnsPath, path: work.binDir, inNetns: node.nodeNs });
+    const add = await run('ADD');
+    expect(add.status).toBe(1);
+    expect(JSON.parse(add.stdout)).toMatchObject({ code: expect.any(Number), msg: expect.any(String) });
+    const del = await run('DEL');
+    expect(del.status === 0 ? del.stdout : 'ok').toMatch(/^(ok)?$/);
+    expect(node.podLinks()).toEqual([]);
+    expect(node.links(node.nodeNs).map((l) => l.ifname).sort()).toEqual(nodeLinks);
+    expect(existsSync(work.ipamDir) ? readdirSync(work.ipamDir, { recursive: true }).map(String).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f)) : []).toEqual([]);
+    const inCniDir = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+    expect(inCniDir(work.cniDir).filter((f) => f !== '.deleted' && f !== 'results')).toEqual([]);
+    expect(inCniDir(join(work.cniDir, 'results'))).toEqual([]);
+  });
 });
