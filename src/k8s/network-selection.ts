@@ -472,13 +472,3 @@ export function checkDefaultRoutes(selections: NetworkSelection[]): void {
   if (c.problems.length > 0) throwProblems(c.problems);
 }
 
-/** With namespaceIsolation, a pod may only use NetworkAttachmentDefinitions of its own or a global namespace. */
-export function checkNamespaceIsolation(selections: NetworkSelection[], podNamespace: string, globalNamespaces: readonly string[]): void {
-  for (const s of selections) {
-    if (s.namespace === podNamespace || globalNamespaces.includes(s.namespace)) continue;
-    throw new CniError(ErrorCode.InvalidNetworkConfig,
-      `namespace isolation enabled, annotation violates permission, pod is in namespace ${podNamespace} but refers to target namespace ${s.namespace} `
-      + `(network ${JSON.stringify(`${s.namespace}/${s.name}`)}) — fix: use a NetworkAttachmentDefinition in namespace ${podNamespace}, `
-      + `or add ${s.namespace} to "globalNamespaces" in the multus configuration`);
-  }
-}

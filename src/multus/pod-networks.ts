@@ -90,6 +90,17 @@ async function configuredNetworks(call: MultusCall, kube: Kube | undefined, prim
   return out;
 }
 
+/** With namespaceIsolation, a pod may only use NetworkAttachmentDefinitions of its own or a global namespace. */
+export function checkNamespaceIsolation(selections: NetworkSelection[], podNamespace: string, globalNamespaces: readonly string[]): void {
+  for (const s of selections) {
+    if (s.namespace === podNamespace || globalNamespaces.includes(s.namespace)) continue;
+    throw new CniError(ErrorCode.InvalidNetworkConfig,
+      `namespace isolation enabled, annotation violates permission, pod is in namespace ${podNamespace} but refers to target namespace ${s.namespace} `
+      + `(network ${JSON.stringify(`${s.namespace}/${s.name}`)}) — fix: use a NetworkAttachmentDefinition in namespace ${podNamespace}, `
+      + `or add ${s.namespace} to "globalNamespaces" in the multus configuration`);
+  }
+}
+
 /**
  * The pod's own networks from its annotations: the default-network replacement for the primary, and the
  * networks annotation. Everything is parsed and checked before the first NetworkAttachmentDefinition is fetched,
@@ -100,7 +111,7 @@ async function annotatedNetworks(call: MultusCall, kube: Kube, configured: Netwo
   const sel = await import('../k8s/network-selection');
   const primary = sel.parseDefaultNetworkAnnotation(pod.annotations[sel.DEFAULT_NETWORK_ANNOTATION] ?? '', call.conf.multusNamespace);
   const networks = sel.parseNetworkSelection(pod.annotations[sel.NETWORKS_ANNOTATION] ?? '', pod.namespace);
-  if (call.conf.namespaceIsolation) sel.checkNamespaceIsolation(networks, pod.namespace, call.conf.globalNamespaces);
+  if (call.conf.namespaceIsolation) checkNamespaceIsolation(networks, pod.namespace, call.conf.globalNamespaces);
   if (primary) sel.checkDefaultRoutes([primary, ...networks]);
   const selections = primary ? [primary, ...networks] : networks;
   checkNetworkCount(configured.length + networks.length, `the pod's annotation ${sel.NETWORKS_ANNOTATION} and the configuration give it`);

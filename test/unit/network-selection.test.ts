@@ -1,10 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { parseHardwareAddress } from '../../src/cni/ip';
 import {
-  checkDefaultRoutes, checkNamespaceIsolation, checkNetworkSelection, parseDefaultNetworkAnnotation,
+  checkDefaultRoutes, checkNetworkSelection, parseDefaultNetworkAnnotation,
   parseNetworkSelection, type NetworkSelection,
 } from '../../src/k8s/network-selection';
 import { caught } from '../helpers/caught';
+import { checkNamespaceIsolation } from '../../src/multus/pod-networks';
 
 /** The CniError for `value`, checked to be a code-7 error that says how to fix it. */
 function refused(value: string, ns = 'test') {
