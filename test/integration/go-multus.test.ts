@@ -3,11 +3,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MULTUS, uniqueId, Workdir, type RunOutcome } from '../helpers/multus';
+import { MULTUS, ROOT, uniqueId, Workdir, type RunOutcome } from '../helpers/multus';
 import { execPluginAsync } from '../helpers/plugin-exec';
 import { canUseNamespaces, TestNode } from '../helpers/netns';
 import { goMultus, upstreamPlugins, cnitool as cnitoolPeer } from '../helpers/peers';
 import { startApiServer, type ApiServer } from '../helpers/api-server';
+import { canRunKubeApiServer, KUBERNETES_VERSION, startKubeApiServer, type KubeCluster } from '../helpers/kube-apiserver';
 import { podState, reservations } from '../helpers/pod-state';
 
 const go = goMultus();
@@ -17,6 +18,15 @@ const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
 const STATUS = 'k8s.v1.cni.cncf.io/network-status';
 
 type Side = 'go' | 'ts';
+
+/** Where Kubernetes-mode pods and NADs live: our test API server, or a real kube-apiserver. */
+interface Cluster {
+  label: string;
+  addPod(ns: string, name: string, annotations: Record<string, string>): Promise<{ uid: string }>;
+  addNad(ns: string, name: string, config: string): Promise<void>;
+  kubeconfig(dir: string): string;
+  networkStatus(ns: string, name: string): Promise<string | undefined>;
+}
 const BINARY: Record<Side, string> = { go: go.path('multus'), ts: MULTUS };
 const NAME: Record<Side, string> = { go: `Go Multus ${go.version}`, ts: 'multus-ts' };
 
@@ -25,14 +35,49 @@ const NAME: Record<Side, string> = { go: `Go Multus ${go.version}`, ts: 'multus-
 describe.skipIf(!canUseNamespaces || go.missing !== undefined || plugins.missing !== undefined)(`Go Multus ${go.version} and multus-ts on one node`, () => {
   let node: TestNode;
   let api: ApiServer;
+  let kube: KubeCluster | undefined;
+  const clusters: Cluster[] = [];
   beforeAll(async () => {
     node = new TestNode();
     api = await startApiServer({ netns: `/var/run/netns/${node.nodeNs}` });
-  });
+    clusters.push({
+      label: 'the test API server',
+      addPod: (ns, name, annotations) => Promise.resolve({ uid: api.addPod({ namespace: ns, name, annotations }).metadata.uid as string }),
+      addNad: (ns, name, config) => Promise.resolve(void api.addNad({ namespace: ns, name, config })),
+      kubeconfig: (dir) => api.writeKubeconfig(dir),
+      networkStatus: (ns, name) => Promise.resolve(api.pod(ns, name)?.metadata.annotations?.[STATUS] as string | undefined),
+    });
+    if (!canRunKubeApiServer) return;
+    // The real server: the NAD CRD as shipped, and a service account with every right, since the two plugins ask
+    // for different verbs (Go Multus updates pods/status, multus-ts patches it).
+    const cluster = kube = await startKubeApiServer();
+    await cluster.apply(readFileSync(join(ROOT, 'conf/crd.yaml'), 'utf8'));
+    await cluster.apply([
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'peers-multus', namespace: 'kube-system' } },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'peers-multus' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ kind: 'ServiceAccount', name: 'peers-multus', namespace: 'kube-system' }] },
+    ]);
+    const server = await cluster.exposeIn(`/var/run/netns/${node.nodeNs}`);
+    const token = await cluster.token('kube-system', 'peers-multus');
+    clusters.push({
+      label: `kube-apiserver ${KUBERNETES_VERSION}`,
+      addPod: async (ns, name, annotations) => {
+        await cluster.createNamespace(ns);
+        return { uid: (await cluster.createPod(ns, name, annotations)).metadata.uid as string };
+      },
+      addNad: async (ns, name, config) => {
+        await cluster.apply([{ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name, namespace: ns }, spec: { config } }]);
+      },
+      kubeconfig: (dir) => cluster.writeKubeconfig(dir, token, server),
+      networkStatus: async (ns, name) => (await cluster.getPod(ns, name)).metadata.annotations?.[STATUS] as string | undefined,
+    });
+  }, 240_000);
   afterAll(async () => {
     await api.close();
+    await kube?.close();
     node.destroy();
-  });
+  }, 60_000);
   let f: { podNs: string; work: Workdir; id: string };
   beforeEach(() => {
     f = { podNs: node.addPod(), work: new Workdir(), id: uniqueId() };
@@ -52,12 +97,14 @@ describe.skipIf(!canUseNamespaces || go.missing !== undefined || plugins.missing
     delegates: [primary(), macvlan(`mv-${f.id}`, '10.242.0.0/24')] });
 
   /** Kubernetes mode: the bridge primary, and a pod asking for a macvlan NetworkAttachmentDefinition. */
-  function kubernetesConf() {
+  async function kubernetesConf(cluster: Cluster) {
     const ns = `gm-${f.id}`;
-    const pod = api.addPod({ namespace: ns, name: `pod-${f.id}`, annotations: { [NETWORKS]: 'storage' } });
-    api.addNad({ namespace: ns, name: 'storage', config: JSON.stringify({ ...macvlan('storage', '10.243.0.0/24'), name: undefined }) });
-    const conf = { ...staticConf(), delegates: [primary()], kubeconfig: api.writeKubeconfig(f.work.dir), multusNamespace: ns };
-    return { conf, ns, podName: pod.metadata.name as string, args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=${pod.metadata.name};K8S_POD_UID=${pod.metadata.uid}` };
+    const podName = `pod-${f.id}`;
+    const { uid } = await cluster.addPod(ns, podName, { [NETWORKS]: 'storage' });
+    const { name: _n, ...nad } = macvlan('storage', '10.243.0.0/24');
+    await cluster.addNad(ns, 'storage', JSON.stringify(nad));
+    const conf = { ...staticConf(), delegates: [primary()], kubeconfig: cluster.kubeconfig(f.work.dir), multusNamespace: ns };
+    return { conf, ns, podName, args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=${podName};K8S_POD_UID=${uid}` };
   }
 
   const call = (side: Side, command: string, conf: unknown, args: string): Promise<RunOutcome> =>
@@ -91,16 +138,20 @@ describe.skipIf(!canUseNamespaces || go.missing !== undefined || plugins.missing
       expectNothingLeft();
     });
 
-    it(`Kubernetes: ${NAME[from]} ADDs a pod with a NAD, ${NAME[to]} CHECKs and DELs it, and nothing is left`, async () => {
-      const k = kubernetesConf();
-      ok(await call(from, 'ADD', k.conf, k.args), `${from} ADD`);
-      expect(podState(f.podNs).addresses).toEqual({ eth0: ['10.241.0.2/24'], net1: ['10.243.0.2/24'] });
-      const status = JSON.parse(api.pod(k.ns, k.podName)?.metadata.annotations?.[STATUS] ?? '[]') as Array<{ name: string; interface: string }>;
-      expect(status.map((s) => `${s.name} ${s.interface}`)).toEqual([`cluster-${f.id} eth0`, `${k.ns}/storage net1`]);
-      ok(await call(to, 'CHECK', k.conf, k.args), `${to} CHECK`);
-      ok(await call(to, 'DEL', k.conf, k.args), `${to} DEL`);
-      expectNothingLeft();
-    });
+    for (const which of [0, 1]) {
+      // The second cluster is the real kube-apiserver, where it can run (on CI it must: its helper throws otherwise).
+      it.skipIf(which === 1 && !canRunKubeApiServer)(`Kubernetes (${which === 0 ? 'test API server' : `kube-apiserver ${KUBERNETES_VERSION}`}): ${NAME[from]} ADDs a pod with a NAD, ${NAME[to]} CHECKs and DELs it, and nothing is left`, async () => {
+        const cluster = clusters[which]!;
+        const k = await kubernetesConf(cluster);
+        ok(await call(from, 'ADD', k.conf, k.args), `${from} ADD`);
+        expect(podState(f.podNs).addresses).toEqual({ eth0: ['10.241.0.2/24'], net1: ['10.243.0.2/24'] });
+        const status = JSON.parse((await cluster.networkStatus(k.ns, k.podName)) ?? '[]') as Array<{ name: string; interface: string }>;
+        expect(status.map((s) => `${s.name} ${s.interface}`)).toEqual([`cluster-${f.id} eth0`, `${k.ns}/storage net1`]);
+        ok(await call(to, 'CHECK', k.conf, k.args), `${to} CHECK`);
+        ok(await call(to, 'DEL', k.conf, k.args), `${to} DEL`);
+        expectNothingLeft();
+      });
+    }
   }
 
   // CNI 1.1 GC with the runtime listing no attachment: the pod's container is gone. multus-ts DELs the attachment
