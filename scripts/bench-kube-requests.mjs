@@ -2,8 +2,8 @@
 // How many API requests multus-ts makes per ADD (events included, counted apart too) and per DEL, for a pod with N secondary networks (N distinct
 // NetworkAttachmentDefinitions, N = 0, 1, 3), counted twice: by a real kube-apiserver's audit log and by our test
 // API server's request log, side by side. The counts must agree: if they do not, the test server has drifted from
-// the real one. Needs root, the reference CNI plugins, and the pinned kube-apiserver and etcd
-// (bash scripts/build-peers.sh kube-apiserver etcd).
+// the real one. Beside them, Go Multus's thin plugin against the real server (when its peer is built). Needs root,
+// the reference CNI plugins, etcd-server and the pinned peers (bash scripts/build-peers.sh kube-apiserver multus).
 // Usage: node scripts/bench-kube-requests.mjs
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,9 @@ const kubeHelper = await load('../test/helpers/kube-apiserver.ts');
 const { startApiServer } = await load('../test/helpers/api-server.ts');
 const { TestNode } = await load('../test/helpers/netns.ts');
 const { runMultusAsync, uniqueId, Workdir, REFERENCE_PLUGINS } = await load('../test/helpers/multus.ts');
+const { execPluginAsync } = await load('../test/helpers/plugin-exec.ts');
+const { goMultus } = await load('../test/helpers/peers.ts');
+const go = goMultus();
 if (!kubeHelper.canRunKubeApiServer) throw new Error(`cannot run kube-apiserver here: ${kubeHelper.whyNoKubeApiServer}`);
 
 const sizes = [0, 1, 3];
@@ -28,12 +31,32 @@ try {
   const root = fileURLToPath(new URL('..', import.meta.url));
   await kube.apply(readFileSync(`${root}/conf/crd.yaml`, 'utf8'));
   await kube.apply(readFileSync(`${root}/conf/rbac.yaml`, 'utf8'));
-  const realKubeconfig = kube.writeKubeconfig(work.dir, await kube.token('kube-system', 'multus'), await kube.exposeIn(`/var/run/netns/${node.nodeNs}`), 'real.kubeconfig');
+  const realKubeconfigServer = await kube.exposeIn(`/var/run/netns/${node.nodeNs}`);
+  const realKubeconfig = kube.writeKubeconfig(work.dir, await kube.token('kube-system', 'multus'), realKubeconfigServer, 'real.kubeconfig');
   const fakeKubeconfig = fake.writeKubeconfig(work.dir, { name: 'fake.kubeconfig' });
   const user = kubeHelper.serviceAccountUser('kube-system', 'multus');
+  // Go Multus (its thin plugin) against the same server, as a ServiceAccount with the ClusterRole Go Multus ships.
+  const goUser = kubeHelper.serviceAccountUser('kube-system', 'go-multus');
+  let goKubeconfig;
+  if (!go.missing) {
+    await kube.apply([
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'go-multus', namespace: 'kube-system' } },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'go-multus' }, rules: [
+        { apiGroups: ['k8s.cni.cncf.io'], resources: ['*'], verbs: ['*'] },
+        { apiGroups: [''], resources: ['pods', 'pods/status'], verbs: ['get', 'list', 'update', 'watch'] },
+        { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update'] },
+      ] },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'go-multus' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'go-multus' },
+        subjects: [{ kind: 'ServiceAccount', name: 'go-multus', namespace: 'kube-system' }] },
+    ]);
+    goKubeconfig = kube.writeKubeconfig(work.dir, await kube.token('kube-system', 'go-multus'), realKubeconfigServer, 'go.kubeconfig');
+  }
 
-  // One ADD and one DEL of a pod with n networks; returns the requests the server counted for each verb.
-  async function attach(n, server) {
+  // One ADD and one DEL of a pod with n networks by multus-ts against the real server ('real') or the test server
+  // ('test'), or by Go Multus against the real server ('go'); returns the requests the server counted.
+  async function attach(n, side) {
+    const server = side === 'test' ? 'test' : 'real';
     const ns = `kb-${uniqueId()}`;
     const pod = `pod-${uniqueId()}`;
     const podNs = node.addPod();
@@ -54,16 +77,17 @@ try {
     // [all requests, of which events]
     const count = () => {
       const paths = server === 'real'
-        ? kube.audit(user).filter((e) => e.objectRef?.namespace === ns).map((e) => e.requestURI)
+        ? kube.audit(side === 'go' ? goUser : user).filter((e) => e.objectRef?.namespace === ns).map((e) => e.requestURI)
         : fake.logged({ path: new RegExp(`/namespaces/${ns}/`) }).map((r) => r.path);
       return [paths.length, paths.filter((p) => /\/events(\?|$)/.test(p)).length];
     };
     const conf = { cniVersion: '1.0.0', name: 'bench', type: 'multus', cniDir: work.cniDir, binDir: REFERENCE_PLUGINS,
-      kubeconfig: server === 'real' ? realKubeconfig : fakeKubeconfig,
+      kubeconfig: { real: realKubeconfig, test: fakeKubeconfig, go: goKubeconfig }[side],
       delegates: [{ cniVersion: '1.0.0', name: 'cluster', type: 'bridge', bridge: `kb${uniqueId()}`,
         ipam: { type: 'host-local', subnet: '10.239.0.0/24', dataDir: work.ipamDir } }] };
     const call = async (command) => {
-      const r = await runMultusAsync({ command, conf, containerId: `c-${pod}`, netns: `/var/run/netns/${podNs}`, inNetns: node.nodeNs,
+      const run = side === 'go' ? (c) => execPluginAsync(go.path('multus'), c) : runMultusAsync;
+      const r = await run({ command, conf, containerId: `c-${pod}`, netns: `/var/run/netns/${podNs}`, inNetns: node.nodeNs,
         args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=${pod};K8S_POD_UID=${uid}` });
       if (r.status !== 0) throw new Error(`${command} failed: ${r.stdout}${r.stderr}`);
     };
@@ -79,7 +103,8 @@ try {
   for (const n of sizes) {
     const real = await attach(n, 'real');
     const test = await attach(n, 'test');
-    rows.push({ n, real, test });
+    const gm = go.missing ? undefined : await attach(n, 'go');
+    rows.push({ n, real, test, gm });
   }
 } finally {
   await fake.close();
@@ -89,10 +114,12 @@ try {
 }
 
 console.log(`API requests per ADD and DEL (kube-apiserver ${kubeHelper.KUBERNETES_VERSION} audit log | our test server's log)`);
-console.log('networks  ADD real  ADD test  (events real/test)  DEL real  DEL test');
+console.log(`and Go Multus ${go.version} against the real server${go.missing ? `: not measured (${go.missing})` : ''}`);
+console.log('networks  ADD real  ADD test  (events real/test)  DEL real  DEL test    Go ADD (events)    Go DEL');
 const col = (v, w = 8) => String(v).padStart(w);
-for (const { n, real, test } of rows) {
-  console.log(`${col(n)}  ${col(real.add)}  ${col(test.add)}  ${col(`${real.events}/${test.events}`, 18)}  ${col(real.del)}  ${col(test.del)}`);
+for (const { n, real, test, gm } of rows) {
+  console.log(`${col(n)}  ${col(real.add)}  ${col(test.add)}  ${col(`${real.events}/${test.events}`, 18)}  ${col(real.del)}  ${col(test.del)}` +
+    `  ${col(gm ? `${gm.add} (${gm.events})` : '-', 17)}  ${col(gm?.del ?? '-')}`);
 }
 const drift = rows.filter((r) => r.real.add !== r.test.add || r.real.events !== r.test.events || r.real.del !== r.test.del);
 if (drift.length > 0) {
