@@ -284,17 +284,16 @@ describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces',
     const addPlainNad = (ns: string, type = 'macvlan') => api.addNad({ namespace: ns, name: 'static', config: JSON.stringify({
       cniVersion: '1.0.0', type, master: node.uplink, mode: 'bridge', ipam: { type: 'host-local', subnet: '10.242.0.0/24', dataDir: f.work.ipamDir } }) });
 
-    it.each([
+    const cases: Array<[string, () => Record<string, unknown>]> = [
       ['the reference plugins (Debian 1.1.1)', () => ({})],
-      ['the upstream reference plugins 1.9', () => {
-        if (upstream.missing) throw new Error(upstream.missing);
-        return { binDir: upstream.dir };
-      }],
       ['our built-ins linked in binDir', () => {
         for (const p of ['macvlan', 'host-local']) ourPlugin(f.work.binDir, p);
         return { binDir: f.work.binDir };
       }],
-    ])('gets exactly them through %s', async (_label, extra) => {
+    ];
+    // On CI a missing peer already failed at upstreamPlugins(); elsewhere the case is left out.
+    if (!upstream.missing) cases.push(['the upstream reference plugins 1.9', () => ({ binDir: upstream.dir })]);
+    it.each(cases)('gets exactly them through %s', async (_label, extra) => {
       const t = setup({ [NETWORKS]: request }, extra());
       addPlainNad(t.ns);
       const add = await t.call('ADD');
