@@ -56,7 +56,7 @@ export class ScratchHost {
   /** Starts `command args` as the pod's container would run it. */
   spawn(command: string[], env: Record<string, string>): ChildProcess {
     return spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', SETUP, 'scratch-root',
-      join(this.base, 'root'), this.root, this.saDir, MULTUS, ...command], { env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      join(this.base, 'root'), this.root, this.saDir, MULTUS, ...command], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin:/usr/sbin:/sbin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   remove(): void {
