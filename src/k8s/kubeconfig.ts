@@ -3,10 +3,10 @@
  * environment of a pod. Everything is read and checked here, once, so a broken file is reported with its path and
  * field before any request is made, and the client only ever sees a complete ApiConnection.
  */
-import { isIPv4 } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { parseJson } from '../cni/json-text';
+import { ipFamily } from '../cni/ip';
 import { readRegularFile } from '../util/bounded-read';
 
 /** One API server and the credentials for it. */
@@ -226,7 +226,7 @@ function parseServer(raw: string | undefined, where: string): string {
   // Go's URL parser takes an IPv4 address in brackets (Go Multus's installer writes https://[10.96.0.1]:443) and
   // dials the bare address; WHATWG URLs only take IPv6 there.
   const bracketed = /^([a-z][a-z0-9+.-]*:\/\/)\[([^\]]*)\](.*)$/i.exec(withScheme);
-  if (bracketed && isIPv4(bracketed[2]!)) withScheme = `${bracketed[1]}${bracketed[2]}${bracketed[3]}`;
+  if (bracketed && ipFamily(bracketed[2]!) === 4) withScheme = `${bracketed[1]}${bracketed[2]}${bracketed[3]}`;
   let url: URL;
   try {
     url = new URL(withScheme);
