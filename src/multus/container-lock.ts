@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, rmdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { LOCK_EX, LOCK_NB, nativeHelper } from '../netlink/native';
 import { makeDirs, removeFile } from '../util/atomic-file';
@@ -28,15 +28,35 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-// Never blocks on open (a FIFO planted at the name) and never follows a symlink.
-function openLockFile(path: string): number {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o600);
+// Never blocks on open (a FIFO planted at the name) and never follows a symlink; whatever is in the way (a FIFO, a
+// symlink, a directory) is removed once, so that it cannot wedge every later call for the container.
+function openLockFile(path: string, retried = false): number {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o600);
+  } catch (e) {
+    if (retried || !['EISDIR', 'ELOOP'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    removeFile(path);
+    return openLockFile(path, true);
+  }
   if (!fstatSync(fd).isFile()) {
     closeSync(fd);
+    if (retried) throw new Error(`${path} is not a regular file`);
     removeFile(path);
-    return openLockFile(path);
+    return openLockFile(path, true);
   }
   return fd;
+}
+
+// The lock directory, replacing a file that took its name.
+function makeLockDir(dir: string): void {
+  try {
+    makeDirs(dir, 0o700);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR' || (e as { path?: string }).path !== resolve(dir)) throw e;
+    removeFile(dir);
+    makeDirs(dir, 0o700);
+  }
 }
 
 // The last container's lock takes the directory with it, so that nothing is left in cniDir; a directory that is
@@ -63,7 +83,7 @@ export async function lockContainer(cniDir: string, containerId: string, waitMs:
   const dir = join(cniDir, DIR);
   const path = join(dir, containerId);
   try {
-    makeDirs(dir, 0o700);
+    makeLockDir(dir);
   } catch (e) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `multus configuration: "cniDir" ${cniDir}: cannot create ${dir}: ${(e as Error).message}`,
       'set "cniDir" to a writable directory on a real file system (default /var/lib/cni/multus)');
@@ -77,7 +97,7 @@ export async function lockContainer(cniDir: string, containerId: string, waitMs:
     } catch (e) {
       // The last holder removed the emptied directory just now.
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        makeDirs(dir, 0o700);
+        makeLockDir(dir);
         continue;
       }
       removeEmptyDir(dir);

@@ -152,6 +152,22 @@ describe('hardening: state files that are not what they should be', () => {
     expect(left()).toEqual([]);
   });
 
+  it.each([
+    ['the lock directory is a file', (_id: string) => writeFileSync(join(work.cniDir, '.locks'), 'x')],
+    ['the lock file is a directory', (id: string) => mkdirSync(join(work.cniDir, '.locks', id), { recursive: true })],
+    ['the lock file is a FIFO', (id: string) => { mkdirSync(join(work.cniDir, '.locks'), { recursive: true }); execFileSync('mkfifo', [join(work.cniDir, '.locks', id)]); }],
+    ['the lock file is a symlink to /dev/zero', (id: string) => { mkdirSync(join(work.cniDir, '.locks'), { recursive: true }); symlinkSync('/dev/zero', join(work.cniDir, '.locks', id)); }],
+  ])('ADD and DEL make progress when %s', (_what, spoil) => {
+    const id = `lk${++n}`;
+    mkdirSync(work.cniDir, { recursive: true });
+    spoil(id);
+    expect(call('ADD', id).status).toBe(0);
+    const r = call('DEL', id);
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(0);
+    expect(left()).toEqual([]);
+  });
+
   it.each(['/proc/multus-ts-test/cni', '/proc/self/fd/x', '/dev/null/x'])('cniDir %s that cannot be made fails ADD with code 7 naming the key', (cniDir) => {
     const r = call('ADD', 'proc1', { ...conf, cniDir });
     expect(r.status).toBe(1);
