@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KubeApi, KubeClient } from '../../src/k8s/api';
@@ -12,6 +12,7 @@ import { installFlags, InstallSandbox } from '../helpers/install';
 import { canRunKubeApiServer, serviceAccountUser, startKubeApiServer, type KubeCluster } from '../helpers/kube-apiserver';
 import { REFERENCE_PLUGINS, ROOT, runMultusAsync, uniqueId, Workdir, type RunOutcome } from '../helpers/multus';
 import { canUseNamespaces, TestNode } from '../helpers/netns';
+import { startFakeKubelet } from '../helpers/fake-kubelet';
 
 type Obj = Record<string, any>;
 
@@ -253,6 +254,42 @@ describe.skipIf(!canRunKubeApiServer)('a real kube-apiserver', { timeout: 60_000
       expect(podIps('net1')).toEqual(['10.230.0.2']);
       expect((await t.status()).map((e) => e.name)).toEqual([`${t.ns}/cluster-nad`, `${t.ns}/extra-nad`]);
       expect((await t.call('DEL')).status).toBe(0);
+      nothingLeft();
+    });
+
+    it('gives a NAD annotated with a resourceName the kubelet\'s devices; device-info reaches network-status', async () => {
+      const t = await setup({ [NETWORKS]: 'vf,vf' }, { binDir: f.work.binDir, kubeletSocket: join(f.work.dir, 'kubelet.sock'),
+        kubeletCheckpointFile: join(f.work.dir, 'no-checkpoint'), deviceInfoDir: join(f.work.dir, 'devinfo') });
+      await kube.apply([{
+        apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition',
+        metadata: { name: 'vf', namespace: t.ns, annotations: { 'k8s.v1.cni.cncf.io/resourceName': 'intel.com/sriov_a' } },
+        spec: { config: JSON.stringify({ cniVersion: '1.0.0', plugins: [
+          { type: 'macvlan', master: node.uplink, mode: 'bridge', ipam: { type: 'host-local', subnet: '10.253.0.0/24', dataDir: f.work.ipamDir } },
+          { type: 'spy', spy: { log: f.work.spyLog }, capabilities: { deviceID: true, CNIDeviceInfoFile: true } },
+        ] }) },
+      }]);
+      const kubelet = await startFakeKubelet(join(f.work.dir, 'kubelet.sock'), [{ namespace: t.ns, name: t.podName, containers: [
+        { name: 'app', devices: [{ resourceName: 'intel.com/sriov_a', ids: ['0000:3b:02.4', '0000:3b:02.1'], numa: [0] }] },
+      ] }]);
+      try {
+        const info = { type: 'pci', version: '1.1.0', pci: { 'pci-address': '0000:3b:02.1' } };
+        mkdirSync(join(f.work.dir, 'devinfo', 'dp'), { recursive: true });
+        writeFileSync(join(f.work.dir, 'devinfo', 'dp', 'intel.com-sriov_a-0000:3b:02.1-device.json'), JSON.stringify(info));
+        const add = await t.call('ADD');
+        expect(add.stderr).toBe('');
+        expect(add.status).toBe(0);
+        const adds = f.work.spyCalls().filter((c) => c.command === 'ADD');
+        expect(adds.map((c) => [c.env.CNI_IFNAME, c.stdin.deviceID, (c.stdin.runtimeConfig as Obj).deviceID])).toEqual([
+          ['net1', '0000:3b:02.4', '0000:3b:02.4'], ['net2', '0000:3b:02.1', '0000:3b:02.1']]);
+        // network-status as any client reads it back from the server: the second VF's device-info.
+        const status = await t.status();
+        expect(status.find((e) => e.interface === 'net2')).toMatchObject({ name: `${t.ns}/vf`, 'device-info': info });
+        expect(status.find((e) => e.interface === 'net1')).not.toHaveProperty('device-info');
+      } finally {
+        await kubelet.close();
+      }
+      expect((await t.call('DEL')).status).toBe(0);
+      expect(readdirSync(join(f.work.dir, 'devinfo', 'cni'))).toEqual([]);
       nothingLeft();
     });
 
