@@ -87,6 +87,11 @@ export class KubeApi {
       const raw = await this.client.request({ method: 'PATCH', path: podPath(target), target, body: { metadata }, contentType: MERGE_PATCH });
       return toPod(raw, target, this.client);
     } catch (e) {
+      // The API server refuses a patch that would change metadata.uid as 422 Invalid ("field is immutable"), which
+      // says nothing about the cause: say it, as the update fallback does.
+      if (uid && e instanceof KubeApiError && e.status === 422 && e.message.includes('metadata.uid')) {
+        throw new KubeApiError(e.code, `${describe(target)} was replaced: expected uid ${uid} (${e.message})`, e.status, e.reason);
+      }
       if (!(e instanceof KubeApiError) || e.status !== 403) throw e;
       logVerbose(`k8s: ${e.message}; falling back to get and update (grant patch on pods/status to save a request)`);
       return this.updatePodStatusAnnotations(target, annotations, uid, e);

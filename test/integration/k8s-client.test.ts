@@ -383,7 +383,7 @@ describe('network-status write', () => {
     server.addPod({ namespace: ns, name: 'p' });
     const e = await rejected((await api()).patchPodStatusAnnotations(ns, 'p', { a: 'b' }, 'uid-of-the-old-pod'));
     expect((e as KubeApiError).status).toBe(422);
-    expect(e.message).toMatch(/answered 422 Invalid to PATCH pod status ".*\/p": Pod "p" is invalid: metadata.uid: Invalid value: "uid-of-the-old-pod": field is immutable$/);
+    expect(e.message).toMatch(/^pod status ".*\/p" was replaced: expected uid uid-of-the-old-pod \(.*answered 422 Invalid to PATCH pod status ".*\/p": Pod "p" is invalid: metadata.uid: Invalid value: "uid-of-the-old-pod": field is immutable\)$/);
     expect(server.pod(ns, 'p')!.metadata.annotations).toBeUndefined();
   });
 

@@ -479,7 +479,9 @@ describe.skipIf(!canRunKubeApiServer)('a real kube-apiserver', { timeout: 60_000
       await kube.deletePod(ns, 'p');
       await kube.createPod(ns, 'p');
       const e = await rejected(api.patchPodStatusAnnotations(ns, 'p', { [STATUS]: '[]' }, first.metadata.uid as string));
-      expect(e.message).toContain(`pod status "${ns}/p"`);
+      // The server says 422 Invalid, "metadata.uid: field is immutable"; the client says what happened.
+      expect(e.message).toContain(`pod status "${ns}/p" was replaced: expected uid ${first.metadata.uid as string}`);
+      expect(e.message).toContain('422 Invalid');
       expect((await kube.getPod(ns, 'p')).metadata.annotations?.[STATUS]).toBeUndefined();
       api.close();
     });
