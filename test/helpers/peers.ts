@@ -49,6 +49,8 @@ export function peer(name: string, binaries: string[]): Peer {
   const missing = absent.length === 0 ? undefined
     : `peer ${name} ${b.version} lacks ${absent.join(', ')} in ${b.dir} (run: bash scripts/build-peers.sh ${name})`;
   if (missing && process.env.CI) throw new Error(missing);
+  // A skipped test does not say why; this line does, once per test file that asks.
+  if (missing) console.warn(`skipping what needs it: ${missing}`);
   return { ...b, missing, path: (bin) => join(b.dir, bin) };
 }
 
