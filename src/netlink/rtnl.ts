@@ -18,9 +18,20 @@ const NETLINK_ROUTE = 0;
 export class Rtnl {
   // A failing socket (say, ENOBUFS on receive) answers no pending request: fail them rather than wait forever.
   private readonly broken: Promise<never>;
+  private failed = false;
 
-  private constructor(private readonly sock: NetlinkSocket) {
-    this.broken = new Promise((_, reject) => sock.on('error', reject));
+  /*
+   * The socket of this process's own namespace is one for the whole process: every attachment asks it about its
+   * master, and opening a socket costs more than those requests. It holds the event loop only while a request is
+   * pending, so it never keeps the process alive; a failed one is replaced.
+   */
+  private static own: Rtnl | undefined;
+
+  private constructor(private readonly sock: NetlinkSocket, private readonly shared = false) {
+    this.broken = new Promise((_, reject) => sock.on('error', (e) => {
+      this.failed = true;
+      reject(e);
+    }));
     this.broken.catch(() => undefined);
   }
 
@@ -29,11 +40,14 @@ export class Rtnl {
     // The netlink package is loaded on first use: most invocations (VERSION, multus itself) never need it.
     const { createNetlink } = require('netlink/dist/netlink') as typeof import('netlink/dist/netlink');
     const create = () => createNetlink(NETLINK_ROUTE);
-    return new Rtnl(netns === undefined ? create() : nativeHelper().withNetns(netns, create));
+    if (netns !== undefined) return new Rtnl(nativeHelper().withNetns(netns, create));
+    if (!Rtnl.own || Rtnl.own.failed) Rtnl.own = new Rtnl(create(), true);
+    return Rtnl.own;
   }
 
+  /** Closes a pod namespace's socket; the process's own stays open for the next caller. */
   close(): void {
-    this.sock.close();
+    if (!this.shared) this.sock.close();
   }
 
   /** Sends one request and returns the payloads of the replies (none for a plain acknowledgement). */
