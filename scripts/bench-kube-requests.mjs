@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// How many API requests multus-ts makes per ADD (events included, counted apart too) and per DEL, for a pod
-// with N secondary networks (N distinct
-// NetworkAttachmentDefinitions, N = 0, 1, 3), counted twice: by a real kube-apiserver's audit log and by our test
-// API server's request log, side by side. The counts must agree: if they do not, the test server has drifted from
-// the real one. Beside them, Go Multus's thin plugin against the real server (when its peer is built). Needs root,
-// the reference CNI plugins, etcd-server and the pinned peers (bash scripts/build-peers.sh kube-apiserver multus).
+// How many API requests multus-ts makes per ADD (events included, and counted apart) and per DEL, for a pod with
+// N secondary networks (N distinct NetworkAttachmentDefinitions, N = 0, 1, 3), counted twice: by a real
+// kube-apiserver's audit log and by our test API server's request log, side by side. The counts must agree: if they
+// do not, the test server has drifted from the real one. Beside them, Go Multus's thin plugin against the real
+// server (when its peer is built). Needs root, the reference CNI plugins, etcd-server and the pinned peers
+// (bash scripts/build-peers.sh kube-apiserver multus).
 // Usage: node scripts/bench-kube-requests.mjs
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

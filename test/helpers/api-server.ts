@@ -9,7 +9,6 @@
  *   ...
  *   await server.close();
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -19,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { nativeHelper } from '../../src/netlink/native';
+import { TestCa } from './certs';
 import { decodeMessage } from '../../src/grpc/wire';
 
 export const NAD_GROUP = 'k8s.cni.cncf.io';
@@ -112,46 +112,12 @@ const REASONS: Record<number, string> = {
   504: 'Timeout',
 };
 
-const OPENSSL_CONFIG = `
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[ca_ext]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-authorityKeyIdentifier = keyid
-[client_ext]
-basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth
-authorityKeyIdentifier = keyid
-`;
-
-function openssl(dir: string, args: string[]): void {
-  const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr || r.error}`);
-}
-
 /** A fresh CA, a server certificate for 127.0.0.1/localhost and a client certificate, in a new temp dir. */
 function makeCertificates(): Certificates {
   const dir = mkdtempSync(join(tmpdir(), 'multus-apiserver-'));
-  writeFileSync(join(dir, 'openssl.cnf'), OPENSSL_CONFIG);
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(dir, ['req', '-x509', '-config', 'openssl.cnf', '-extensions', 'ca_ext', ...key, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=multus-ts test CA']);
-  const sign = (name: string, cn: string, ext: string, serial: string): void => {
-    openssl(dir, ['req', '-new', '-config', 'openssl.cnf', ...key, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial, '-days', '2', '-out', `${name}.crt`, '-extfile', 'openssl.cnf', '-extensions', ext]);
-  };
-  sign('server', 'localhost', 'server_ext', '2');
-  sign('client', CLIENT_CN, 'client_ext', '3');
+  const ca = new TestCa(dir);
+  ca.sign('server', '/CN=localhost', 'server');
+  ca.sign('client', `/CN=${CLIENT_CN}`, 'client');
   const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
   return { dir, ca: read('ca.crt'), serverCert: read('server.crt'), serverKey: read('server.key'), clientCert: read('client.crt'), clientKey: read('client.key') };
 }

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { nativeHelper } from '../../src/netlink/native';
 import { unusedPort } from './api-server';
+import { openssl, TestCa } from './certs';
 import { peer } from './peers';
 
 type Obj = Record<string, any>;
@@ -49,29 +50,6 @@ export const whyNoKubeApiServer = missing ?? '';
 /** The identity of the test's own requests: system:masters may do anything, as a cluster admin would. */
 const ADMIN_USER = 'multus-ts-test-admin';
 
-const OPENSSL_CONFIG = `
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[ca_ext]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc
-authorityKeyIdentifier = keyid
-[client_ext]
-basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = clientAuth
-authorityKeyIdentifier = keyid
-`;
-
 // Metadata for every request: who, which verb on which object, and the answer's code; enough to count requests.
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -80,22 +58,11 @@ rules:
   - level: Metadata
 `;
 
-function openssl(dir: string, args: string[]): void {
-  const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr || r.error}`);
-}
-
 /** CA, serving certificate for 127.0.0.1, the admin's client certificate and the service-account key pair. */
 function makeCertificates(dir: string): void {
-  writeFileSync(join(dir, 'openssl.cnf'), OPENSSL_CONFIG);
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(dir, ['req', '-x509', '-config', 'openssl.cnf', '-extensions', 'ca_ext', ...key, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=multus-ts test cluster CA']);
-  const sign = (name: string, subject: string, ext: string, serial: string): void => {
-    openssl(dir, ['req', '-new', '-config', 'openssl.cnf', ...key, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial, '-days', '2', '-out', `${name}.crt`, '-extfile', 'openssl.cnf', '-extensions', ext]);
-  };
-  sign('server', '/CN=kube-apiserver', 'server_ext', '2');
-  sign('admin', `/O=system:masters/CN=${ADMIN_USER}`, 'client_ext', '3');
+  const ca = new TestCa(dir, '/CN=multus-ts test cluster CA');
+  ca.sign('server', '/CN=kube-apiserver', 'server');
+  ca.sign('admin', `/O=system:masters/CN=${ADMIN_USER}`, 'client');
   openssl(dir, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', 'sa.key']);
   openssl(dir, ['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
 }
