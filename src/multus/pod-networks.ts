@@ -86,6 +86,7 @@ async function configuredNetworks(call: MultusCall, kube: Kube | undefined, prim
   if (conf.clusterNetwork === '') return (primaryOnly ? conf.delegates.slice(0, 1) : conf.delegates).map(delegateFrom);
   const out: Network[] = [await configuredNetwork(call, kube, 'clusterNetwork', conf.clusterNetwork)];
   if (primaryOnly || conf.systemNamespaces.includes(pod.namespace)) return out;
+  checkNetworkCount(1 + conf.defaultNetworks.length, 'clusterNetwork and defaultNetworks give the pod');
   for (const [i, n] of conf.defaultNetworks.entries()) out.push(await configuredNetwork(call, kube, `defaultNetworks[${i}]`, n));
   return out;
 }
