@@ -57,8 +57,8 @@ export async function loadKubeconfig(path: string): Promise<ApiConnection> {
   let doc: unknown;
   try {
     doc = parseJson(text);
-  } catch {
-    doc = await parseYaml(text, where);
+  } catch (jsonError) {
+    doc = await parseYaml(text, where, jsonError as CniError);
   }
   return fromDocument(doc, where, dirname(file));
 }
@@ -95,13 +95,16 @@ export function inClusterConfig(env: NodeJS.ProcessEnv, serviceAccountDir = SERV
   };
 }
 
-async function parseYaml(text: string, where: string): Promise<unknown> {
+/** Text that is neither JSON nor YAML cannot be decoded (code 6); the error says where, as far as a parser knows. */
+async function parseYaml(text: string, where: string, jsonError: CniError): Promise<unknown> {
   const { parseGoYaml } = await import('../util/go-yaml');
   try {
     return await parseGoYaml(text);
   } catch (e) {
-    // The YAML parser recurses: a document nested thousands of levels deep exhausts the stack, which is its answer.
-    throw invalid(where, `is neither JSON nor YAML: ${e instanceof RangeError ? 'it is nested too deeply' : (e as Error).message}`);
+    // The YAML parser recurses: a document nested thousands of levels deep exhausts the stack, which is its answer,
+    // without a position; the JSON reader's error has one (JSON is YAML, so deep text is usually JSON-like).
+    const why = e instanceof RangeError ? `it is nested too deeply (as JSON: ${jsonError.message})` : (e as Error).message;
+    throw new CniError(ErrorCode.DecodingFailure, `${where}: is neither JSON nor YAML: ${why}`);
   }
 }
 

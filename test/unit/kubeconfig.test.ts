@@ -253,8 +253,11 @@ current-context: ctx
 
     it('neither JSON nor YAML, or not a mapping', async () => {
       const e = await failure('clusters: [unclosed\n  - x: {');
-      expect(e.code).toBe(ErrorCode.InvalidNetworkConfig);
-      expect(e.message).toMatch(/^kubeconfig .*\/kubeconfig: is neither JSON nor YAML: /);
+      expect(e.code).toBe(ErrorCode.DecodingFailure);
+      expect(e.message).toMatch(/^kubeconfig .*\/kubeconfig: is neither JSON nor YAML: .*at line \d+, column \d+/);
+      const deep = await failure(`a: ${'['.repeat(50_000)}`);
+      expect(deep.code).toBe(ErrorCode.DecodingFailure);
+      expect(deep.message).toMatch(/is nested too deeply \(as JSON: .*line 1, column \d+/);
       expect((await failure('[1, 2]')).message).toMatch(/: must be a mapping with clusters, users, contexts and current-context$/);
       expect((await failure('')).message).toMatch(/: must be a mapping/);
     });
