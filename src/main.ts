@@ -5,25 +5,27 @@
  */
 import { basename, join } from 'node:path';
 import { versionInfoJson } from './cni/version';
-import { requireWithCodeCache } from './code-cache';
+import { writeStdout } from './util/stdout';
 
 export function main(): void {
   const command = process.env.CNI_COMMAND;
   if (command === 'VERSION') {
-    process.stdout.write(versionInfoJson());
+    writeStdout(versionInfoJson());
     return;
   }
   // The name the executable was started under (a symlink such as /opt/cni/bin/macvlan) says which plugin it is.
   const name = basename(process.argv[1] ?? 'multus');
   // A CNI call's code (a bundle beside this file, in dist/bundle/ as in the compiler's dist/) comes with a code cache:
   // the runtime starts one such process per pod. A person's command line is loaded plainly.
+  // (code-cache loads node:vm and node:module, which VERSION does not need.)
   const run = command
-    ? Promise.resolve().then(() => requireWithCodeCache<typeof import('./run-cni')>(join(__dirname, 'run-cni.js')).runCni(name))
+    ? import('./code-cache').then(({ requireWithCodeCache }) =>
+      requireWithCodeCache<typeof import('./run-cni')>(join(__dirname, 'run-cni.js')).runCni(name))
     : import('./run-human').then(({ runHuman }) => runHuman(name));
   run.catch((err: unknown) => {
     // Only a bug gets here; the runtime still deserves an error object rather than silence.
     process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
-    if (command) process.stdout.write(JSON.stringify({ code: 999, msg: `internal error: ${(err as Error)?.message ?? String(err)}` }));
+    if (command) writeStdout(JSON.stringify({ code: 999, msg: `internal error: ${(err as Error)?.message ?? String(err)}` }));
     process.exitCode = 1;
   });
 }

@@ -5,10 +5,11 @@
  */
 import { runPlugin } from './cni/skel';
 import { readBoundedFd } from './util/bounded-read';
+import { writeStdout } from './util/stdout';
 import { builtinRunner, loadBuiltinPlugin } from './builtins';
 
 export async function runCni(name: string): Promise<void> {
   const out = await runPlugin(await loadBuiltinPlugin(name), process.env, () => readBoundedFd(0), { runner: builtinRunner });
-  process.stdout.write(out.stdout);
+  writeStdout(out.stdout);
   process.exitCode = out.exitCode;
 }
