@@ -1,5 +1,5 @@
 // Bundles the executable's code after the compiler has checked it, into dist/bundle/: main.js (the entry: VERSION
-// and the dispatch), run-cni.js (everything a CNI call can reach) and run-human.js (the command line). The runtime
+// and the dispatch), builtins.js (a CNI call: everything it can reach) and run-human.js (the command line). The runtime
 // starts a process per pod, and with one file per module Node spent most of a call resolving, reading and compiling
 // about a hundred files (the CommonJS loader's path and package.json look-ups); a bundle costs one read. Each
 // bundle is whole on its own, and one process loads main.js and at most one of the other two, so no module exists
@@ -17,7 +17,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const lazyEntries = /^\.\/run-human$/;
 
 await build({
-  entryPoints: ['main', 'run-cni', 'run-human'].map((name) => join(root, `src/${name}.ts`)),
+  entryPoints: ['main', 'builtins', 'run-human'].map((name) => join(root, `src/${name}.ts`)),
   outdir: join(root, 'dist/bundle'),
   bundle: true,
   platform: 'node',
@@ -29,7 +29,7 @@ await build({
   external: ['netlink', 'yaml', 'commander', '*.node'],
   logLevel: 'warning',
   plugins: [{
-    // main.ts's lazy import of run-human loads its bundle instead of copying it in (run-cni it loads by path, with
+    // main.ts's lazy import of run-human loads its bundle instead of copying it in (builtins it loads by path, with
     // its code cache: src/code-cache.ts).
     name: 'lazy-entries',
     setup(b) {

@@ -30,9 +30,9 @@ export const LAYERS = {
   install: 5,
   validate: 5,
   'main.ts': 6,
+  // The two entries main.ts loads lazily (each bundled on its own: builtins.ts for a CNI call, run-human.ts for the
+  // command line) and how it loads the CNI one.
   'builtins.ts': 6,
-  // The two entries main.ts loads lazily (each bundled on its own) and how it loads the CNI one.
-  'run-cni.ts': 6,
   'run-human.ts': 6,
   'code-cache.ts': 6,
 };

@@ -1,17 +1,21 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { CniPlugin } from './cni/skel';
-import { runPlugin } from './cni/skel';
+import { answer, failure, readCall, type CniPlugin, type PluginHost, type PluginOutput } from './cni/skel';
 import type { ExecOutcome, ExecRequest, PendingDel, PluginRunner } from './cni/runner';
 import { spawnRunner } from './delegation/exec-plugin';
 import { logDebug, logError } from './log/logger';
+import { readBoundedFd } from './util/bounded-read';
+import { writeStdout } from './util/stdout';
 
 /*
- * The plugins this one executable can be, and the runner that runs them in this process. The runtime picks one by
- * the name it starts the executable under (a symlink in /opt/cni/bin), exactly as it would pick a reference binary;
- * a delegate or IPAM call whose binary is this executable runs in-process. Each plugin is loaded only when asked
- * for, so a process that is `multus` never pays for the others. Nothing below this file knows these names: the
- * runner is handed down through every Invocation.
+ * A CNI call of this executable, the plugins it can be, and the runner that runs them in this process. The runtime
+ * picks one by the name it starts the executable under (a symlink in /opt/cni/bin), exactly as it would pick a
+ * reference binary; a delegate or IPAM call whose binary is this executable runs in-process. Each plugin is loaded
+ * only when asked for, so a process that is `multus` never pays for the others. Nothing below this file knows these
+ * names: the runner is handed down through every Invocation.
+ *
+ * main.ts loads this module only for a CNI call (CNI_COMMAND set); the build bundles it, with everything it can
+ * reach, into one file (scripts/bundle.mjs) that main.ts loads with its V8 code cache.
  */
 
 const MULTUS_ABOUT = 'CNI multus plugin (multus-ts): meta-plugin that delegates to other CNI plugins';
@@ -40,6 +44,41 @@ export function isBuiltinPlugin(name: string): boolean {
 export async function loadBuiltinPlugin(name: string): Promise<CniPlugin> {
   const load = LOADERS[name] ?? LOADERS.multus!;
   return load();
+}
+
+/** Runs one CNI call of `plugin` in this process: the call as skel.ts reads it, then the verb. */
+export async function runPlugin(plugin: CniPlugin, env: NodeJS.ProcessEnv, readStdin: () => Buffer, host: PluginHost): Promise<PluginOutput> {
+  const call = readCall(env, readStdin, host);
+  if (call.answer) return call.answer;
+  const { inv } = call;
+  try {
+    switch (inv.cmd.command) {
+      case 'ADD':
+        return answer(await plugin.add(inv));
+      case 'DEL':
+        await plugin.del(inv);
+        break;
+      case 'CHECK':
+        await plugin.check(inv);
+        break;
+      case 'STATUS':
+        await plugin.status(inv);
+        break;
+      case 'GC':
+        await plugin.gc(inv);
+        break;
+    }
+    return answer();
+  } catch (err) {
+    return failure(err, inv.cniVersion);
+  }
+}
+
+/** The executable's own CNI call: the plugin `name` it was started under, with the runtime's environment and stdin. */
+export async function runCni(name: string): Promise<void> {
+  const out = await runPlugin(await loadBuiltinPlugin(name), process.env, () => readBoundedFd(0), { runner: builtinRunner });
+  writeStdout(out.stdout);
+  process.exitCode = out.exitCode;
 }
 
 function realpathOrEmpty(path: string | undefined): string {

@@ -1,6 +1,6 @@
 /*
  * Entry point of bin/multus. kubelet starts this process for every pod, so only what the command needs is loaded:
- * VERSION answers from one small module, a CNI call loads run-cni (one bundled file, with a V8 code cache) and a
+ * VERSION answers from one small module, a CNI call loads builtins (one bundled file, with a V8 code cache) and a
  * person's command line run-human (another), never both.
  */
 import { basename, join } from 'node:path';
@@ -20,7 +20,7 @@ export function main(): void {
   // (code-cache loads node:vm and node:module, which VERSION does not need.)
   const run = command
     ? import('./code-cache').then(({ requireWithCodeCache }) =>
-      requireWithCodeCache<typeof import('./run-cni')>(join(__dirname, 'run-cni.js')).runCni(name))
+      requireWithCodeCache<typeof import('./builtins')>(join(__dirname, 'builtins.js')).runCni(name))
     : import('./run-human').then(({ runHuman }) => runHuman(name));
   run.catch((err: unknown) => {
     // Only a bug gets here; the runtime still deserves an error object rather than silence.

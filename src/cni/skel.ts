@@ -100,12 +100,31 @@ function checkNetnsIsNotOurs(cmd: CmdArgs, env: NodeJS.ProcessEnv): void {
   }
 }
 
-/** Runs one CNI call of `plugin` without touching the process: the same path serves exec and in-process use. */
-export async function runPlugin(plugin: CniPlugin, env: NodeJS.ProcessEnv, readStdin: () => Buffer, host: PluginHost): Promise<PluginOutput> {
+/**
+ * A call as the plugin gets it: the Invocation, or, when there is nothing for the plugin to do, the answer already
+ * (VERSION's, or the error object the environment or the configuration earns).
+ */
+export type Call = { inv: Invocation; answer?: undefined } | { answer: PluginOutput };
+
+/** What a verb that succeeded prints: ADD its result (already in the configuration's version), the others nothing. */
+export function answer(result?: Record<string, unknown>): PluginOutput {
+  return { stdout: result === undefined ? '' : formatResult(result), exitCode: 0 };
+}
+
+/** A failed call's CNI error object, in the configuration's version once that is known. */
+export function failure(err: unknown, cniVersion?: string): PluginOutput {
+  return { stdout: formatResult(toCniError(err).toJSON(cniVersion)), exitCode: 1 };
+}
+
+/**
+ * Reads and checks one CNI call (the environment, stdin and the configuration) without touching the process: the
+ * same contract serves exec and in-process use. The verb itself is run by builtins.ts's runPlugin.
+ */
+export function readCall(env: NodeJS.ProcessEnv, readStdin: () => Buffer, host: PluginHost): Call {
   let cniVersion: string | undefined;
   try {
     const cmd = readCmdArgs(env);
-    if (cmd.command === 'VERSION') return { stdout: versionInfoJson(), exitCode: 0 };
+    if (cmd.command === 'VERSION') return { answer: { stdout: versionInfoJson(), exitCode: 0 } };
     let stdin: Buffer;
     try {
       stdin = readStdin();
@@ -121,26 +140,9 @@ export async function runPlugin(plugin: CniPlugin, env: NodeJS.ProcessEnv, readS
         `"cniVersion" is "${version}"; ${cmd.command} needs ${min} or later`);
     }
     if (cmd.command === 'ADD' || cmd.command === 'DEL' || cmd.command === 'CHECK') checkNetnsIsNotOurs(cmd, env);
-    const inv: Invocation = { cmd, stdin, config, cniVersion: version, env, runner: host.runner, signal: host.signal ?? NEVER_ABORTED };
-    switch (cmd.command) {
-      case 'ADD':
-        return { stdout: formatResult(await plugin.add(inv)), exitCode: 0 };
-      case 'DEL':
-        await plugin.del(inv);
-        break;
-      case 'CHECK':
-        await plugin.check(inv);
-        break;
-      case 'STATUS':
-        await plugin.status(inv);
-        break;
-      case 'GC':
-        await plugin.gc(inv);
-        break;
-    }
-    return { stdout: '', exitCode: 0 };
+    return { inv: { cmd, stdin, config, cniVersion: version, env, runner: host.runner, signal: host.signal ?? NEVER_ABORTED } };
   } catch (err) {
-    return { stdout: formatResult(toCniError(err).toJSON(cniVersion)), exitCode: 1 };
+    return { answer: failure(err, cniVersion) };
   }
 }
 

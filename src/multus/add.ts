@@ -19,7 +19,7 @@ import { writeNetworkStatus } from './network-status';
 import { waitForReadiness } from './readiness';
 import { checkRequestsCarried, requestArgs } from './static-requests';
 import { removeScratchCache, writeScratchCache } from './scratch-cache';
-import { withContainerLock } from './container-lock';
+import { lockContainer } from './container-lock';
 
 /**
  * Undoes a failed ADD: DEL for every delegate up to and including the one that failed (it may have done half its
@@ -45,7 +45,13 @@ async function undo(call: MultusCall, attempted: Delegate[], failedIndex: number
 
 export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> {
   const call = prepareCall(inv);
-  return withContainerLock(call.conf.cniDir, inv.cmd.containerId, call.conf.delegateTimeoutMs, () => addLocked(call));
+  // Held around the call rather than through a wrapper, so that the ADD reads straight from here to the delegates.
+  const lock = await lockContainer(call.conf.cniDir, inv.cmd.containerId, call.conf.delegateTimeoutMs);
+  try {
+    return await addLocked(call);
+  } finally {
+    lock.release();
+  }
 }
 
 async function addLocked(call: MultusCall): Promise<Record<string, unknown>> {

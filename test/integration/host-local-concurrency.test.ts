@@ -15,8 +15,7 @@ const CALLS_PER_PROCESS = 8;
 /** Runs host-local in-process in a new node process, once per container ID, all at once; returns each outcome. */
 function racer(command: string, ids: string[], conf: unknown, netns: string): Promise<Array<{ stdout: string; exitCode: number }>> {
   const script = `
-    const { runPlugin } = require(${JSON.stringify(join(ROOT, 'dist/cni/skel.js'))});
-    const { builtinRunner, loadBuiltinPlugin } = require(${JSON.stringify(join(ROOT, 'dist/builtins.js'))});
+    const { builtinRunner, loadBuiltinPlugin, runPlugin } = require(${JSON.stringify(join(ROOT, 'dist/builtins.js'))});
     const [command, ids, conf, netns] = JSON.parse(process.argv[1]);
     loadBuiltinPlugin('host-local').then((plugin) => Promise.all(ids.map((id) => runPlugin(plugin,
       { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: '/nonexistent' },

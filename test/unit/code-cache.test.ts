@@ -10,7 +10,7 @@ let dir: string;
 let bundle: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'code-cache-'));
-  bundle = join(dir, 'run-cni.js');
+  bundle = join(dir, 'builtins.js');
   writeFileSync(bundle, "const { basename } = require('node:path');\nexports.answer = (x) => `${basename(__filename)} ${x * 2}`;\n");
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,11 +27,11 @@ const caches = () => readdirSync(dir).filter((f) => f.endsWith('.v8cache'));
 describe('loading a bundle with its V8 code cache', () => {
   it('loads it as require would, and leaves a cache named after its size and time that the next load takes', () => {
     expect(caches()).toEqual([]);
-    expect(load()).toBe('run-cni.js 42');
+    expect(load()).toBe('builtins.js 42');
     const [cache] = caches();
-    expect(cache).toMatch(/^run-cni\.js\.\d+-\d+\.v8cache$/);
+    expect(cache).toMatch(/^builtins\.js\.\d+-\d+\.v8cache$/);
     const bytes = readFileSync(join(dir, cache!));
-    expect(load()).toBe('run-cni.js 42');
+    expect(load()).toBe('builtins.js 42');
     // Accepted, so not written again.
     expect(readFileSync(join(dir, cache!))).toEqual(bytes);
   });
@@ -40,12 +40,12 @@ describe('loading a bundle with its V8 code cache', () => {
     load();
     const [first] = caches();
     writeFileSync(join(dir, first!), 'not a code cache');
-    expect(load()).toBe('run-cni.js 42');
+    expect(load()).toBe('builtins.js 42');
     expect(readFileSync(join(dir, first!), 'utf8')).not.toBe('not a code cache');
     // A rebuild of the same length: only the time differs, and the old cache must never meet the new code.
     writeFileSync(bundle, readFileSync(bundle, 'utf8').replace('x * 2', 'x + 2'));
     utimesSync(bundle, new Date(), new Date(Date.now() + 5000));
-    expect(load()).toBe('run-cni.js 23');
+    expect(load()).toBe('builtins.js 23');
     expect(caches()).toHaveLength(1);
     expect(caches()[0]).not.toBe(first);
   });

@@ -3,7 +3,7 @@ import { spawnRunner } from '../../src/delegation/exec-plugin';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPlugin } from '../../src/cni/skel';
+import { runPlugin } from '../../src/builtins';
 import { hostLocalPlugin } from '../../src/plugins/host-local/plugin';
 
 // Plugins that run other plugins would start them; these ones run none.

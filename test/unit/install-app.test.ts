@@ -27,7 +27,7 @@ function fakeApp(root: string): void {
   put(join(root, 'bin/multus'), '#!/usr/bin/env node\n\'use strict\';\nrequire(\'../dist/main.js\').main();\n', 0o755);
   put(join(root, 'dist/main.js'), 'exports.main = () => undefined;\n');
   put(join(root, 'dist/install/x.js'), '\n');
-  put(join(root, 'dist/bundle/run-cni.js.12-34.v8cache'), 'code cache of this copy');
+  put(join(root, 'dist/bundle/builtins.js.12-34.v8cache'), 'code cache of this copy');
   put(join(root, 'build/Release/netns.node'), 'ELF');
   put(join(root, 'build/Release/obj.target/junk.o'), 'object file');
   put(join(root, 'node_modules/a/package.json'), JSON.stringify({ name: 'a', dependencies: { b: '1' }, optionalDependencies: { gone: '1' } }));

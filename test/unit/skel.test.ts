@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { spawnRunner } from '../../src/delegation/exec-plugin';
-import { runPlugin, type CniPlugin, type Invocation, type PluginOutput } from '../../src/cni/skel';
+import type { CniPlugin, Invocation, PluginOutput } from '../../src/cni/skel';
+import { runPlugin } from '../../src/builtins';
 import { CniError } from '../../src/cni/errors';
 
 // Plugins that run other plugins would start them; these ones run none.

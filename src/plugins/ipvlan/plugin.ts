@@ -1,40 +1,21 @@
-import type { CniPlugin, Invocation } from '../../cni/skel';
 import { ipvlanLinkInfo } from '../../netlink/link-info';
-import { withRtnl } from '../../netlink/rtnl';
-import { attach, requireNetns } from '../link/attach';
 import { checkAttachment } from '../link/check';
-import { ipamTypeOf } from '../link/config';
-import { detach } from '../link/detach';
-import { removeLinksTogether } from '../link/teardown';
-import { forwardToIpam } from '../link/ipam';
-import { lookupMaster, type Master } from '../link/master';
+import { findMaster } from '../link/master';
+import { linkPlugin } from '../link/plugin';
 import { parseIpvlanConf } from './config';
 
-function findMaster(inv: Invocation, name: string, inContainer: boolean): Promise<Master> {
-  const where = inContainer ? inv.cmd.netns : undefined;
-  return withRtnl(where, (nl) => lookupMaster(nl, name, where));
-}
-
 /**
- * ipvlan, compatible with the reference plugin (same keys, steps, results and messages; its MTU is not checked
- * against the master), with its leaks fixed: a failed ADD removes the link and releases the addresses, and DEL
- * never resolves the master.
+ * ipvlan: the link plugin (plugins/link/plugin.ts) with ipvlan's keys, link-info and CHECK. As in the reference
+ * plugin, its MTU is not checked against the master, and DEL never resolves the master.
  */
-export const ipvlanPlugin: CniPlugin = {
+export const ipvlanPlugin = linkPlugin({
+  kind: 'ipvlan',
   about: 'CNI ipvlan plugin (multus-ts built-in, compatible with the reference ipvlan)',
 
-  async add(inv) {
+  readAddConf(inv) {
     const conf = parseIpvlanConf(inv, true);
-    requireNetns(inv.cmd.netns);
-    const master = await findMaster(inv, conf.master, conf.linkInContainer);
-    return attach({
-      inv, kind: 'ipvlan', master, mtu: conf.mtu, linkInfo: ipvlanLinkInfo(conf.mode),
-      ipamType: conf.ipamType, prevResult: conf.prevResult, dns: conf.dns,
-    });
+    return { ...conf, linkInfo: ipvlanLinkInfo(conf.mode) };
   },
-
-  del: detach,
-  delTogether: removeLinksTogether,
 
   async check(inv) {
     const conf = parseIpvlanConf(inv, false);
@@ -47,12 +28,4 @@ export const ipvlanPlugin: CniPlugin = {
       },
     });
   },
-
-  async status(inv) {
-    await forwardToIpam(inv, ipamTypeOf(inv.config), 'STATUS');
-  },
-
-  async gc(inv) {
-    await forwardToIpam(inv, ipamTypeOf(inv.config), 'GC');
-  },
-};
+});

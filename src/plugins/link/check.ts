@@ -6,7 +6,7 @@ import { maskBytes, networkOf, parseCidr, sameIp } from '../../cni/ip';
 import { decodeLinkInfo } from '../../netlink/link-info';
 import { RT_TABLE_MAIN, type AddressState, type RouteState } from '../../netlink/messages';
 import { withRtnl } from '../../netlink/rtnl';
-import { requireNetns, type LinkKind } from './attach';
+import { requireNetns, type LinkKind } from './plugin';
 import { execIpam } from './ipam';
 
 export interface CheckRequest {

@@ -2,7 +2,8 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import { defaultRouteInterface } from '../../netlink/default-route';
 import { NetlinkError } from '../../netlink/errors';
 import type { LinkState } from '../../netlink/messages';
-import type { Rtnl } from '../../netlink/rtnl';
+import { withRtnl, type Rtnl } from '../../netlink/rtnl';
+import type { Invocation } from '../../cni/skel';
 
 /** The link a macvlan or ipvlan hangs off, as found in the namespace it lives in. */
 export interface Master {
@@ -15,7 +16,7 @@ export interface Master {
  * Looks the master up by name through `nl` (a socket in the namespace the master lives in), or takes the
  * default-route interface there when no name is configured; messages are the reference plugins'.
  */
-export async function lookupMaster(nl: Rtnl, name: string, netns: string | undefined): Promise<Master> {
+async function lookupMaster(nl: Rtnl, name: string, netns: string | undefined): Promise<Master> {
   const master = name === '' ? await defaultRouteInterface(nl) : name;
   try {
     return { link: await nl.linkByName(master), netns };
@@ -23,4 +24,10 @@ export async function lookupMaster(nl: Rtnl, name: string, netns: string | undef
     if (e instanceof NetlinkError) throw new CniError(ErrorCode.Internal, `failed to lookup master "${master}": ${e.reason}`);
     throw e;
   }
+}
+
+/** The master named `name` ('' for the default-route interface), in the pod's namespace when `inContainer`. */
+export function findMaster(inv: Invocation, name: string, inContainer: boolean): Promise<Master> {
+  const where = inContainer ? inv.cmd.netns : undefined;
+  return withRtnl(where, (nl) => lookupMaster(nl, name, where));
 }

@@ -1,24 +1,34 @@
 import { CniError, ErrorCode, toCniError } from '../../cni/errors';
 import { convertResult, type DNS, type Result } from '../../cni/result';
-import type { Invocation } from '../../cni/skel';
+import type { CniPlugin, Invocation } from '../../cni/skel';
 import { CURRENT_VERSION } from '../../cni/version';
 import { logError } from '../../log/logger';
 import { NetlinkError } from '../../netlink/errors';
 import type { LinkState } from '../../netlink/messages';
 import { checkNetnsPath, withNetnsFd } from '../../netlink/netns';
 import { Rtnl } from '../../netlink/rtnl';
+import { ipamTypeOf } from './config';
 import { announceAddresses, configureInterface, setUp } from './configure';
-import { execIpam, ipamResult } from './ipam';
-import type { Master } from './master';
+import { detach } from './detach';
+import { execIpam, forwardToIpam, ipamResult } from './ipam';
+import { findMaster, type Master } from './master';
+import { removeLinksTogether } from './teardown';
 import { stopIfAborted } from '../../cni/runner';
+
+/*
+ * The link plugins, macvlan and ipvlan: one plugin, told by a small description of its kind (plugins/macvlan/,
+ * plugins/ipvlan/: their configuration keys, IFLA_LINKINFO and CHECK) what to create. Its ADD runs here, from the
+ * configuration to the kernel, so that it reads in one file.
+ */
 
 export type LinkKind = 'macvlan' | 'ipvlan';
 
-/** One ADD of a link plugin, after its configuration was validated and its master found. */
-export interface AttachRequest {
-  inv: Invocation;
-  kind: LinkKind;
-  master: Master;
+/** What ADD creates, read from the configuration by the kind's own module. */
+export interface NewLinkConf {
+  /** '' for the kind's default (the default-route interface, or a chained interface already resolved). */
+  master: string;
+  /** The master lives in the pod's namespace, and the link is created from there. */
+  linkInContainer: boolean;
   /** 0 for the kernel default. */
   mtu: number;
   mac?: Buffer;
@@ -29,6 +39,42 @@ export interface AttachRequest {
   /** Without IPAM, a previous plugin's result whose addresses the link takes (chained ipvlan); else L2 only. */
   prevResult?: Result;
   dns: DNS;
+}
+
+/** A kind of link: what its module tells the link plugin. */
+export interface LinkKindSpec {
+  kind: LinkKind;
+  about: string;
+  /** ADD's configuration; refuses what the kind does not accept. */
+  readAddConf(inv: Invocation): NewLinkConf;
+  /** Refuses a master the link cannot hang off (macvlan: an MTU above the master's); called before anything is made. */
+  checkMaster?(conf: NewLinkConf, master: Master): void;
+  /** CHECK, step for step as the kind's reference plugin does it. */
+  check(inv: Invocation): Promise<void>;
+}
+
+/**
+ * The plugin of a kind, compatible with its reference plugin (same keys, steps, results and messages), with the
+ * reference's leaks fixed: a failed ADD removes the link and releases the addresses, and DEL never needs the master.
+ */
+export function linkPlugin(spec: LinkKindSpec): CniPlugin {
+  return {
+    about: spec.about,
+    add: (inv) => attach(spec, inv),
+    del: detach,
+    delTogether: removeLinksTogether,
+    check: (inv) => spec.check(inv),
+    status: (inv) => forwardToIpam(inv, ipamTypeOf(inv.config), 'STATUS'),
+    gc: (inv) => forwardToIpam(inv, ipamTypeOf(inv.config), 'GC'),
+  };
+}
+
+/** One ADD, after its configuration was validated and its master found. */
+interface AttachRequest {
+  inv: Invocation;
+  kind: LinkKind;
+  conf: NewLinkConf;
+  master: Master;
 }
 
 /** CNI_NETNS must be a network namespace before anything is done; the message is the reference plugins'. */
@@ -64,7 +110,7 @@ async function createInPod(req: AttachRequest, pod: Rtnl, undo: Undo[]): Promise
   const fromMaster = req.master.netns === undefined ? Rtnl.open() : pod;
   try {
     await withNetnsFd(netns, (netnsFd) => fromMaster.createLink({
-      name: tmpName, parentIndex: req.master.link.index, netnsFd, mtu: req.mtu, mac: req.mac, linkInfo: req.linkInfo,
+      name: tmpName, parentIndex: req.master.link.index, netnsFd, mtu: req.conf.mtu, mac: req.conf.mac, linkInfo: req.conf.linkInfo,
     }));
   } catch (e) {
     if (e instanceof NetlinkError) throw new CniError(ErrorCode.Internal, `failed to create ${req.kind}: ${e.reason}`);
@@ -85,21 +131,27 @@ async function createInPod(req: AttachRequest, pod: Rtnl, undo: Undo[]): Promise
 
 /** The addresses and routes for the link, or undefined for an L2-only link. */
 async function addressing(req: AttachRequest, undo: Undo[]): Promise<Result | undefined> {
-  if (req.ipamType) {
-    const stdout = await execIpam(req.inv, req.ipamType, 'ADD');
+  const { ipamType, prevResult } = req.conf;
+  if (ipamType) {
+    const stdout = await execIpam(req.inv, ipamType, 'ADD');
     // Whatever it printed, it may hold an address now.
-    undo.push(() => execIpam(req.inv, req.ipamType, 'DEL'));
-    return ipamResult(stdout, req.ipamType, req.inv.cniVersion);
+    undo.push(() => execIpam(req.inv, ipamType, 'DEL'));
+    return ipamResult(stdout, ipamType, req.inv.cniVersion);
   }
-  return req.prevResult?.ips.length ? req.prevResult : undefined;
+  return prevResult?.ips.length ? prevResult : undefined;
 }
 
 /**
  * ADD of a macvlan or ipvlan link into CNI_NETNS, as the reference plugins do it; unlike them, any failure
  * removes the link and releases the addresses again. Returns the result in the configuration's version.
  */
-export async function attach(req: AttachRequest): Promise<Record<string, unknown>> {
-  const { netns, ifName } = req.inv.cmd;
+async function attach(spec: LinkKindSpec, inv: Invocation): Promise<Record<string, unknown>> {
+  const conf = spec.readAddConf(inv);
+  requireNetns(inv.cmd.netns);
+  const master = await findMaster(inv, conf.master, conf.linkInContainer);
+  spec.checkMaster?.(conf, master);
+  const req: AttachRequest = { inv, kind: spec.kind, conf, master };
+  const { netns, ifName } = inv.cmd;
   const undo: Undo[] = [];
   const pod = Rtnl.open(netns);
   try {
@@ -109,7 +161,7 @@ export async function attach(req: AttachRequest): Promise<Record<string, unknown
       interfaces: [{ name: ifName, mac: link.mac, sandbox: netns }],
       ips: [],
       routes: [],
-      dns: req.dns,
+      dns: req.conf.dns,
     };
     const addresses = await addressing(req, undo);
     // The caller gave up while this plugin waited (for IPAM): what was done is undone below.
