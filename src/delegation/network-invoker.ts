@@ -9,7 +9,7 @@ import { logDebug, isLevelEnabled } from '../log/logger';
 import { decodeResult, pluginStdout } from './exec-plugin';
 import { locatePlugin } from './plugin-path';
 import { buildPluginStdin, pluginType, type NetworkConfig } from './network-config';
-import { readCachedResult, removeCachedResult, writeCachedResult } from './result-cache';
+import { loadCachedResult, removeCachedResult, writeCachedResult, type AttachmentKey, type CachedResult } from './result-cache';
 
 /** What the runtime says about one attachment (libcni's RuntimeConf). */
 export interface RuntimeConf {
@@ -58,12 +58,15 @@ async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConf
   }
 }
 
+function attachmentKey(net: NetworkConfig, rt: RuntimeConf): AttachmentKey {
+  return { networkName: net.name, containerId: rt.containerId, ifName: rt.ifName };
+}
+
 /** The cached result, in the network's version, for use as prevResult; undefined when there is none usable. */
-function cachedPrevResult(ctx: InvokeContext, net: NetworkConfig, rt: RuntimeConf): Record<string, unknown> | undefined {
-  const cached = readCachedResult(ctx.cacheDir, { networkName: net.name, containerId: rt.containerId, ifName: rt.ifName });
-  if (cached === undefined) return undefined;
+function prevResultFrom(cached: CachedResult, net: NetworkConfig): Record<string, unknown> | undefined {
+  if (cached.result === undefined) return undefined;
   try {
-    return convertResult(parseResult(cached, net.cniVersion), net.cniVersion);
+    return convertResult(parseResult(cached.result, net.cniVersion), net.cniVersion);
   } catch {
     return undefined;
   }
@@ -102,10 +105,12 @@ export async function announceDels(ctx: InvokeContext, netns: string, dels: Arra
 
 /**
  * DEL through every plugin in reverse order. Every plugin is called even when one fails, so that one broken
- * plugin does not leak what the others hold; the cached result goes only when all succeeded.
+ * plugin does not leak what the others hold; the cached result goes only when all succeeded. `cached` is the
+ * attachment's cache when the caller has read it already.
  */
-export async function delNetwork(ctx: InvokeContext, net: NetworkConfig, rt: RuntimeConf): Promise<void> {
-  const prev = versionAtLeast(net.cniVersion, '0.4.0') ? cachedPrevResult(ctx, net, rt) : undefined;
+export async function delNetwork(ctx: InvokeContext, net: NetworkConfig, rt: RuntimeConf, cached?: CachedResult): Promise<void> {
+  const prev = versionAtLeast(net.cniVersion, '0.4.0')
+    ? prevResultFrom(cached ?? loadCachedResult(ctx.cacheDir, attachmentKey(net, rt)), net) : undefined;
   const errors: string[] = [];
   for (const plugin of [...net.plugins].reverse()) {
     try {
@@ -115,7 +120,7 @@ export async function delNetwork(ctx: InvokeContext, net: NetworkConfig, rt: Run
     }
   }
   if (errors.length > 0) throw new CniError(ErrorCode.Internal, errors.join('; '));
-  removeCachedResult(ctx.cacheDir, { networkName: net.name, containerId: rt.containerId, ifName: rt.ifName });
+  removeCachedResult(ctx.cacheDir, attachmentKey(net, rt));
 }
 
 export async function checkNetwork(ctx: InvokeContext, net: NetworkConfig, rt: RuntimeConf): Promise<void> {
@@ -124,7 +129,7 @@ export async function checkNetwork(ctx: InvokeContext, net: NetworkConfig, rt: R
       `network "${net.name}": CHECK needs cniVersion 0.4.0 or later`);
   }
   if (net.disableCheck) return;
-  const prev = cachedPrevResult(ctx, net, rt);
+  const prev = prevResultFrom(loadCachedResult(ctx.cacheDir, attachmentKey(net, rt)), net);
   if (prev === undefined) {
     throw new CniError(ErrorCode.UnknownContainer,
       `network "${net.name}": no cached result for container ${rt.containerId} interface ${rt.ifName}; was it added?`);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
 import type { ArgPairs } from '../cni/cni-args';
@@ -26,6 +26,31 @@ export function resultCachePath(cacheDir: string, key: AttachmentKey): string {
   return join(cacheDir, 'results', `${key.networkName}-${key.containerId}-${key.ifName}`);
 }
 
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * Writes the file of a new attachment in place: created exclusively (so nothing planted at the name is followed or
+ * overwritten), written, closed; the temporary file and rename of the atomic path cost a file creation more, and
+ * file creations are what an attachment's cache costs. False when the name is taken or the directory is missing.
+ */
+function createFile(path: string, data: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, CREATE_NEW, 0o600);
+  } catch {
+    return false;
+  }
+  try {
+    writeSync(fd, data);
+  } catch (e) {
+    closeSync(fd);
+    removeFile(path);
+    throw e;
+  }
+  closeSync(fd);
+  return true;
+}
+
 export function writeCachedResult(cacheDir: string, net: NetworkConfig, entry: Omit<CachedAttachment, 'networkName' | 'config'>): void {
   const record = {
     kind: 'cniCacheV1',
@@ -38,33 +63,39 @@ export function writeCachedResult(cacheDir: string, net: NetworkConfig, entry: O
     capabilityArgs: entry.capabilityArgs,
     result: entry.result,
   };
-  // Not fsynced: a result lost in a crash only costs DEL its prevResult, which every plugin must tolerate.
-  writeFileAtomic(resultCachePath(cacheDir, { networkName: net.name, ...entry }), JSON.stringify(record), { durable: false });
+  const path = resultCachePath(cacheDir, { networkName: net.name, ...entry });
+  const data = JSON.stringify(record);
+  // Neither fsynced nor atomic for a new file: a result lost or torn in a crash only costs DEL its prevResult, which
+  // every plugin must tolerate (an unparsable file reads as no result). A file already there (a repeated ADD, the
+  // default-route rewrite) is replaced atomically, a missing directory made on that path.
+  if (!createFile(path, data)) writeFileAtomic(path, data, { durable: false });
+}
+
+/** What an attachment's cache file says: whether there is one at all, and its result when it can be read. */
+export interface CachedResult {
+  /** A file is there (ADD completed for the attachment), whatever it holds. */
+  present: boolean;
+  result?: Record<string, unknown>;
 }
 
 /**
- * The cached result of an attachment, or undefined when there is none or it cannot be read (libcni then goes on
- * without a prevResult). A file that is not a cniCacheV1 record is a legacy bare result.
+ * The cached result of an attachment, read once. An unreadable or unparsable file is present without a result
+ * (libcni then goes on without a prevResult). A file that is not a cniCacheV1 record is a legacy bare result.
  */
-export function readCachedResult(cacheDir: string, key: AttachmentKey): Record<string, unknown> | undefined {
+export function loadCachedResult(cacheDir: string, key: AttachmentKey): CachedResult {
   let parsed: unknown;
   try {
     parsed = parseJson(readRegularFile(resultCachePath(cacheDir, key)).toString('utf8'));
-  } catch {
-    return undefined;
+  } catch (e) {
+    return { present: !['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '') };
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { present: true };
   const rec = parsed as Record<string, unknown>;
-  if (rec.kind !== 'cniCacheV1') return rec;
+  if (rec.kind !== 'cniCacheV1') return { present: true, result: rec };
   const result = rec.result;
-  return result !== null && typeof result === 'object' && !Array.isArray(result) ? (result as Record<string, unknown>) : undefined;
+  return { present: true, result: result !== null && typeof result === 'object' && !Array.isArray(result) ? (result as Record<string, unknown>) : undefined };
 }
 
 export function removeCachedResult(cacheDir: string, key: AttachmentKey): void {
   removeFile(resultCachePath(cacheDir, key));
-}
-
-/** Whether ADD completed for this attachment (the cache is written after the last plugin succeeded). */
-export function hasCachedResult(cacheDir: string, key: AttachmentKey): boolean {
-  return existsSync(resultCachePath(cacheDir, key));
 }

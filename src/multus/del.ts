@@ -1,7 +1,7 @@
 import type { Invocation } from '../cni/skel';
 import { CniError, ErrorCode } from '../cni/errors';
 import { announceDels, delNetwork } from '../delegation/network-invoker';
-import { hasCachedResult } from '../delegation/result-cache';
+import { loadCachedResult } from '../delegation/result-cache';
 import { logError, logVerbose } from '../log/logger';
 import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
 import { delegateLabel, type Delegate } from './delegate';
@@ -28,9 +28,11 @@ export async function delDelegates(call: MultusCall, delegates: Delegate[]): Pro
   for (let i = delegates.length - 1; i >= 0; i--) {
     const d = delegates[i]!;
     const rt = runtimeConfFor(call, d, i);
-    const wasAttached = hasCachedResult(call.invoke.cacheDir, { networkName: d.net.name, containerId: rt.containerId, ifName: rt.ifName });
+    // Read once: whether ADD completed for it, and its prevResult.
+    const cached = loadCachedResult(call.invoke.cacheDir, { networkName: d.net.name, containerId: rt.containerId, ifName: rt.ifName });
+    const wasAttached = cached.present;
     try {
-      await delNetwork(call.invoke, d.net, rt);
+      await delNetwork(call.invoke, d.net, rt, cached);
       logVerbose(`${podPrefix(call, delegateLabel(d))}: deleted interface ${rt.ifName}`);
     } catch (e) {
       const message = `${podPrefix(call, delegateLabel(d))}: error deleting network "${d.net.name}" on interface ${rt.ifName}: ${(e as Error).message}`;

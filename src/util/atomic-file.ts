@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -75,13 +75,17 @@ export function makeDirs(dir: string, mode = 0o700): void {
 
 /**
  * Removes a state file; one that is already gone is what the caller wanted. Whatever took its place (a directory,
- * a FIFO, a symlink) goes too: it cannot be ours, and leaving it would make every later DEL fail on it.
+ * a FIFO, a symlink) goes too: it cannot be ours, and leaving it would make every later DEL fail on it. A plain
+ * unlink first: one system call for the usual case (rmSync looks at the file twice before unlinking it).
  */
 export function removeFile(path: string): void {
   try {
-    rmSync(path, { force: true });
+    unlinkSync(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_FS_EISDIR') throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    // Linux answers EISDIR for a directory (POSIX allows EPERM).
+    if (code !== 'EISDIR' && code !== 'EPERM') throw e;
     rmSync(path, { recursive: true, force: true });
   }
 }

@@ -56,9 +56,13 @@ export function readRegularFile(path: string, options: ReadOptions = {}): Buffer
         if (length > maxBytes) throw new UnreadableFileError(path, 'EFBIG', `${path} is larger than ${maxBytes} bytes`);
         throw new UnreadableFileError(path, 'EFBIG', `${path} grew while it was read`);
       }
-      const n = readSync(fd, buf, length, buf.length - length, null);
+      const wanted = buf.length - length;
+      const n = readSync(fd, buf, length, wanted, null);
       if (n === 0) break;
       length += n;
+      // A short read that brought exactly the size fstat saw is the end: no second read to hear it again. (Files
+      // whose size says nothing, like /proc's, report 0 and are read until a read returns nothing.)
+      if (n < wanted && length === st.size) break;
     }
     return buf.subarray(0, length);
   } finally {

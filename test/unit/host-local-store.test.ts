@@ -36,6 +36,15 @@ describe('host-local store', () => {
     expect(store.lastReserved(1)).toBeUndefined();
   });
 
+  it('rewrites last_reserved_ip to exactly the new address, shorter or longer than the old one', () => {
+    const store = NetworkStore.open(dataDir, 'hlnet');
+    writeFileSync(join(store.dir, 'last_reserved_ip.0'), '10.77.0.254');
+    expect(store.reserve(parseIp('10.77.0.3')!, ownerKey('ctr-a', 'eth0'), 0)).toBe(true);
+    expect(readFileSync(join(store.dir, 'last_reserved_ip.0'), 'utf8')).toBe('10.77.0.3');
+    expect(store.reserve(parseIp('10.77.0.100')!, ownerKey('ctr-b', 'eth0'), 0)).toBe(true);
+    expect(readFileSync(join(store.dir, 'last_reserved_ip.0'), 'utf8')).toBe('10.77.0.100');
+  });
+
   it('reads reservations from address-named regular files only, in name order', () => {
     const store = NetworkStore.open(dataDir, 'hlnet');
     writeFileSync(join(store.dir, 'fd00::2'), 'b\r\neth0');

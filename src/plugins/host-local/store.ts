@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, ftruncateSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { isSafeName } from '../../cni/environment';
@@ -106,12 +106,20 @@ export class NetworkStore {
     return true;
   }
 
+  /**
+   * Overwritten in place and cut to length rather than truncated first (O_TRUNC, as the reference's WriteFile does):
+   * truncating frees the file's block and the write allocates it again, which here cost more than creating the
+   * reservation itself. The content is the same either way; a torn one only costs round robin its place.
+   */
   private writeLastReserved(ip: IP, rangeId: number): void {
     const path = join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`);
+    const text = formatIp(ip);
     try {
-      const fd = openSync(path, 'w', FILE_MODE);
+      // Never blocks on a FIFO planted at the name.
+      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NONBLOCK, FILE_MODE);
       try {
-        writeSync(fd, formatIp(ip));
+        writeSync(fd, text, 0);
+        ftruncateSync(fd, Buffer.byteLength(text));
       } finally {
         closeSync(fd);
       }
