@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from './errors';
 import { formatResult } from './result';
-import { goField } from './config-reader';
+import { collect, goField, Problems, shown } from './config-reader';
 import { readCmdArgs, isSafeName, type CmdArgs, type Command } from './environment';
 import type { PendingDel, PluginRunner } from './runner';
 import { configVersion, versionAtLeast, versionInfoJson, SUPPORTED_VERSIONS, type CniVersion } from './version';
@@ -63,19 +63,37 @@ function parseConfig(stdin: Buffer): Record<string, unknown> {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new CniError(ErrorCode.DecodingFailure, 'error unmarshall network config: the configuration must be a JSON object');
   }
-  const conf = parsed as Record<string, unknown>;
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * What every plugin requires of its configuration (Go's skel and NetConf decoding): a `name` that is a string of
+ * safe characters, a `type` that is a string, a supported `cniVersion` (missing means 0.1.0). Every problem is
+ * collected; the version when it is usable.
+ */
+export function checkNetConf(conf: Record<string, unknown>, problems: Problems): CniVersion | undefined {
   const name = goField(conf, 'name');
+  const nameFix = 'set "name" to the network name, e.g. "multus-cni-network" (letters, digits, "_", "." and "-")';
   if (name !== undefined && name !== null && typeof name !== 'string') {
-    throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: "name" must be a string, got ${JSON.stringify(name)}`);
+    problems.add({ where: 'name', problem: `${shown(name)} is not a string`, fix: nameFix,
+      error: new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: "name" must be a string, got ${JSON.stringify(name)}`) });
+  } else if (!name) {
+    problems.add({ where: 'name', problem: 'is missing', fix: nameFix, error: new CniError(ErrorCode.InvalidNetworkConfig, 'missing network name') });
   }
-  if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing network name');
   // Every plugin reads its own `type` as a string (Go's NetConf.Type); another value is a configuration error.
   const type = goField(conf, 'type');
   if (type !== undefined && type !== null && typeof type !== 'string') {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `"type" must be a string naming the plugin, got ${JSON.stringify(type)}`);
+    problems.add({ where: 'type', problem: `${shown(type)} is not a string`, fix: 'write "type" as the plugin\'s name, a JSON string',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, `"type" must be a string naming the plugin, got ${JSON.stringify(type)}`) });
   }
-  if (!isSafeName(name)) throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', name);
-  return conf;
+  if (typeof name === 'string' && name !== '' && !isSafeName(name)) {
+    problems.add({ where: 'name', problem: `${shown(name)} has characters a network name cannot have`, fix: nameFix,
+      error: new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', name) });
+  }
+  const raw = goField(conf, 'cniVersion');
+  return collect(problems, 'cniVersion', () => configVersion(conf), typeof raw === 'string'
+    ? { problem: `${shown(raw)} is not a CNI version multus supports`, fix: `use one of ${SUPPORTED_VERSIONS.join(', ')}` }
+    : { problem: `${shown(raw)} is not a string`, fix: `write the version as a JSON string, one of ${SUPPORTED_VERSIONS.join(', ')}` });
 }
 
 function sameFile(a: string, b: string): boolean {
@@ -132,7 +150,9 @@ export function readCall(env: NodeJS.ProcessEnv, readStdin: () => Buffer, host: 
       throw new CniError(ErrorCode.IoFailure, `error reading from stdin: ${(e as Error).message}`);
     }
     const config = parseConfig(stdin);
-    const version = configVersion(config);
+    const problems = new Problems();
+    const version = checkNetConf(config, problems)!;
+    problems.throwFirst();
     cniVersion = version;
     const min = MIN_VERSION[cmd.command];
     if (min && !versionAtLeast(version, min)) {

@@ -1,7 +1,7 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { isSafeName } from '../cni/environment';
-import { isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
-import { goField } from '../cni/config-reader';
+import { type CniVersion, isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
+import { collect, goField, isJsonObject, Problems, shown } from '../cni/config-reader';
 import { validatePluginType } from './plugin-path';
 
 /**
@@ -17,76 +17,151 @@ export interface NetworkConfig {
   bytes: Buffer;
 }
 
-function asObject(v: unknown, where: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: must be a JSON object, got ${JSON.stringify(v)}`);
-  }
-  return v as Record<string, unknown>;
+function notAnObject(v: unknown, where: string): CniError {
+  return new CniError(ErrorCode.InvalidNetworkConfig, `${where}: must be a JSON object, got ${JSON.stringify(v)}`);
 }
 
-function asBool(v: unknown, key: string, where: string): boolean {
+// libcni accepts the strings too, in any case; configuration generators write them.
+function disableCheck(v: unknown, where: string, problems: Problems): boolean {
   if (v === undefined) return false;
   if (typeof v === 'boolean') return v;
-  // libcni accepts the strings too, in any case; configuration generators write them.
   if (typeof v === 'string' && ['true', 'false'].includes(v.toLowerCase())) return v.toLowerCase() === 'true';
-  throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  problems.add({
+    where: 'disableCheck', problem: `${shown(v)} is not true or false`, fix: 'write "disableCheck": true or false',
+    error: new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "disableCheck" must be true or false, got ${JSON.stringify(v)}`),
+  });
+  return false;
 }
 
 /**
- * The names in one plugin configuration that become programs: its `type`, and the `ipam.type` a plugin will run.
- * Checked here so that a hostile NetworkAttachmentDefinition is refused before anything runs, whichever plugin would
- * have executed it.
+ * One plugin configuration: the names in it that become programs (its `type`, and the `ipam.type` a plugin will
+ * run), checked so that a hostile NetworkAttachmentDefinition is refused before anything runs, whichever plugin would
+ * have executed it; and the fields libcni and Go Multus decode into their NetConf (`capabilities` a map of booleans,
+ * `ipam` an object), which refuse anything else.
  */
-function validatePluginNames(plugin: Record<string, unknown>, where: string): void {
-  validatePluginType(goField(plugin, 'type'), where);
+function checkPlugin(plugin: Record<string, unknown>, field: string, where: string, problems: Problems): void {
+  const at = (key: string): string => `${field}${key}`;
+  const type = goField(plugin, 'type');
+  if (type === undefined || type === null || type === '') {
+    const top = field === '';
+    collect(problems, top ? '' : at('type'), () => validatePluginType(type, where), {
+      problem: top ? 'has neither "type" nor "plugins"' : 'is missing',
+      fix: top ? 'add "type": the plugin to run (e.g. "macvlan"), or "plugins": [...] for a conflist' : 'add "type": the CNI plugin to run, e.g. "tuning"',
+    });
+  } else {
+    collect(problems, at('type'), () => validatePluginType(type, where), { prefix: where, fix: typeof type === 'string' ? undefined : 'write "type" as the name of the plugin binary, e.g. "macvlan"' });
+  }
+  const caps = goField(plugin, 'capabilities');
+  if (caps !== undefined && caps !== null) {
+    const bad = !isJsonObject(caps) ? caps : Object.values(caps).find((b) => typeof b !== 'boolean');
+    if (bad !== undefined) {
+      const key = isJsonObject(caps) ? Object.keys(caps).find((k) => caps[k] === bad)! : undefined;
+      problems.add({
+        where: key === undefined ? at('capabilities') : at(`capabilities.${key}`),
+        problem: key === undefined ? `${shown(caps)} is not an object` : `${shown(bad)} is not true or false`,
+        fix: key === undefined ? 'write "capabilities" as an object, e.g. {"ips": true, "mac": true}' : `write ${JSON.stringify(key)}: true`,
+        error: new CniError(ErrorCode.InvalidNetworkConfig,
+          `${where}: "capabilities" must be an object of true/false values, got ${JSON.stringify(caps)}`),
+      });
+    }
+  }
   const ipam = goField(plugin, 'ipam');
-  if (ipam === null || typeof ipam !== 'object' || Array.isArray(ipam)) return;
-  const ipamType = goField(ipam as Record<string, unknown>, 'type');
-  if (ipamType !== undefined && ipamType !== null && ipamType !== '') validatePluginType(ipamType, where, 'ipam.type');
+  if (ipam === undefined || ipam === null) return;
+  if (!isJsonObject(ipam)) {
+    problems.add({
+      where: at('ipam'), problem: `${shown(ipam)} is not an object`,
+      fix: 'write "ipam" as an object, e.g. {"type": "host-local", "ranges": [[{"subnet": "10.1.1.0/24"}]]}, or {} for no addresses',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "ipam" must be a JSON object, got ${JSON.stringify(ipam)}`),
+    });
+    return;
+  }
+  const ipamType = goField(ipam, 'type');
+  if (ipamType !== undefined && ipamType !== null && ipamType !== '') {
+    collect(problems, at('ipam.type'), () => validatePluginType(ipamType, where, 'ipam.type'),
+      { prefix: where, fix: typeof ipamType === 'string' ? undefined : 'write "type" as the name of the IPAM plugin binary, e.g. "host-local"' });
+  }
 }
 
 /**
- * Parses and checks a network configuration up front, so that a typo is reported before anything is attached.
- * `where` names the configuration in messages; `inheritedVersion` fills a missing `cniVersion`.
+ * Checks a network configuration (a single plugin configuration or a conflist), collecting every problem; the parsed
+ * network when there is none. `where` names the configuration in the runtime's messages; `inheritedVersion` fills a
+ * missing `cniVersion`.
  */
-export function parseNetworkConfig(raw: unknown, where: string, inheritedVersion: string, bytes?: Buffer): NetworkConfig {
-  const conf = asObject(raw, where);
+export function checkNetworkConfig(raw: unknown, where: string, inheritedVersion: string, problems: Problems, bytes?: Buffer): NetworkConfig | undefined {
+  if (!isJsonObject(raw)) {
+    problems.add({
+      where: '', problem: `${shown(raw)} is not a JSON object`,
+      fix: 'write one CNI configuration {"type": ...} or a conflist {"plugins": [...]}', error: notAnObject(raw, where),
+    });
+    return undefined;
+  }
+  const conf = raw;
+  const before = problems.count;
   // Go's decoder, which libcni and every plugin use, matches keys ignoring case.
   const name = goField(conf, 'name');
   if (typeof name !== 'string' || name === '') {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: missing network "name": every network needs one (it names its result cache and IPAM store)`);
+    problems.add({
+      where: 'name', problem: name === undefined || name === '' || name === null ? 'is missing' : `${shown(name)} is not a string`,
+      fix: 'add "name" as a JSON string: every network needs one (it names the result cache and the IPAM store)',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, `${where}: missing network "name": every network needs one (it names its result cache and IPAM store)`),
+    });
+  } else if (!isSafeName(name)) {
+    problems.addError('name', new CniError(ErrorCode.InvalidNetworkConfig, `${where}: invalid characters found in network name ${JSON.stringify(name)}`,
+      'use letters, digits, "_", "." and "-", starting with a letter or digit'), { problem: `${shown(name)} has characters a network name cannot have` });
   }
-  if (!isSafeName(name)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: invalid characters found in network name ${JSON.stringify(name)}`,
-      'use letters, digits, "_", "." and "-", starting with a letter or digit');
-  }
+  const network = typeof name === 'string' && name !== '' ? `${where} (network "${name}")` : where;
   const declared = goField(conf, 'cniVersion');
   const version = declared === undefined || declared === null || declared === '' ? inheritedVersion : declared;
   if (typeof version !== 'string' || !isSupportedVersion(version)) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `${where} (network "${name}"): unsupported "cniVersion" ${JSON.stringify(version)}`,
-      `supported: ${SUPPORTED_VERSIONS.join(', ')}`);
+    problems.add({
+      where: 'cniVersion', problem: `${shown(version)} is not a CNI version multus supports`, fix: `use one of ${SUPPORTED_VERSIONS.join(', ')}`,
+      error: new CniError(ErrorCode.IncompatibleVersion, `${network}: unsupported "cniVersion" ${JSON.stringify(version)}`,
+        `supported: ${SUPPORTED_VERSIONS.join(', ')}`),
+    });
   }
   const list = goField(conf, 'plugins');
   const isList = list !== undefined;
-  let plugins: Array<Record<string, unknown>>;
+  let plugins: Array<Record<string, unknown>> = [];
   if (isList) {
     if (!Array.isArray(list) || list.length === 0) {
-      throw new CniError(ErrorCode.InvalidNetworkConfig, `${where} (network "${name}"): "plugins" must be a non-empty list of plugin configurations`);
+      problems.add({
+        where: 'plugins', problem: `${shown(list)} is not a non-empty list`,
+        fix: 'list the plugins of the chain, e.g. [{"type": "macvlan", ...}, {"type": "tuning"}]',
+        error: new CniError(ErrorCode.InvalidNetworkConfig, `${network}: "plugins" must be a non-empty list of plugin configurations`),
+      });
+    } else {
+      list.forEach((p, i) => {
+        const at = `${network} plugins[${i}]`;
+        if (!isJsonObject(p)) {
+          problems.add({ where: `plugins[${i}]`, problem: `${shown(p)} is not an object`, fix: 'write each plugin as an object with a "type"', error: notAnObject(p, at) });
+          return;
+        }
+        plugins.push(p);
+        checkPlugin(p, `plugins[${i}].`, at, problems);
+      });
     }
-    plugins = list.map((p, i) => asObject(p, `${where} (network "${name}") plugins[${i}]`));
-    plugins.forEach((p, i) => validatePluginNames(p, `${where} (network "${name}") plugins[${i}]`));
   } else {
-    validatePluginNames(conf, `${where} (network "${name}")`);
+    checkPlugin(conf, '', network, problems);
     plugins = [conf];
   }
+  const check = disableCheck(goField(conf, 'disableCheck'), where, problems);
+  if (problems.count > before) return undefined;
   return {
-    name,
-    cniVersion: version,
+    name: name as string,
+    cniVersion: version as CniVersion,
     isList,
-    disableCheck: asBool(goField(conf, 'disableCheck'), 'disableCheck', where),
+    disableCheck: check,
     plugins,
     bytes: bytes ?? Buffer.from(JSON.stringify(conf)),
   };
+}
+
+/** The runtime's parse: the network, or a CniError for its first problem. */
+export function parseNetworkConfig(raw: unknown, where: string, inheritedVersion: string, bytes?: Buffer): NetworkConfig {
+  const problems = new Problems();
+  const net = checkNetworkConfig(raw, where, inheritedVersion, problems, bytes);
+  problems.throwFirst();
+  return net!;
 }
 
 /** The `type` of a plugin of a parsed network (checked by parseNetworkConfig), however its key is spelled. */

@@ -1,5 +1,6 @@
 import { CniError, ErrorCode } from '../cni/errors';
-import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
+import { checkNetworkConfig, type NetworkConfig } from '../delegation/network-config';
+import { goField, isJsonObject, Problems, shown } from '../cni/config-reader';
 import { findNetworkByName } from '../delegation/network-files';
 import type { NetworkSelection } from './network-selection';
 import { parseJson } from '../cni/json-text';
@@ -37,49 +38,75 @@ export function nadLabel(nad: Pick<NetworkAttachmentDefinition, 'namespace' | 'n
 }
 
 
-function configObject(nad: NetworkAttachmentDefinition, where: string): Json {
+/** spec.config as a JSON object, or its problem at '' (the place is spec.config itself). */
+function configObject(nad: NetworkAttachmentDefinition, where: string, problems: Problems): Json | undefined {
   let raw: unknown;
   try {
     raw = parseJson(nad.config);
   } catch (e) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: spec.config is not valid JSON: ${(e as Error).message}`,
-      'spec.config holds a CNI configuration or conflist as a JSON string; "multus validate" shows where it breaks');
+    problems.add({
+      where: '', problem: `is not valid JSON: ${(e as Error).message}`,
+      fix: 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, `${where}: spec.config is not valid JSON: ${(e as Error).message}`,
+        'spec.config holds a CNI configuration or conflist as a JSON string; "multus validate" shows where it breaks'),
+    });
+    return undefined;
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: spec.config is not a JSON object`,
-      'spec.config holds one CNI configuration ({"type": ...}) or a conflist ({"plugins": [...]})');
+  if (!isJsonObject(raw)) {
+    problems.add({
+      where: '', problem: `${shown(raw)} is not a JSON object`,
+      fix: 'spec.config holds one CNI configuration ({"type": ...}) or a conflist ({"plugins": [...]})',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, `${where}: spec.config is not a JSON object`,
+        'spec.config holds one CNI configuration ({"type": ...}) or a conflist ({"plugins": [...]})'),
+    });
+    return undefined;
   }
-  return raw as Json;
+  return raw;
 }
 
-/** `args.cni` of one plugin with the element's cni-args on top (the element's values win). */
-function mergeCniArgs(plugin: Json, cniArgs: Json, where: string): void {
+/**
+ * `args.cni` of one plugin with the element's cni-args on top (the element's values win). Exactly `args` and `cni`, as
+ * Go Multus looks them up in a map.
+ */
+function mergeCniArgs(plugin: Json, cniArgs: Json, field: string, where: string, problems: Problems): void {
   const args = plugin.args ?? {};
-  if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "args" is not an object, so the pod's cni-args cannot be added to it`,
-      'make "args" an object, e.g. {"cni": {...}}, or drop cni-args from the pod annotation');
+  if (!isJsonObject(args)) {
+    problems.add({
+      where: `${field}args`, problem: `${shown(args)} is not an object, so the pod's cni-args cannot be added to it`,
+      fix: 'make "args" an object, e.g. {"cni": {...}}, or drop cni-args from the pod annotation',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "args" is not an object, so the pod's cni-args cannot be added to it`,
+        'make "args" an object, e.g. {"cni": {...}}, or drop cni-args from the pod annotation'),
+    });
+    return;
   }
-  const cni = (args as Json).cni ?? {};
-  if (cni === null || typeof cni !== 'object' || Array.isArray(cni)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "args.cni" is not an object, so the pod's cni-args cannot be added to it`,
-      'make "args.cni" an object, or drop cni-args from the pod annotation');
+  const cni = args.cni ?? {};
+  if (!isJsonObject(cni)) {
+    problems.add({
+      where: `${field}args.cni`, problem: `${shown(cni)} is not an object, so the pod's cni-args cannot be added to it`,
+      fix: 'make "args.cni" an object, or drop cni-args from the pod annotation',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "args.cni" is not an object, so the pod's cni-args cannot be added to it`,
+        'make "args.cni" an object, or drop cni-args from the pod annotation'),
+    });
+    return;
   }
-  plugin.args = { ...(args as Json), cni: { ...(cni as Json), ...cniArgs } };
+  plugin.args = { ...args, cni: { ...cni, ...cniArgs } };
 }
 
-function pluginObjects(conf: Json, where: string): Array<{ plugin: Json; where: string }> {
-  if (conf.plugins === undefined) return [{ plugin: conf, where }];
-  if (!Array.isArray(conf.plugins)) return []; // parseNetworkConfig says what is wrong with it
-  return conf.plugins
-    .map((p, i) => ({ plugin: p as Json, where: `${where} plugins[${i}]` }))
-    .filter(({ plugin }) => plugin !== null && typeof plugin === 'object' && !Array.isArray(plugin));
+/** The plugin objects of a configuration, each with its field path and its name in messages. */
+function pluginObjects(conf: Json, where: string): Array<{ plugin: Json; field: string; where: string }> {
+  const plugins = goField(conf, 'plugins');
+  if (plugins === undefined) return [{ plugin: conf, field: '', where }];
+  if (!Array.isArray(plugins)) return []; // checkNetworkConfig says what is wrong with it
+  return plugins
+    .map((p, i) => ({ plugin: p as Json, field: `plugins[${i}].`, where: `${where} plugins[${i}]` }))
+    .filter(({ plugin }) => isJsonObject(plugin));
 }
 
 /** The configuration to run as a JSON object to edit, the bytes it was read from, and how to name it in messages. */
-function sourceConfig(nad: NetworkAttachmentDefinition, options: NadOptions, where: string): { conf: Json; bytes: Buffer; where: string } {
+function sourceConfig(nad: NetworkAttachmentDefinition, options: NadOptions, where: string, problems: Problems): { conf: Json; bytes: Buffer; where: string } | undefined {
   if (nad.config.trim() !== '') {
-    const conf = configObject(nad, where);
-    return { conf, bytes: Buffer.from(nad.config), where: `${where}: spec.config` };
+    const conf = configObject(nad, where, problems);
+    return conf && { conf, bytes: Buffer.from(nad.config), where: `${where}: spec.config` };
   }
   let net: NetworkConfig | undefined;
   try {
@@ -96,26 +123,38 @@ function sourceConfig(nad: NetworkAttachmentDefinition, options: NadOptions, whe
 }
 
 /**
- * The network configuration for one selection element. spec.config may be a single configuration or a conflist;
+ * Checks the network configuration for one selection element, collecting every problem of spec.config (each at its
+ * field below spec.config); the network when there is none. spec.config may be a single configuration or a conflist;
  * without a `name` it gets the NAD's (spec §3.4.2). The element's cni-args go into `args.cni` of the configuration or
- * of every plugin of a list; a resource device ID into `deviceID`/`pciBusID` likewise.
+ * of every plugin of a list; a resource device ID into `deviceID`/`pciBusID` likewise. An empty spec.config names a
+ * file in confDir: what is wrong with that is thrown, as it is no fault of the NAD's.
  */
-export function nadNetwork(nad: NetworkAttachmentDefinition, selection: NetworkSelection, options: NadOptions): NetworkConfig {
+export function checkNadNetwork(nad: NetworkAttachmentDefinition, selection: NetworkSelection, options: NadOptions, problems: Problems): NetworkConfig | undefined {
   const label = nadLabel(nad);
-  const { conf, bytes, where } = sourceConfig(nad, options, label);
+  const source = sourceConfig(nad, options, label, problems);
+  if (!source) return undefined;
+  const { conf, bytes, where } = source;
   let changed = false;
+  // Exactly "name", as Go Multus looks it up in a map: another spelling stays, before "name" in the sorted keys, so
+  // Go's decoder (the last match wins) reads the NAD's name there too.
   if (conf.name === undefined || conf.name === null || conf.name === '') {
     conf.name = nad.name;
     changed = true;
   }
-  if (typeof conf.type === 'string' && conf.type !== '' && conf.plugins !== undefined) {
+  const type = goField(conf, 'type');
+  if (typeof type === 'string' && type !== '' && goField(conf, 'plugins') !== undefined) {
     // Multus would run "type" alone and ignore the list; which one was meant only the author knows.
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: has both "type" and "plugins"`,
-      'keep "type" for a single plugin configuration, or "plugins" for a conflist, not both');
+    problems.add({
+      where: '', problem: 'has both "type" and "plugins"',
+      fix: 'keep "type" for a single plugin configuration, or "plugins" for a conflist, not both',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, `${where}: has both "type" and "plugins"`,
+        'keep "type" for a single plugin configuration, or "plugins" for a conflist, not both'),
+    });
+    return undefined;
   }
   const plugins = pluginObjects(conf, where);
   if (selection.cniArgs && Object.keys(selection.cniArgs).length > 0) {
-    for (const p of plugins) mergeCniArgs(p.plugin, selection.cniArgs, p.where);
+    for (const p of plugins) mergeCniArgs(p.plugin, selection.cniArgs, p.field, p.where, problems);
     changed = true;
   }
   if (options.resourceDeviceID) {
@@ -125,5 +164,13 @@ export function nadNetwork(nad: NetworkAttachmentDefinition, selection: NetworkS
     }
     changed = true;
   }
-  return parseNetworkConfig(conf, where, options.cniVersion, changed ? Buffer.from(JSON.stringify(conf)) : bytes);
+  return checkNetworkConfig(conf, where, options.cniVersion, problems, changed ? Buffer.from(JSON.stringify(conf)) : bytes);
+}
+
+/** The runtime's: the network for one selection element, or a CniError for the first problem. */
+export function nadNetwork(nad: NetworkAttachmentDefinition, selection: NetworkSelection, options: NadOptions): NetworkConfig {
+  const problems = new Problems();
+  const net = checkNadNetwork(nad, selection, options, problems);
+  problems.throwFirst();
+  return net!;
 }

@@ -1,7 +1,7 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { validateInterfaceName } from '../cni/environment';
 import { cidrFamily, ipFamily, parseHardwareAddress } from '../cni/ip';
-import { goField } from '../cni/config-reader';
+import { formatProblem, goField, type Problem, shown } from '../cni/config-reader';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from './names';
 import { parseJson } from '../cni/json-text';
 
@@ -50,35 +50,12 @@ export interface NetworkSelection {
   deviceID?: string;
 }
 
-/** A problem found in an annotation: where it is, what is wrong, and how to fix it. */
-export interface SelectionProblem {
-  where: string;
-  problem: string;
-  fix: string;
-}
-
 export interface SelectionCheck {
   /** Every element that parsed without a problem, in annotation order. */
   selections: NetworkSelection[];
-  problems: SelectionProblem[];
+  problems: Problem[];
   /** JSON keys that neither Multus nor multus-ts reads (ignored, as Multus does; `multus validate` reports them). */
   ignoredKeys: Array<{ where: string; key: string }>;
-}
-
-/** The one line a problem is shown as, in CNI errors and in `multus validate`. */
-export function formatProblem(p: SelectionProblem): string {
-  return `${p.where}: ${p.problem} — fix: ${p.fix}`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Values shared with the NAD and validate modules.
-
-
-/** A JSON value as messages quote it, cut short when long. */
-export function shown(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -94,7 +71,7 @@ export const SELECTION_KEYS = [
 ];
 
 class Collector {
-  readonly problems: SelectionProblem[] = [];
+  readonly problems: Problem[] = [];
   readonly ignoredKeys: Array<{ where: string; key: string }> = [];
 
   add(where: string, problem: string, fix: string): void {
@@ -431,7 +408,7 @@ export function checkNetworkSelection(value: string, podNamespace: string, annot
   return { selections, problems: c.problems, ignoredKeys: c.ignoredKeys };
 }
 
-function throwProblems(problems: SelectionProblem[]): never {
+function throwProblems(problems: Problem[]): never {
   const more = problems.length > 1
     ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}; "multus validate --kind annotation" lists them all)`
     : '';

@@ -1,11 +1,11 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { parseResult } from '../cni/result';
 import type { CniVersion } from '../cni/version';
-import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
+import { checkNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import type { LogOptions } from '../log/logger';
 import { DEFAULT_DEVICE_INFO_DIR } from '../k8s/device-info';
 import { DEFAULT_KUBELET_CHECKPOINT, DEFAULT_KUBELET_SOCKET } from '../kubelet/pod-devices';
-import { ConfigReader } from '../cni/config-reader';
+import { ConfigReader, Problems } from '../cni/config-reader';
 
 /** The thin plugin's configuration (`00-multus.conf`), typed and with Multus's defaults applied. */
 export interface MultusConfig {
@@ -62,14 +62,16 @@ const CONTEXT = 'multus configuration';
 /** A duration in seconds (fractions allowed), as milliseconds. */
 function positiveSeconds(r: ConfigReader, key: string, dflt: number): number {
   const v = r.raw(key) ?? dflt;
-  if (typeof v !== 'number' || !(v > 0)) throw r.invalid(key, 'a positive number', v);
-  return v * 1000;
+  if (typeof v === 'number' && v > 0) return v * 1000;
+  r.fail(key, 'a positive number', v);
+  return dflt * 1000;
 }
 
 function builtinPlugins(r: ConfigReader): BuiltinPluginChoice[] {
   const names = r.strings('builtinPlugins') ?? [];
-  for (const n of names) {
-    if (!(BUILTIN_PLUGIN_CHOICES as readonly string[]).includes(n)) throw r.invalid('builtinPlugins', `a list of ${BUILTIN_PLUGIN_CHOICES.join(', ')}`, names);
+  if (names.some((n) => !(BUILTIN_PLUGIN_CHOICES as readonly string[]).includes(n))) {
+    r.fail('builtinPlugins', `a list of ${BUILTIN_PLUGIN_CHOICES.join(', ')}`, names);
+    return [];
   }
   return names as BuiltinPluginChoice[];
 }
@@ -80,7 +82,8 @@ const CHAIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 function auxiliaryChainName(r: ConfigReader): string {
   const name = r.string('auxiliaryCNIChainName');
   if (name !== '' && !CHAIN_NAME.test(name)) {
-    throw r.invalid('auxiliaryCNIChainName', 'a network name: letters, digits, "_", "." and "-", starting with a letter or digit', name);
+    r.fail('auxiliaryCNIChainName', 'a network name: letters, digits, "_", "." and "-", starting with a letter or digit', name);
+    return '';
   }
   return name;
 }
@@ -94,25 +97,46 @@ function logOptions(r: ConfigReader): LogOptions {
   return out;
 }
 
-function delegates(r: ConfigReader, cniVersion: string): NetworkConfig[] {
+/** The static delegates, each checked with its problems under `delegates[i].`; the ones without problems. */
+function delegates(r: ConfigReader, cniVersion: string, problems: Problems): NetworkConfig[] {
   const raw = r.raw('delegates');
   if (raw === undefined) return [];
-  if (!Array.isArray(raw)) throw r.invalid('delegates', 'a list of CNI configurations', raw);
-  return raw.map((d, i) => parseNetworkConfig(d, `delegates[${i}]`, cniVersion));
+  if (!Array.isArray(raw)) {
+    r.fail('delegates', 'a list of CNI configurations', raw);
+    return [];
+  }
+  const out: NetworkConfig[] = [];
+  raw.forEach((d, i) => {
+    const own = new Problems();
+    const net = checkNetworkConfig(d, `delegates[${i}]`, cniVersion, own);
+    for (const p of own.list) problems.add({ ...p, where: `delegates[${i}]${p.where === '' || p.where.startsWith('[') ? '' : '.'}${p.where}` });
+    if (net) out.push(net);
+  });
+  return out;
 }
 
-/** Parses stdin's configuration (already known to be a JSON object with a valid name and version). */
-export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniVersion): MultusConfig {
-  const r = new ConfigReader(raw, CONTEXT);
-  const prevResult = r.raw('prevResult');
-  if (prevResult !== undefined) {
-    // Multus inside a chain: an unreadable prevResult means the chain is broken, so say so now.
-    try {
-      parseResult(prevResult, cniVersion);
-    } catch (e) {
-      throw new CniError(ErrorCode.DecodingFailure, `multus configuration: could not parse "prevResult": ${(e as Error).message}`);
-    }
+function prevResult(r: ConfigReader, cniVersion: CniVersion, problems: Problems): void {
+  const raw = r.raw('prevResult');
+  if (raw === undefined) return;
+  // Multus inside a chain: an unreadable prevResult means the chain is broken, so say so now.
+  try {
+    parseResult(raw, cniVersion);
+  } catch (e) {
+    if (!(e instanceof CniError)) throw e;
+    problems.add({
+      where: 'prevResult', problem: `is not a CNI ${cniVersion} result: ${e.message}`, fix: 'pass the previous plugin\'s result unchanged',
+      error: new CniError(ErrorCode.DecodingFailure, `multus configuration: could not parse "prevResult": ${e.message}`),
+    });
   }
+}
+
+/**
+ * Checks stdin's configuration (already known to be a JSON object with a valid name and version), collecting every
+ * problem into `problems`; the configuration with Multus's defaults in place of what was refused.
+ */
+export function checkMultusConfig(raw: Record<string, unknown>, cniVersion: CniVersion, problems: Problems): MultusConfig {
+  const r = new ConfigReader(raw, CONTEXT, '', problems);
+  prevResult(r, cniVersion, problems);
   const conf: MultusConfig = {
     name: r.string('name'),
     cniVersion,
@@ -120,7 +144,7 @@ export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniV
     cniDir: r.string('cniDir', '/var/lib/cni/multus'),
     binDir: r.string('binDir', '/opt/cni/bin'),
     kubeconfig: r.string('kubeconfig'),
-    delegates: delegates(r, cniVersion),
+    delegates: delegates(r, cniVersion, problems),
     clusterNetwork: r.string('clusterNetwork'),
     defaultNetworks: r.strings('defaultNetworks') ?? [],
     logFile: r.string('logFile'),
@@ -143,10 +167,24 @@ export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniV
     events: r.bool('events', true),
     auxiliaryCNIChainName: auxiliaryChainName(r),
   };
-  if (conf.cniDir === '') throw r.invalid('cniDir', 'a directory path', conf.cniDir);
-  if (conf.clusterNetwork === '' && conf.delegates.length === 0) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, 'multus configuration: at least one delegate/clusterNetwork must be specified',
-      'add a "delegates" list whose first element is the primary network, or set "clusterNetwork"');
+  if (conf.cniDir === '') r.fail('cniDir', 'a directory path', conf.cniDir);
+  const rawDelegates = r.raw('delegates');
+  const hasDelegates = Array.isArray(rawDelegates) ? rawDelegates.length > 0 : rawDelegates !== undefined;
+  if (conf.clusterNetwork === '' && !hasDelegates && typeof (r.raw('clusterNetwork') ?? '') === 'string') {
+    problems.add({
+      where: '', problem: 'at least one delegate/clusterNetwork must be specified',
+      fix: 'add a "delegates" list whose first element is the primary network, or set "clusterNetwork"',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, 'multus configuration: at least one delegate/clusterNetwork must be specified',
+        'add a "delegates" list whose first element is the primary network, or set "clusterNetwork"'),
+    });
   }
+  return conf;
+}
+
+/** The runtime's parse of stdin's configuration: the first problem, if any, as a CniError. */
+export function parseMultusConfig(raw: Record<string, unknown>, cniVersion: CniVersion): MultusConfig {
+  const problems = new Problems();
+  const conf = checkMultusConfig(raw, cniVersion, problems);
+  problems.throwFirst();
   return conf;
 }

@@ -1,7 +1,7 @@
 import {
-  checkNetworkSelection, DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, SELECTION_KEYS, shown,
+  checkNetworkSelection, DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, SELECTION_KEYS,
 } from '../k8s/network-selection';
-import { Findings, isObject } from './findings';
+import { Findings, isObject, shown } from './findings';
 import { closestKey } from './suggest';
 
 /** One annotation value, every problem reported; keys Multus ignores are flagged when they look like typos. */

@@ -1,7 +1,7 @@
 import type { CniError } from '../cni/errors';
-import { isSafeName } from '../cni/environment';
-import { isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
-import { validatePluginType } from '../delegation/plugin-path';
+import { goField, Problems } from '../cni/config-reader';
+import { CURRENT_VERSION } from '../cni/version';
+import { checkNetworkConfig } from '../delegation/network-config';
 import { cidrContains, cidrFamily, ipFamily, ipToBytes, parseCidr } from '../cni/ip';
 import { loadConfig as loadHostLocalConfig } from '../plugins/host-local/config';
 import { isObject, Scope, shown } from './findings';
@@ -9,10 +9,11 @@ import { IPVLAN_MODES } from '../plugins/ipvlan/config';
 import { MACVLAN_MODES } from '../plugins/macvlan/config';
 
 /*
- * Checks of one CNI network configuration (a NAD's spec.config or a multus delegate), reporting every problem it
- * can see offline. Plugin-specific checks exist only for the plugins whose configuration is known here (IPAM
- * host-local and static, macvlan and ipvlan modes); any other type is accepted as it is, since it may well be
- * installed on the nodes (whereabouts, sriov, ...).
+ * One CNI network configuration (a NAD's spec.config, a multus delegate, a plain configuration or conflist): the
+ * runtime's own checker (delegation/network-config.ts) says what multus refuses; what follows here adds what only the
+ * plugin would refuse once it runs, for the plugins whose configuration is known here (IPAM host-local, static and
+ * whereabouts, macvlan and ipvlan modes), and notes. Any other type is accepted as it is, since it may well be
+ * installed on the nodes (sriov, ...).
  */
 
 export interface ConfigContext {
@@ -23,56 +24,19 @@ export interface ConfigContext {
 // The reference plugins' modes (plugins/main/macvlan, plugins/main/ipvlan); "" is their default.
 const MODES: Record<string, readonly string[]> = { macvlan: MACVLAN_MODES, ipvlan: IPVLAN_MODES };
 
-const VERSION_FIX = `use one of ${SUPPORTED_VERSIONS.join(', ')}`;
-
-function checkName(conf: Record<string, unknown>, s: Scope, ctx: ConfigContext): void {
-  const name = conf.name;
-  const at = s.at('name');
-  if (name === undefined || name === null || name === '') {
-    if (ctx.nadName !== undefined) at.note(`missing: multus names the network after the NetworkAttachmentDefinition, "${ctx.nadName}"`);
-    else at.problem('is missing', 'add "name": every network needs one (it names the result cache and the IPAM store)');
-  } else if (typeof name !== 'string') {
-    at.problem(`${shown(name)} is not a string`, 'write the network name as a JSON string');
-  } else if (!isSafeName(name)) {
-    at.problem(`${shown(name)} has characters a network name cannot have`, 'use letters, digits, "_", "." and "-", starting with a letter or digit');
-  }
-}
-
-function checkVersion(conf: Record<string, unknown>, s: Scope): void {
-  const v = conf.cniVersion;
-  const at = s.at('cniVersion');
-  if (v === undefined || v === null || v === '') {
-    at.note('missing: Go Multus then runs the plugin as CNI 0.1.0 (the oldest result format) while multus-ts uses the multus '
-      + 'configuration\'s cniVersion; set it, e.g. "1.0.0", to get the same behaviour everywhere');
-  } else if (typeof v !== 'string') {
-    at.problem(`${shown(v)} is not a string`, `write the version as a JSON string; ${VERSION_FIX}`);
-  } else if (!isSupportedVersion(v)) {
-    at.problem(`${shown(v)} is not a CNI version multus supports`, VERSION_FIX);
-  }
-}
-
+/** What the IPAM plugin would refuse; the runtime's checker has already looked at "ipam" and its "type". */
 function checkIpam(plugin: Record<string, unknown>, s: Scope, network: { name: unknown; cniVersion: unknown }): void {
-  const ipam = plugin.ipam;
+  const ipam = goField(plugin, 'ipam');
   const at = s.at('ipam');
-  if (ipam === undefined || ipam === null) return;
-  if (!isObject(ipam)) {
-    at.problem(`${shown(ipam)} is not an object`, 'write "ipam" as an object, e.g. {"type": "host-local", "ranges": [[{"subnet": "10.1.1.0/24"}]]}, or {} for no addresses');
-    return;
-  }
-  if (Object.keys(ipam).length === 0) return;
-  if (ipam.type === undefined || ipam.type === '') {
+  if (!isObject(ipam) || Object.keys(ipam).length === 0) return;
+  const type = goField(ipam, 'type');
+  if (type === undefined || type === null || type === '') {
     at.at('type').problem('is missing although "ipam" has settings', 'add "type": the IPAM plugin, e.g. "host-local", "static", "dhcp" or "whereabouts"');
     return;
   }
-  try {
-    validatePluginType(ipam.type, 'type');
-  } catch (e) {
-    at.at('type').problem((e as CniError).message.replace(/^type: /, ''), (e as CniError).details || 'name the IPAM plugin binary');
-    return;
-  }
-  if (ipam.type === 'host-local') checkHostLocal(plugin, at, network);
-  if (ipam.type === 'static') checkStatic(ipam, at);
-  if (ipam.type === 'whereabouts') checkWhereabouts(ipam, at);
+  if (type === 'host-local') checkHostLocal(plugin, ipam, at, network);
+  if (type === 'static') checkStatic(ipam, at);
+  if (type === 'whereabouts') checkWhereabouts(ipam, at);
 }
 
 /**
@@ -145,9 +109,8 @@ function checkWhereaboutsRange(r: Record<string, unknown>, s: Scope): void {
 }
 
 /** host-local's own parser, on the configuration the plugin would receive; it stops at the first problem. */
-function checkHostLocal(plugin: Record<string, unknown>, s: Scope, network: { name: unknown; cniVersion: unknown }): void {
-  const ipam = plugin.ipam as Record<string, unknown>;
-  const ranges = ipam.ranges;
+function checkHostLocal(plugin: Record<string, unknown>, ipam: Record<string, unknown>, s: Scope, network: { name: unknown; cniVersion: unknown }): void {
+  const ranges = goField(ipam, 'ranges');
   if (Array.isArray(ranges) && ranges.some(isObject)) {
     s.at('ranges').problem('is a list of ranges, but host-local wants a list of range sets (one per address family)',
       `add the inner brackets: "ranges": [${JSON.stringify(ranges.filter(isObject))}]`);
@@ -194,67 +157,52 @@ function checkStatic(ipam: Record<string, unknown>, s: Scope): void {
   });
 }
 
-function checkObjectOf(plugin: Record<string, unknown>, key: string, s: Scope, valueType: 'boolean' | 'object', example: string): void {
-  const v = plugin[key];
-  if (v === undefined || v === null) return;
-  if (!isObject(v)) {
-    s.at(key).problem(`${shown(v)} is not an object`, `write "${key}" as an object, e.g. ${example}`);
-    return;
-  }
-  if (valueType === 'boolean') {
-    for (const [k, b] of Object.entries(v)) {
-      if (typeof b !== 'boolean') s.at(key).at(k).problem(`${shown(b)} is not true or false`, `write ${JSON.stringify(k)}: true`);
-    }
-  }
+function checkObjectOf(plugin: Record<string, unknown>, key: string, s: Scope, example: string): void {
+  const v = goField(plugin, key);
+  if (v !== undefined && v !== null && !isObject(v)) s.at(key).problem(`${shown(v)} is not an object`, `write "${key}" as an object, e.g. ${example}`);
 }
 
-/** One plugin: its type, capabilities, args, IPAM and the modes of the plugins known here. */
-function checkPlugin(plugin: Record<string, unknown>, s: Scope, network: { name: unknown; cniVersion: unknown }): void {
-  try {
-    validatePluginType(plugin.type, 'type');
-  } catch (e) {
-    s.at('type').problem((e as CniError).message.replace(/^type: /, ''), (e as CniError).details || 'name the CNI plugin binary, e.g. "macvlan"');
-  }
-  checkObjectOf(plugin, 'capabilities', s, 'boolean', '{"ips": true, "mac": true}');
-  checkObjectOf(plugin, 'args', s, 'object', '{"cni": {"key": "value"}}');
-  if (isObject(plugin.args)) checkObjectOf(plugin.args, 'cni', s.at('args'), 'object', '{"key": "value"}');
-  const modes = typeof plugin.type === 'string' ? MODES[plugin.type] : undefined;
-  const mode = plugin.mode;
+/** One plugin: its args, IPAM and the modes of the plugins known here. */
+function lintPlugin(plugin: Record<string, unknown>, s: Scope, network: { name: unknown; cniVersion: unknown }): void {
+  const args = goField(plugin, 'args');
+  checkObjectOf(plugin, 'args', s, '{"cni": {"key": "value"}}');
+  if (isObject(args)) checkObjectOf(args, 'cni', s.at('args'), '{"key": "value"}');
+  const type = goField(plugin, 'type');
+  const modes = typeof type === 'string' ? MODES[type] : undefined;
+  const mode = goField(plugin, 'mode');
   if (modes && mode !== undefined && mode !== '' && !modes.includes(mode as string)) {
-    s.at('mode').problem(`${shown(mode)} is not one of ${plugin.type as string}'s modes`, `use ${modes.map((m) => `"${m}"`).join(', ')}`);
+    s.at('mode').problem(`${shown(mode)} is not one of ${type as string}'s modes`, `use ${modes.map((m) => `"${m}"`).join(', ')}`);
   }
   checkIpam(plugin, s, network);
 }
 
-/** A single configuration or a conflist, checked as far as it can be without the node. */
+/**
+ * What the runtime's checker does not see in a configuration: what its plugins would refuse, and notes (a missing
+ * name or cniVersion that multus fills in). Runs on anything; only objects have something to say.
+ */
+export function lintCniConfig(raw: unknown, s: Scope, ctx: ConfigContext): void {
+  if (!isObject(raw)) return;
+  const name = goField(raw, 'name');
+  if ((name === undefined || name === null || name === '') && ctx.nadName !== undefined) {
+    s.at('name').note(`missing: multus names the network after the NetworkAttachmentDefinition, "${ctx.nadName}"`);
+  }
+  const version = goField(raw, 'cniVersion');
+  if (version === undefined || version === null || version === '') {
+    s.at('cniVersion').note('missing: Go Multus then runs the plugin as CNI 0.1.0 (the oldest result format) while multus-ts uses the multus '
+      + 'configuration\'s cniVersion; set it, e.g. "1.0.0", to get the same behaviour everywhere');
+  }
+  const network = { name: name || ctx.nadName || 'network', cniVersion: version };
+  const plugins = goField(raw, 'plugins');
+  if (plugins === undefined) lintPlugin(raw, s, network);
+  else if (Array.isArray(plugins)) plugins.forEach((p, i) => isObject(p) && lintPlugin(p, s.at('plugins').at(i), network));
+}
+
+/** A plain configuration or conflist on its own: what multus refuses (its own checker), then what the plugins would. */
 export function checkCniConfig(raw: unknown, s: Scope, ctx: ConfigContext): void {
-  if (!isObject(raw)) {
-    s.problem(`${shown(raw)} is not a JSON object`, 'write one CNI configuration {"type": ...} or a conflist {"plugins": [...]}');
-    return;
-  }
-  checkName(raw, s, ctx);
-  checkVersion(raw, s);
-  const network = { name: raw.name || ctx.nadName || 'network', cniVersion: raw.cniVersion };
-  const hasType = raw.type !== undefined && raw.type !== '';
-  if (hasType && raw.plugins !== undefined) {
-    s.problem('has both "type" and "plugins"', 'keep "type" for a single plugin configuration, or "plugins" for a conflist, not both');
-    return;
-  }
-  if (raw.plugins !== undefined) {
-    const plugins = raw.plugins;
-    if (!Array.isArray(plugins) || plugins.length === 0) {
-      s.at('plugins').problem(`${shown(plugins)} is not a non-empty list`, 'list the plugins of the chain, e.g. [{"type": "macvlan", ...}, {"type": "tuning"}]');
-      return;
-    }
-    plugins.forEach((p, i) => {
-      if (isObject(p)) checkPlugin(p, s.at('plugins').at(i), network);
-      else s.at('plugins').at(i).problem(`${shown(p)} is not an object`, 'write each plugin as an object with a "type"');
-    });
-    return;
-  }
-  if (!hasType) {
-    s.problem('has neither "type" nor "plugins"', 'add "type": the plugin to run (e.g. "macvlan"), or "plugins": [...] for a conflist');
-    return;
-  }
-  checkPlugin(raw, s, network);
+  const problems = new Problems();
+  // A missing name is the NAD's, a missing cniVersion multus's own: both only noted.
+  const named = isObject(raw) && ctx.nadName !== undefined && !goField(raw, 'name') ? { ...raw, name: ctx.nadName } : raw;
+  checkNetworkConfig(named, 'configuration', CURRENT_VERSION, problems);
+  s.addAll(problems);
+  lintCniConfig(raw, s, ctx);
 }

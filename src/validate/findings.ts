@@ -1,9 +1,13 @@
-import { formatProblem, type SelectionProblem } from '../k8s/network-selection';
+import { formatProblem, isJsonObject, type Problem, type Problems } from '../cni/config-reader';
+import type { CniError } from '../cni/errors';
 
-export { shown } from '../k8s/network-selection';
+export { shown } from '../cni/config-reader';
 
 /** A problem makes the input unusable (or not what its author meant); a note is worth knowing but changes nothing. */
-export type Finding = { kind: 'problem'; problem: SelectionProblem } | { kind: 'note'; where: string; note: string };
+export type Finding =
+  /** `error`: the CNI error the runtime fails with for this problem, when it is one the runtime refuses. */
+  | { kind: 'problem'; problem: Problem; error?: CniError }
+  | { kind: 'note'; where: string; note: string };
 
 /** What `multus validate` found, in the order it found it. */
 export class Findings {
@@ -13,8 +17,8 @@ export class Findings {
     return this.items.filter((i) => i.kind === 'problem').length;
   }
 
-  add(problem: SelectionProblem): void {
-    this.items.push({ kind: 'problem', problem });
+  add(problem: Problem, error?: CniError): void {
+    this.items.push(error ? { kind: 'problem', problem, error } : { kind: 'problem', problem });
   }
 
   note(where: string, note: string): void {
@@ -47,8 +51,19 @@ export class Scope {
     return new Scope(this.findings, this.label, `${this.path}${step}`);
   }
 
-  problem(problem: string, fix: string): void {
-    this.findings.add({ where: this.where, problem, fix });
+  /** The scope of a field path (`plugins[0].type`, '' for this one) below this one. */
+  under(path: string): Scope {
+    if (path === '') return this;
+    return new Scope(this.findings, this.label, this.path === '' || path.startsWith('[') ? `${this.path}${path}` : `${this.path}.${path}`);
+  }
+
+  /** Every problem a checker collected, each at its field below this scope. */
+  addAll(problems: Problems): void {
+    for (const p of problems.list) this.under(p.where).problem(p.problem, p.fix, p.error);
+  }
+
+  problem(problem: string, fix: string, error?: CniError): void {
+    this.findings.add({ where: this.where, problem, fix }, error);
   }
 
   note(note: string): void {
@@ -56,6 +71,4 @@ export class Scope {
   }
 }
 
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
+export const isObject = isJsonObject;

@@ -1,10 +1,10 @@
-import { isSafeName } from '../cni/environment';
-import type { CniError } from '../cni/errors';
-import { configVersion, type CniVersion } from '../cni/version';
+import { goField, Problems } from '../cni/config-reader';
+import { checkNetConf } from '../cni/skel';
+import { CURRENT_VERSION } from '../cni/version';
 import { isDns1123Label, LABEL_RULE } from '../k8s/names';
 import { LOG_LEVELS } from '../log/logger';
-import { MULTUS_KEYS, parseMultusConfig } from '../multus/config';
-import { checkCniConfig } from './cni-config';
+import { checkMultusConfig, MULTUS_KEYS } from '../multus/config';
+import { lintCniConfig } from './cni-config';
 import { Findings, isObject, Scope, shown } from './findings';
 import { closestKey } from './suggest';
 import { parseJson } from '../cni/json-text';
@@ -47,27 +47,32 @@ function checkKeys(conf: Record<string, unknown>, s: Scope): void {
 }
 
 function checkValues(conf: Record<string, unknown>, s: Scope): void {
-  const level = conf.logLevel;
+  const f = (key: string): unknown => goField(conf, key);
+  const level = f('logLevel');
   if (typeof level === 'string' && level !== '' && !(LOG_LEVELS as readonly string[]).includes(level.toLowerCase())) {
     s.at('logLevel').problem(`${shown(level)} is not a log level (multus would keep logging at "panic")`,
       `use ${LOG_LEVELS.map((l) => `"${l}"`).join(', ')}`);
   }
-  if (typeof conf.multusNamespace === 'string' && conf.multusNamespace !== '' && !isDns1123Label(conf.multusNamespace)) {
-    s.at('multusNamespace').problem(`${shown(conf.multusNamespace)} is not a valid namespace name`, `a namespace name has ${LABEL_RULE}`);
+  const multusNamespace = f('multusNamespace');
+  if (typeof multusNamespace === 'string' && multusNamespace !== '' && !isDns1123Label(multusNamespace)) {
+    s.at('multusNamespace').problem(`${shown(multusNamespace)} is not a valid namespace name`, `a namespace name has ${LABEL_RULE}`);
   }
-  if (Array.isArray(conf.systemNamespaces)) {
-    conf.systemNamespaces.forEach((ns, i) => {
+  const systemNamespaces = f('systemNamespaces');
+  if (Array.isArray(systemNamespaces)) {
+    systemNamespaces.forEach((ns, i) => {
       if (typeof ns === 'string' && !isDns1123Label(ns)) s.at('systemNamespaces').at(i).problem(`${shown(ns)} is not a valid namespace name`, `a namespace name has ${LABEL_RULE}`);
     });
   }
-  if (typeof conf.globalNamespaces === 'string') {
-    for (const ns of conf.globalNamespaces.split(',').map((n) => n.trim()).filter((n) => n !== '')) {
+  const globalNamespaces = f('globalNamespaces');
+  if (typeof globalNamespaces === 'string') {
+    for (const ns of globalNamespaces.split(',').map((n) => n.trim()).filter((n) => n !== '')) {
       if (!isDns1123Label(ns)) s.at('globalNamespaces').problem(`${shown(ns)} is not a valid namespace name`, `a namespace name has ${LABEL_RULE}; separate names with commas`);
     }
-    if (conf.namespaceIsolation !== true) s.at('globalNamespaces').note('only matters with "namespaceIsolation": true');
+    if (f('namespaceIsolation') !== true) s.at('globalNamespaces').note('only matters with "namespaceIsolation": true');
   }
-  const hasDelegates = Array.isArray(conf.delegates) && conf.delegates.length > 0;
-  if (typeof conf.clusterNetwork === 'string' && conf.clusterNetwork !== '' && hasDelegates) {
+  const delegates = f('delegates');
+  const clusterNetwork = f('clusterNetwork');
+  if (typeof clusterNetwork === 'string' && clusterNetwork !== '' && Array.isArray(delegates) && delegates.length > 0) {
     s.at('delegates').note('is ignored because "clusterNetwork" is set');
   }
 }
@@ -102,39 +107,23 @@ export function checkMultusConf(text: string, label: string, findings: Findings)
   const entry = multusEntry(raw, top);
   if (!entry) return;
   const { conf, s } = entry;
-  if (typeof conf.name !== 'string' || !isSafeName(conf.name)) {
-    top.at('name').problem(conf.name === undefined ? 'is missing' : `${shown(conf.name)} is not a valid network name`,
-      'set "name", e.g. "multus-cni-network" (letters, digits, "_", "." and "-")');
+  // What every plugin requires of its stdin; name and cniVersion are the list's in a conflist.
+  const netConf = new Problems();
+  const version = checkNetConf(conf, netConf);
+  for (const p of netConf.list) (p.where === 'name' || p.where === 'cniVersion' ? top : s).under(p.where).problem(p.problem, p.fix, p.error);
+  const declared = goField(conf, 'cniVersion');
+  if (declared === undefined || declared === null || declared === '') {
+    top.at('cniVersion').note('is missing, which means 0.1.0 (the oldest result format); set it to the primary network\'s cniVersion');
   }
-  let version: CniVersion | undefined;
-  try {
-    version = configVersion(conf);
-    if (conf.cniVersion === undefined || conf.cniVersion === '') {
-      top.at('cniVersion').note('is missing, which means 0.1.0 (the oldest result format); set it to the primary network\'s cniVersion');
-    }
-  } catch (e) {
-    const err = e as CniError;
-    top.at('cniVersion').problem(`${shown(conf.cniVersion)}: ${err.message}`, err.details || 'use a supported CNI version');
-  }
-  if (conf.type === 'multus-shim') s.at('type').note('"multus-shim" is the thick plugin: the daemon\'s configuration overrides these keys');
-  else if (conf.type !== 'multus') s.at('type').problem(`${shown(conf.type)} is not "multus"`, 'set "type": "multus" so the runtime runs multus');
+  const type = goField(conf, 'type');
+  if (type === 'multus-shim') s.at('type').note('"multus-shim" is the thick plugin: the daemon\'s configuration overrides these keys');
+  else if (type !== 'multus') s.at('type').problem(`${shown(type)} is not "multus"`, 'set "type": "multus" so the runtime runs multus');
   checkKeys(conf, s);
   checkValues(conf, s);
-
-  const before = findings.problemCount;
-  if (Array.isArray(conf.delegates)) conf.delegates.forEach((d, i) => checkCniConfig(d, s.at('delegates').at(i), {}));
-  const delegatesBad = findings.problemCount > before;
-  if (!version) return;
-  // The delegates' problems are all reported above; a stand-in lets parseMultusConfig go on to the other keys.
-  const checked = delegatesBad ? { ...conf, delegates: [{ name: 'stand-in', type: 'stand-in' }] } : conf;
-  try {
-    parseMultusConfig(checked, version);
-  } catch (e) {
-    const err = e as CniError;
-    const msg = err.message.replace(/^multus configuration: /, '');
-    // parseMultusConfig says `"key" must be <what>, got <value>`: put it at the key and make the first half the fix.
-    const typed = /^"([^"]+)" must be (.+), got (.*)$/.exec(msg);
-    if (typed) s.at(typed[1]!).problem(`${typed[3]} is not ${typed[2]}`, `make "${typed[1]}" ${typed[2]}`);
-    else s.problem(msg, err.details || 'correct the value as the message says');
-  }
+  const delegates = goField(conf, 'delegates');
+  if (Array.isArray(delegates)) delegates.forEach((d, i) => lintCniConfig(d, s.at('delegates').at(i), {}));
+  // The runtime's own checker, every problem it finds (with an unusable version, as if it were the newest).
+  const problems = new Problems();
+  checkMultusConfig(conf, version ?? CURRENT_VERSION, problems);
+  s.addAll(problems);
 }

@@ -1,8 +1,8 @@
-import type { CniError } from '../cni/errors';
+import { Problems } from '../cni/config-reader';
 import { CURRENT_VERSION } from '../cni/version';
-import { nadNetwork, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
+import { checkNadNetwork, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '../k8s/names';
-import { checkCniConfig } from './cni-config';
+import { checkCniConfig, lintCniConfig } from './cni-config';
 import { Findings, isObject, Scope, shown } from './findings';
 import { parseJson } from '../cni/json-text';
 
@@ -16,24 +16,20 @@ function documentLabel(doc: Record<string, unknown>, fallback: string): string {
   return `${KIND} ${typeof meta.namespace === 'string' && meta.namespace !== '' ? `${meta.namespace}/` : ''}${name}`;
 }
 
-/** metadata: the name the pods' annotations use, the namespace, the resourceName annotation. Returns a valid name. */
-function checkMetadata(doc: Record<string, unknown>, s: Scope): string | undefined {
+/** metadata: the name the pods' annotations use, the namespace, the resourceName annotation. */
+function checkMetadata(doc: Record<string, unknown>, s: Scope): void {
   const meta = doc.metadata;
   if (!isObject(meta)) {
     s.at('metadata').problem('is missing', 'add metadata with at least a name: metadata: {name: macvlan-conf}');
-    return undefined;
+    return;
   }
   const ms = s.at('metadata');
-  let name: string | undefined;
   if (typeof meta.name !== 'string' || meta.name === '') {
     ms.at('name').problem(meta.name === undefined ? 'is missing' : `${shown(meta.name)} is not a name`, 'name the NetworkAttachmentDefinition; pods refer to it by this name');
   } else if (!isDns1123Subdomain(meta.name)) {
     ms.at('name').problem(`${shown(meta.name)} is not a valid object name`, `a NetworkAttachmentDefinition name has ${SUBDOMAIN_RULE}`);
-  } else {
-    name = meta.name;
-    if (name.includes('.')) {
-      ms.at('name').note('contains "."; Go Multus refuses such names in the text form of the networks annotation, so pods on Multus nodes must use the JSON form');
-    }
+  } else if (meta.name.includes('.')) {
+    ms.at('name').note('contains "."; Go Multus refuses such names in the text form of the networks annotation, so pods on Multus nodes must use the JSON form');
   }
   if (meta.namespace !== undefined && (typeof meta.namespace !== 'string' || !isDns1123Label(meta.namespace))) {
     ms.at('namespace').problem(`${shown(meta.namespace)} is not a valid namespace name`, `a namespace name has ${LABEL_RULE}`);
@@ -50,41 +46,42 @@ function checkMetadata(doc: Record<string, unknown>, s: Scope): string | undefin
       if (resourceName === '') ms.at('annotations').at(RESOURCE_NAME_ANNOTATION).problem('is empty', 'name the device plugin resource, e.g. intel.com/sriov_netdevice, or remove the annotation');
     }
   }
-  return name;
 }
 
-/** spec.config, parsed; undefined when empty or unusable. */
-function checkConfig(doc: Record<string, unknown>, s: Scope): string | undefined {
+/** spec.config: what multus refuses (its own checker, as ADD runs it), then what the plugins would. */
+function checkConfig(doc: Record<string, unknown>, s: Scope): void {
   const meta = isObject(doc.metadata) ? doc.metadata : {};
   // Even an invalid name is what multus would put in; its problem is reported at metadata.name.
   const name = typeof meta.name === 'string' && meta.name !== '' ? meta.name : '<metadata.name>';
+  const namespace = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default';
   const spec = doc.spec;
   const cs = s.at('spec').at('config');
   if (spec !== undefined && spec !== null && !isObject(spec)) {
     s.at('spec').problem(`${shown(spec)} is not an object`, 'write spec: {config: \'{...}\'}');
-    return undefined;
+    return;
   }
   const config = isObject(spec) ? spec.config : undefined;
   if (config === undefined || config === null || (typeof config === 'string' && config.trim() === '')) {
     cs.note(`is empty: multus uses the CNI configuration named "${name}" from confDir (/etc/cni/multus/net.d by default) on each node`);
-    return undefined;
+    return;
   }
   if (typeof config !== 'string') {
     cs.problem(`${isObject(config) ? 'is a YAML/JSON object' : `${shown(config)} is not a string`}, but it must be a string holding the JSON configuration`,
       'write "config: |" followed by the JSON on the next lines (indented), or config: \'{...}\' on one line');
     // What it holds is still worth checking: the author will paste it back as a string.
     checkCniConfig(config, cs, { nadName: name });
-    return undefined;
+    return;
   }
+  const problems = new Problems();
+  checkNadNetwork({ namespace, name, annotations: {}, config }, { name, namespace }, { confDir: '', cniVersion: CURRENT_VERSION }, problems);
+  cs.addAll(problems);
   let parsed: unknown;
   try {
     parsed = parseJson(config);
-  } catch (e) {
-    cs.problem(`is not valid JSON: ${(e as Error).message}`, 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)');
-    return undefined;
+  } catch {
+    return; // the checker said where it breaks
   }
-  checkCniConfig(parsed, cs, { nadName: name });
-  return config;
+  lintCniConfig(parsed, cs, { nadName: name });
 }
 
 /** One NetworkAttachmentDefinition object (from YAML or JSON), every problem reported. */
@@ -94,18 +91,8 @@ export function checkNad(doc: unknown, fallbackLabel: string, findings: Findings
     return;
   }
   const s = new Scope(findings, documentLabel(doc, fallbackLabel));
-  const before = findings.problemCount;
   if (doc.apiVersion !== API_VERSION) s.at('apiVersion').problem(`${shown(doc.apiVersion)} is not ${API_VERSION}`, `set apiVersion: ${API_VERSION}`);
   if (doc.kind !== KIND) s.at('kind').problem(`${shown(doc.kind)} is not ${KIND}`, `set kind: ${KIND}`);
-  const name = checkMetadata(doc, s);
-  const config = checkConfig(doc, s);
-  if (findings.problemCount > before || config === undefined || name === undefined) return;
-  // The same code ADD runs, so nothing the checks above missed can fail on a node.
-  const namespace = isObject(doc.metadata) && typeof doc.metadata.namespace === 'string' ? doc.metadata.namespace : 'default';
-  try {
-    nadNetwork({ namespace, name, annotations: {}, config }, { name, namespace }, { confDir: '', cniVersion: CURRENT_VERSION });
-  } catch (e) {
-    const err = e as CniError;
-    s.problem(err.message.replace(/^NetworkAttachmentDefinition [^:]*: /, ''), err.details || 'correct spec.config as the message says');
-  }
+  checkMetadata(doc, s);
+  checkConfig(doc, s);
 }

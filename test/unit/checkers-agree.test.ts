@@ -1,0 +1,144 @@
+import { describe, it, expect } from 'vitest';
+import { loadBuiltinPlugin } from '../../src/builtins';
+import { runPlugin } from '../../src/cni/skel';
+import { spawnRunner } from '../../src/delegation/exec-plugin';
+import { parseNetworkConfig } from '../../src/delegation/network-config';
+import { nadNetwork } from '../../src/k8s/nad';
+import { CniError } from '../../src/cni/errors';
+import { validateText, type ValidateKind } from '../../src/validate/validate';
+import { caught } from '../helpers/caught';
+
+/*
+ * One checker per configuration kind, used by the runtime (which fails with the first problem) and by
+ * `multus validate` (which prints them all). These tests fail when the two disagree: a rule the runtime applies that
+ * validate does not see, or the other way round.
+ */
+
+const PRIMARY = { cniVersion: '1.0.0', name: 'primary', type: 'bridge' };
+
+function multusConf(extra: Record<string, unknown>): Record<string, unknown> {
+  return { cniVersion: '1.0.0', name: 'multus-cni-network', type: 'multus', delegates: [PRIMARY], ...extra };
+}
+
+/** What multus, run by a container runtime, answers for this 00-multus.conf (only bad ones: nothing runs). */
+async function runtimeAnswer(conf: unknown): Promise<{ code: number; msg: string }> {
+  const env = {
+    CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'checkers-agree', CNI_NETNS: '/var/run/netns/checkers-agree-none', CNI_IFNAME: 'eth0',
+    CNI_PATH: '/nonexistent-checkers-agree', CNI_ARGS: '',
+  };
+  const out = await runPlugin(await loadBuiltinPlugin('multus'), env, () => Buffer.from(JSON.stringify(conf)), { runner: spawnRunner });
+  expect(out.exitCode).toBe(1);
+  return JSON.parse(out.stdout) as { code: number; msg: string };
+}
+
+/** The problems validate finds that the runtime refuses too, each with the runtime's error, and all its lines. */
+async function validated(text: string, kind: ValidateKind): Promise<{ errors: CniError[]; lines: string[] }> {
+  const findings = await validateText(text, kind, 'input');
+  const errors = findings.items.flatMap((i) => (i.kind === 'problem' && i.error ? [i.error] : []));
+  return { errors, lines: findings.lines() };
+}
+
+describe('multus configuration: runtime and validate agree', () => {
+  const BAD: Array<[string, Record<string, unknown>]> = [
+    ['a name that is not a string', multusConf({ name: 5 })],
+    ['an unsupported cniVersion', multusConf({ cniVersion: '0.9.0' })],
+    ['a type that is not a string', multusConf({ type: ['multus'] })],
+    ['a confDir that is not a string', multusConf({ confDir: 5 })],
+    ['a negative timeout', multusConf({ delegateTimeoutSeconds: -1 })],
+    ['an unknown built-in', multusConf({ builtinPlugins: ['bridge'] })],
+    ['no delegate and no clusterNetwork', multusConf({ delegates: [] })],
+    ['a delegate without a name', multusConf({ delegates: [{ type: 'bridge' }] })],
+    ['a delegate whose type is a path', multusConf({ delegates: [{ name: 'a', type: '/bin/sh' }] })],
+    ['a delegate with a non-boolean capability', multusConf({ delegates: [{ name: 'a', type: 'bridge', capabilities: { ips: 'yes' } }] })],
+    ['a delegate whose ipam is a string', multusConf({ delegates: [{ name: 'a', type: 'bridge', ipam: 'host-local' }] })],
+    ['a conflist delegate with an empty plugins list', multusConf({ delegates: [{ name: 'a', plugins: [] }] })],
+    ['an unreadable prevResult', multusConf({ prevResult: { ips: 'x' } })],
+    ['several problems at once', multusConf({ confDir: 5, binDir: [], logOptions: { maxAge: -1 }, delegates: [{ type: '../x' }, { name: 'b c', type: 'bridge' }] })],
+  ];
+
+  it.each(BAD)('%s: the runtime fails with the first problem validate prints', async (_name, conf) => {
+    const answer = await runtimeAnswer(conf);
+    const { errors, lines } = await validated(JSON.stringify(conf), 'multus-conf');
+    expect(errors.length).toBeGreaterThan(0);
+    expect(answer.code).toBe(errors[0]!.code);
+    // prepareCall puts the runtime's context in front; the rest is the checker's message.
+    expect(answer.msg.replace(/^Multus: error loading netconf: /, '')).toBe(errors[0]!.message);
+    expect(lines.at(-1)).not.toBe('ok');
+  });
+
+  it('prints every problem of one file, each naming its field', async () => {
+    const conf = multusConf({
+      confDir: 5, binDir: [], logOptions: { maxAge: -1 }, readinessTimeoutSeconds: 0,
+      delegates: [{ type: '../x' }, { name: 'b c', type: 'bridge', capabilities: { mac: 1 } }],
+    });
+    const { errors, lines } = await validated(JSON.stringify(conf), 'multus-conf');
+    expect(errors).toHaveLength(8);
+    expect(lines.filter((l) => !l.includes(': note: ')).map((l) => l.split(' — ')[0])).toEqual([
+      'input: confDir: 5 is not a string',
+      'input: binDir: [] is not a string',
+      'input: delegates[0].name: is missing',
+      'input: delegates[0].type: "type": "../x" is not a plain plugin name',
+      'input: delegates[1].name: "b c" has characters a network name cannot have',
+      'input: delegates[1].capabilities.mac: 1 is not true or false',
+      'input: logOptions.maxAge: -1 is not a number of 0 or more',
+      'input: readinessTimeoutSeconds: 0 is not a positive number',
+    ]);
+  });
+
+  it('a good configuration: validate finds nothing the runtime would refuse', async () => {
+    const { errors, lines } = await validated(JSON.stringify(multusConf({ binDir: '/opt/cni/bin' })), 'multus-conf');
+    expect(errors).toEqual([]);
+    expect(lines).toEqual(['ok']);
+  });
+});
+
+describe('delegate configuration (--kind cni): runtime and validate agree', () => {
+  const BAD: Array<[string, unknown]> = [
+    ['not an object', [1]],
+    ['no name', { cniVersion: '1.0.0', type: 'bridge' }],
+    ['a bad version', { cniVersion: '2.0.0', name: 'a', type: 'bridge' }],
+    ['no type', { cniVersion: '1.0.0', name: 'a' }],
+    ['an ipam.type with a path', { cniVersion: '1.0.0', name: 'a', type: 'bridge', ipam: { type: '/bin/sh' } }],
+    ['a conflist plugin that is not an object', { cniVersion: '1.0.0', name: 'a', plugins: [{ type: 'bridge' }, 'tuning'] }],
+    ['a bad disableCheck', { cniVersion: '1.0.0', name: 'a', disableCheck: 'yes', plugins: [{ type: 'bridge' }] }],
+  ];
+
+  it.each(BAD)('%s: the runtime refuses it with validate\'s first problem', async (_name, conf) => {
+    const err = caught(() => parseNetworkConfig(conf, 'configuration', '1.0.0'));
+    const { errors } = await validated(JSON.stringify(conf), 'cni');
+    expect(errors.length).toBeGreaterThan(0);
+    expect({ code: err.code, msg: err.message }).toEqual({ code: errors[0]!.code, msg: errors[0]!.message });
+  });
+});
+
+describe('NetworkAttachmentDefinition: runtime and validate agree', () => {
+  function nadYaml(config: string): string {
+    return `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: agree\n  namespace: ns1\nspec:\n  config: '${config}'\n`;
+  }
+  const BAD: Array<[string, string]> = [
+    ['broken JSON', '{"type": "macvlan",}'],
+    ['a list', '[1]'],
+    ['both type and plugins', '{"cniVersion": "1.0.0", "type": "macvlan", "plugins": [{"type": "bridge"}]}'],
+    ['a type with a path', '{"cniVersion": "1.0.0", "type": "../../bin/sh"}'],
+    ['several problems', '{"cniVersion": "7", "plugins": [{"type": "a/b"}, {"ipam": {"type": 5}}]}'],
+  ];
+
+  it.each(BAD)('%s: the runtime refuses it with validate\'s first problem', async (_name, config) => {
+    const err = caught(() => nadNetwork({ namespace: 'ns1', name: 'agree', annotations: {}, config }, { name: 'agree', namespace: 'ns1' },
+      { confDir: '', cniVersion: '1.1.0' }));
+    const { errors } = await validated(nadYaml(config), 'nad');
+    expect(errors.length).toBeGreaterThan(0);
+    expect({ code: err.code, msg: err.message }).toEqual({ code: errors[0]!.code, msg: errors[0]!.message });
+  });
+
+  it('prints every problem of spec.config, each naming its field', async () => {
+    const { lines } = await validated(nadYaml(BAD[4]![1]), 'nad');
+    expect(lines.map((l) => l.split(' — ')[0])).toEqual([
+      'NetworkAttachmentDefinition ns1/agree: spec.config.cniVersion: "7" is not a CNI version multus supports',
+      'NetworkAttachmentDefinition ns1/agree: spec.config.plugins[0].type: "type": "a/b" is not a plain plugin name',
+      'NetworkAttachmentDefinition ns1/agree: spec.config.plugins[1].type: is missing',
+      'NetworkAttachmentDefinition ns1/agree: spec.config.plugins[1].ipam.type: "ipam.type" must be a string naming a CNI plugin, got 5',
+      'NetworkAttachmentDefinition ns1/agree: spec.config.name: note: missing: multus names the network after the NetworkAttachmentDefinition, "agree"',
+    ]);
+  });
+});
