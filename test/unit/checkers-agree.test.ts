@@ -1,6 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { loadBuiltinPlugin } from '../../src/builtins';
-import { runPlugin } from '../../src/cni/skel';
+import { loadBuiltinPlugin, runPlugin } from '../../src/builtins';
 import { spawnRunner } from '../../src/delegation/exec-plugin';
 import { parseNetworkConfig } from '../../src/delegation/network-config';
 import { nadNetwork } from '../../src/k8s/nad';
