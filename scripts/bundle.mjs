@@ -4,9 +4,8 @@
 // about a hundred files (the CommonJS loader's path and package.json look-ups); a bundle costs one read. Each
 // bundle is whole on its own, and one process loads main.js and at most one of the other two, so no module exists
 // twice in a process. Inside a bundle, dynamic import() stays lazy (esbuild wraps such modules in init functions
-// run on first use). Kept outside, loaded from node_modules only when used: `netlink` (its loader finds its
-// prebuilt addon relative to its own files), `yaml` and `commander` (YAML kubeconfigs, validate, the command line),
-// and native addons (*.node). The bundles sit two directories below the project root, as dist/<dir>/*.js do: code
+// run on first use). Kept outside, loaded from node_modules only when used: `yaml` and `commander` (YAML
+// kubeconfigs, validate, the command line), and native addons (*.node). The bundles sit two directories below the project root, as dist/<dir>/*.js do: code
 // that finds the project's files relative to its own (build/Release/netns.node, dist/build-info.json, the
 // installer's application root) works in both.
 import { build } from 'esbuild';
@@ -26,7 +25,7 @@ await build({
   // import() becomes require(): a dynamic import() of a CommonJS file goes through the ES module loader, which
   // scans the whole file for its export names first (about as long as the rest of the call).
   supported: { 'dynamic-import': false },
-  external: ['netlink', 'yaml', 'commander', '*.node'],
+  external: ['yaml', 'commander', '*.node'],
   logLevel: 'warning',
   plugins: [{
     // main.ts's lazy import of run-human loads its bundle instead of copying it in (builtins it loads by path, with

@@ -2,8 +2,8 @@ import { attr, cString, nestedAttr, parseAttrs, stringAttr, u16Attr, u32Attr } f
 import { IFLA, ifinfomsg } from './messages';
 
 /*
- * IFLA_LINKINFO for the link kinds we create (the netlink package passes it through raw), and the RTM_NEWLINK
- * request that creates such a link directly inside a pod's namespace.
+ * IFLA_LINKINFO for the link kinds we create, and the RTM_NEWLINK request that creates such a link directly
+ * inside a pod's namespace.
  */
 
 const IFLA_INFO_KIND = 1;

@@ -9,9 +9,9 @@ function afOf(family: Family): number {
 }
 
 /*
- * The rtnetlink messages we send and read (linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h), encoded and
- * decoded here rather than by the netlink package's generated rtnetlink structs: loading those takes ~20 ms
- * (its socket layer alone, which we use, ~6 ms), paid by every pod for the handful of fields used below.
+ * The payloads of the rtnetlink messages we send and read (linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h);
+ * the message header and the socket are native/netns.c's. A handful of fields is all a pod needs: a general
+ * netlink library's generated structs would cost every pod far more to load than these few encoders.
  */
 
 export const RTM = {
@@ -27,9 +27,8 @@ export const RTM = {
   GETROUTE: 26,
 } as const;
 
-// NLM_F_REQUEST and NLM_F_ACK are added to every request by the netlink package.
+// NLM_F_REQUEST and NLM_F_ACK are added to every request by the native helper.
 export const NLM_F = { EXCL: 0x200, CREATE: 0x400, DUMP: 0x300 } as const;
-export const NLMSG_ERROR = 2;
 
 export const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, LINKINFO: 18, GROUP: 27, NET_NS_FD: 28 } as const;
 const IFF_UP = 0x1;

@@ -4,6 +4,14 @@ import { CniError, ErrorCode } from '../cni/errors';
 interface NativeHelper {
   /** Runs `fn` with this thread inside the network namespace at `path`; always back home when it returns. */
   withNetns<T>(path: string, fn: () => T): T;
+  /** An rtnetlink socket (its fd) created in the namespace at `path`, or in this thread's own one. */
+  rtnlOpen(path?: string): number;
+  /**
+   * Sends one rtnetlink request (NLM_F_REQUEST | NLM_F_ACK added to `flags`) and returns its replies' payloads,
+   * every part of a dump. Throws an Error with `errno`: the kernel's refusal, or with `syscall` when the socket
+   * itself failed.
+   */
+  rtnlRequest(fd: number, type: number, flags: number, payload: Buffer): Buffer[];
   /** flock(2); false when LOCK_NB was given and another process holds the lock. */
   flock(fd: number, operation: number): boolean;
 }

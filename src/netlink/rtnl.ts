@@ -1,74 +1,59 @@
-import type { NetlinkSocket } from 'netlink/dist/netlink';
+import { closeSync } from 'node:fs';
 import { nativeHelper } from './native';
 import { ENODEV, errnoText, LinkNotFoundError, NetlinkError } from './errors';
 import { newLinkRequest, type NewLink } from './link-info';
 import {
-  address, decodeAddress, deleteGroup, decodeLink, decodeRoute, dumpAddresses, dumpRoutes, getLinkByName, ifinfomsg, NLM_F, NLMSG_ERROR,
+  address, decodeAddress, deleteGroup, decodeLink, decodeRoute, dumpAddresses, dumpRoutes, getLinkByName, ifinfomsg, NLM_F,
   route, RTM, setLink, type AddressState, type LinkChange, type LinkState, type RouteSpec, type RouteState,
 } from './messages';
 import { formatMac, type Family } from '../cni/ip';
 
-const NETLINK_ROUTE = 0;
-
 /**
  * An rtnetlink socket bound to one network namespace: the namespace it was opened in, for as long as it lives.
- * Failures are NetlinkErrors that name the operation and the interface. The socket only holds the event loop
- * while a request is pending; close() it when done.
+ * Failures are NetlinkErrors that name the operation and the interface. close() it when done.
+ *
+ * Requests are synchronous (native/netns.c): the kernel answers an rtnetlink request while it is sent, so a
+ * request never waits on anything but the kernel's own work, and a socket holds no event-loop handle. The methods
+ * stay async so that callers do not depend on that.
  */
 export class Rtnl {
-  // A failing socket (say, ENOBUFS on receive) answers no pending request: fail them rather than wait forever.
-  private readonly broken: Promise<never>;
-  private failed = false;
-
   /*
    * The socket of this process's own namespace is one for the whole process: every attachment asks it about its
-   * master, and opening a socket costs more than those requests. It holds the event loop only while a request is
-   * pending, so it never keeps the process alive; a failed one is replaced.
+   * master, and opening a socket costs more than those requests. One whose socket failed (a reply dropped) is
+   * replaced, since a late part of that reply could still arrive.
    */
   private static own: Rtnl | undefined;
+  private failed = false;
 
-  private constructor(private readonly sock: NetlinkSocket, private readonly shared = false) {
-    this.broken = new Promise((_, reject) => sock.on('error', (e) => {
-      this.failed = true;
-      reject(e);
-    }));
-    this.broken.catch(() => undefined);
-  }
+  private constructor(private readonly fd: number, private readonly shared = false) {}
 
   /** A socket in the namespace at `netns`, or in this process's own namespace when it is undefined. */
   static open(netns?: string): Rtnl {
-    // The netlink package is loaded on first use: most invocations (VERSION, multus itself) never need it.
-    const { createNetlink } = require('netlink/dist/netlink') as typeof import('netlink/dist/netlink');
-    const create = () => createNetlink(NETLINK_ROUTE);
-    if (netns !== undefined) return new Rtnl(nativeHelper().withNetns(netns, create));
-    if (!Rtnl.own || Rtnl.own.failed) Rtnl.own = new Rtnl(create(), true);
+    if (netns !== undefined) return new Rtnl(nativeHelper().rtnlOpen(netns));
+    if (Rtnl.own?.failed) {
+      closeSync(Rtnl.own.fd);
+      Rtnl.own = undefined;
+    }
+    Rtnl.own ??= new Rtnl(nativeHelper().rtnlOpen(), true);
     return Rtnl.own;
   }
 
   /** Closes a pod namespace's socket; the process's own stays open for the next caller. */
   close(): void {
-    if (!this.shared) this.sock.close();
+    if (!this.shared) closeSync(this.fd);
   }
 
   /** Sends one request and returns the payloads of the replies (none for a plain acknowledgement). */
   private async request(type: number, payload: Buffer, flags: number, operation: string): Promise<Buffer[]> {
-    let msgs;
     try {
-      [msgs] = await Promise.race([this.sock.request(type, payload, { flags, checkError: false }), this.broken]);
+      return nativeHelper().rtnlRequest(this.fd, type, flags, payload);
     } catch (e) {
-      const errno = (e as { errno?: number }).errno ?? 0;
-      throw new NetlinkError(errno, errno ? errnoText(errno) : (e as Error).message, operation);
+      const err = e as { errno?: number; syscall?: string; message: string };
+      // A failed send or receive (not the kernel's refusal) may leave this socket out of step with its replies.
+      if (err.syscall !== undefined) this.failed = true;
+      const errno = err.errno ?? 0;
+      throw new NetlinkError(errno, errno ? errnoText(errno) : err.message, operation);
     }
-    const out: Buffer[] = [];
-    for (const m of msgs) {
-      if (m.type !== NLMSG_ERROR) {
-        out.push(m.data);
-        continue;
-      }
-      const errno = -m.data.readInt32LE(0);
-      if (errno !== 0) throw new NetlinkError(errno, errnoText(errno), operation);
-    }
-    return out;
   }
 
   async findLink(name: string): Promise<LinkState | undefined> {

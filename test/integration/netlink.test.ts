@@ -92,6 +92,17 @@ describe.skipIf(!canUseNamespaces)('the netlink layer, in real namespaces', () =
     });
   });
 
+  it('reads a dump that spans many reads whole, and the socket answers the next request after it', async () => {
+    // 600 addresses are about 45 kB of replies: the kernel sends a dump in parts of at most 32 kB, each read apart.
+    const ips = Array.from({ length: 600 }, (_, i) => `10.77.${i >> 8}.${i & 255}`);
+    execFileSync('ip', ['-n', node.nodeNs, '-batch', '-'], { input: ips.map((ip) => `addr add ${ip}/32 dev uplink1\n`).join('') });
+    await withRtnl(nodeNs, async (nl) => {
+      const uplink1 = await nl.linkByName('uplink1');
+      expect((await nl.addresses(uplink1.index, 4)).map((a) => a.ip)).toEqual(ips);
+      expect((await nl.linkByIndex(uplink1.index)).name).toBe('uplink1');
+    });
+  });
+
   it('adds a default route via a gateway on an interface, lists it, and deletes the default routes of that interface', async () => {
     await macvlanInPod('net1');
     await withRtnl(node.podNetnsPath, async (nl) => {
