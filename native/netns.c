@@ -162,7 +162,7 @@ static napi_value rtnl_request(napi_env env, napi_callback_info info) {
   }
   // Replies are matched by sequence number; one counter for the process keeps them distinct on every socket.
   static uint32_t last_seq;
-  uint32_t seq = ++last_seq;
+  uint32_t seq = __atomic_add_fetch(&last_seq, 1, __ATOMIC_RELAXED);
   int err = send_request(fd, (uint16_t)type, (uint16_t)(flags | NLM_F_REQUEST | NLM_F_ACK), seq, payload, len);
   if (err != 0) return throw_errno_at(env, "rtnetlink send", "sendmsg", err);
 
@@ -192,8 +192,10 @@ static napi_value rtnl_request(napi_env env, napi_callback_info info) {
     }
     // Only the kernel answers; another process may send to our port, but its messages are not replies.
     if (from.nl_pid != 0) continue;
-    size_t left = (size_t)n;
-    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; !done && NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    for (size_t at = 0; !done && at + NLMSG_HDRLEN <= (size_t)n; ) {
+      struct nlmsghdr *h = (struct nlmsghdr *)(buf + at);
+      if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > (size_t)n - at) break;
+      at += NLMSG_ALIGN(h->nlmsg_len);
       // Left from an earlier request that failed half way: not ours.
       if (h->nlmsg_seq != seq) continue;
       size_t data_len = h->nlmsg_len - NLMSG_HDRLEN;
