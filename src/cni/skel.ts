@@ -96,11 +96,15 @@ export function checkNetConf(conf: Record<string, unknown>, problems: Problems):
     : { problem: `${shown(raw)} is not a string`, fix: `write the version as a JSON string, one of ${SUPPORTED_VERSIONS.join(', ')}` });
 }
 
-function sameFile(a: string, b: string): boolean {
+// This process's own namespace, looked at once: entering a pod's namespace (native/netns.c) always comes back to it
+// before returning, so every in-process plugin call of the process compares against the same file.
+let ownNetns: { dev: number; ino: number } | undefined;
+
+function isOwnNetns(path: string): boolean {
   try {
-    const sa = statSync(a);
-    const sb = statSync(b);
-    return sa.dev === sb.dev && sa.ino === sb.ino;
+    ownNetns ??= statSync('/proc/self/ns/net');
+    const s = statSync(path);
+    return s.dev === ownNetns.dev && s.ino === ownNetns.ino;
   } catch {
     return false;
   }
@@ -113,7 +117,7 @@ function sameFile(a: string, b: string): boolean {
 function checkNetnsIsNotOurs(cmd: CmdArgs, env: NodeJS.ProcessEnv): void {
   const override = (env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
   if (override === '1' || override === 'true' || cmd.netns === '') return;
-  if (sameFile(cmd.netns, '/proc/self/ns/net')) {
+  if (isOwnNetns(cmd.netns)) {
     throw new CniError(ErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same");
   }
 }

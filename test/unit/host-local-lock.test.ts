@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCK_FILE, lockStore } from '../../src/plugins/host-local/lock';
+import { LOCK_FILE, lockExistingStore, lockStore } from '../../src/plugins/host-local/lock';
 
 // cni-contracts.md 4.4: flock on <dir>/lock, mode 0750, the only lock (nothing else appears in the store).
 
@@ -30,6 +30,17 @@ describe('host-local store lock', () => {
     unlock();
     expect(othersCanFlock()).toBe(true);
     expect(readdirSync(dir)).toEqual([LOCK_FILE]);
+  });
+
+  it('locks a store that may not exist only when it does, creating nothing when it does not', async () => {
+    expect(await lockExistingStore(join(dir, 'never-allocated'))).toBeUndefined();
+    expect(readdirSync(dir)).toEqual([]);
+    const unlock = await lockExistingStore(dir);
+    expect(unlock).toBeTypeOf('function');
+    expect(readdirSync(dir)).toEqual([LOCK_FILE]);
+    expect(othersCanFlock()).toBe(false);
+    unlock!();
+    expect(othersCanFlock()).toBe(true);
   });
 
   it('serialises holders in one process', async () => {

@@ -33,13 +33,17 @@ function busy(dir: string, details: string): CniError {
   return new CniError(ErrorCode.TryAgainLater, `timed out after ${WAIT_MS / 1000}s waiting for the lock on ${dir}`, details);
 }
 
-/** The reference creates its lock file this way (mode 0750, empty) and keeps it forever. */
-function openLockFile(path: string): number {
+/**
+ * The reference creates its lock file this way (mode 0750, empty) and keeps it forever. Undefined when the store's
+ * directory does not exist (the only way creating the file finds no such file), for `ifStoreExists`.
+ */
+function openLockFile(path: string, ifStoreExists: boolean): number | undefined {
   let fd: number;
   try {
     // Never blocks (a FIFO planted at the name) and never follows a symlink out of the store.
     fd = openSync(path, constants.O_CREAT | constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o750);
   } catch (e) {
+    if (ifStoreExists && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new Error(goErrorText(e, 'open', path));
   }
   if (!fstatSync(fd).isFile()) {
@@ -65,10 +69,23 @@ async function flockBefore(fd: number, deadline: number, path: string, dir: stri
 
 /** Takes the lock of the network directory `dir`; the returned function releases it. `signal` ends the wait. */
 export async function lockStore(dir: string, signal?: AbortSignal): Promise<Unlock> {
-  const lockFile = join(dir, LOCK_FILE);
-  const fd = openLockFile(lockFile);
+  return (await lockFile(dir, false, signal))!;
+}
+
+/**
+ * The same for a store that may not exist: undefined, and nothing created, when `dir` does not exist. One open tells
+ * both, where looking for the directory first cost every DEL a system call more.
+ */
+export async function lockExistingStore(dir: string, signal?: AbortSignal): Promise<Unlock | undefined> {
+  return lockFile(dir, true, signal);
+}
+
+async function lockFile(dir: string, ifStoreExists: boolean, signal?: AbortSignal): Promise<Unlock | undefined> {
+  const path = join(dir, LOCK_FILE);
+  const fd = openLockFile(path, ifStoreExists);
+  if (fd === undefined) return undefined;
   try {
-    await flockBefore(fd, Date.now() + WAIT_MS, lockFile, dir, signal);
+    await flockBefore(fd, Date.now() + WAIT_MS, path, dir, signal);
   } catch (e) {
     closeSync(fd);
     throw e;

@@ -6,7 +6,7 @@ import { readValidAttachments } from '../../cni/gc';
 import { allocate } from './allocator';
 import { loadConfig, requestedIps, type HostLocalConfig } from './config';
 import { parseResolvConf } from './dns';
-import { lockStore } from './lock';
+import { lockExistingStore, lockStore, type Unlock } from './lock';
 import { holdsAddress, releaseAllExcept, releaseAttachment } from './release';
 import { NetworkStore } from './store';
 
@@ -18,19 +18,20 @@ import { NetworkStore } from './store';
  */
 
 async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, signal?: AbortSignal): Promise<T> {
-  return withLocked(NetworkStore.open(conf.dataDir, conf.name), fn, signal);
+  const store = NetworkStore.open(conf.dataDir, conf.name);
+  return withUnlock(await lockStore(store.dir, signal), () => fn(store));
 }
 
 /** The same for commands that only read or release: a network without a store has nothing, and gets no store. */
 async function withExistingStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, nothing: T, signal?: AbortSignal): Promise<T> {
-  const store = NetworkStore.openExisting(conf.dataDir, conf.name);
-  return store ? withLocked(store, fn, signal) : nothing;
+  const store = NetworkStore.at(conf.dataDir, conf.name);
+  const unlock = await lockExistingStore(store.dir, signal);
+  return unlock ? withUnlock(unlock, () => fn(store)) : nothing;
 }
 
-async function withLocked<T>(store: NetworkStore, fn: (store: NetworkStore) => T, signal?: AbortSignal): Promise<T> {
-  const unlock = await lockStore(store.dir, signal);
+function withUnlock<T>(unlock: Unlock, fn: () => T): T {
   try {
-    return fn(store);
+    return fn();
   } finally {
     unlock();
   }

@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, ftruncateSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { isSafeName } from '../../cni/environment';
@@ -68,12 +68,12 @@ export class NetworkStore {
   }
 
   /**
-   * The network's store if its directory exists: DEL, CHECK and GC of a network that never allocated anything must
-   * leave no directory or lock file behind (a failed ADD's rollback runs DEL on networks that never got that far).
+   * The network's store, whether or not its directory exists: DEL, CHECK and GC of a network that never allocated
+   * anything must leave no directory or lock file behind (a failed ADD's rollback runs DEL on networks that never got
+   * that far), and find out whether it exists by taking its lock (lockExistingStore).
    */
-  static openExisting(dataDir: string, name: string): NetworkStore | undefined {
-    const dir = networkDir(dataDir, name);
-    return existsSync(dir) ? new NetworkStore(dir) : undefined;
+  static at(dataDir: string, name: string): NetworkStore {
+    return new NetworkStore(networkDir(dataDir, name));
   }
 
   /**

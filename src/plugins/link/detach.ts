@@ -4,9 +4,11 @@ import { checkNetnsPath, NetnsMissingError } from '../../netlink/netns';
 import { withRtnl } from '../../netlink/rtnl';
 import { ipamTypeOf } from './config';
 import { execIpam } from './ipam';
+import { takeRemovedTogether } from './teardown';
 
 /** Deletes CNI_IFNAME in the pod, whatever its kind; a pod or interface that is already gone is fine. */
 async function removeLink(netns: string, ifName: string): Promise<void> {
+  if (takeRemovedTogether(netns, ifName)) return;
   try {
     checkNetnsPath(netns);
   } catch (e) {
