@@ -87,19 +87,40 @@ export function collect<T>(problems: Problems, where: string, check: () => T, sa
 }
 
 /**
+ * How a reader words a refused value, per configuration kind: where the problem is, what `validate` prints, and the
+ * runtime's error. `expected` is set when the value has the wrong type (it "must be" that).
+ */
+export type ReaderVoice = (field: string, got: unknown, what: string, fix: string, expected?: string) => ConfigProblem;
+
+/** The voice of configuration files: the problem is at the field; the runtime says `<context>: "<field>" must be ...`. */
+export function configVoice(context: string): ReaderVoice {
+  return (field, got, what, fix, expected) => ({
+    where: field, problem: `${shown(got)} ${what}`, fix,
+    error: new CniError(ErrorCode.InvalidNetworkConfig, expected !== undefined
+      ? `${context}: "${field}" must be ${expected}, got ${JSON.stringify(got)}`
+      : `${context}: "${field}": ${shown(got)} ${what}`),
+  });
+}
+
+/**
  * Typed access to one JSON object of a configuration, the way the Go plugins' decoder reads it: keys match ignoring
  * case, null is the zero value, and a value of the wrong type is a problem that names the key (prefixed with `path`,
  * e.g. `ipam.`) and says what it should be. With `problems` the problem is collected and the default returned;
  * without, it is thrown.
  */
 export class ConfigReader {
+  private readonly voice: ReaderVoice;
+
   constructor(
     readonly value: Record<string, unknown>,
     /** Says whose configuration this is in messages, e.g. `multus configuration`. */
-    private readonly context: string,
+    context: string,
     private readonly path = '',
     readonly problems?: Problems,
-  ) {}
+    voice?: ReaderVoice,
+  ) {
+    this.voice = voice ?? configVoice(context);
+  }
 
   raw(key: string): unknown {
     const v = goField(this.value, key);
@@ -108,74 +129,84 @@ export class ConfigReader {
 
   /** The runtime's error for a value of the wrong type. */
   invalid(key: string, expected: string, got: unknown): CniError {
-    return new CniError(ErrorCode.InvalidNetworkConfig, `${this.context}: "${this.path}${key}" must be ${expected}, got ${JSON.stringify(got)}`);
+    return this.voice(`${this.path}${key}`, got, `is not ${expected}`, '', expected).error;
   }
 
-  /** Reports a value of the wrong type: collected when this reader has a problems list, thrown otherwise. */
-  fail(key: string, expected: string, got: unknown): void {
-    const error = this.invalid(key, expected, got);
-    if (!this.problems) throw error;
-    this.problems.add({ where: `${this.path}${key}`, problem: `${shown(got)} is not ${expected}`, fix: `make "${key}" ${expected}`, error });
+  /**
+   * Reports a refused value: `what` says what is wrong with it (`is not a MAC address`), `fix` how to mend it. Collected
+   * when this reader has a problems list, thrown otherwise.
+   */
+  reject(key: string, got: unknown, what: string, fix: string, expected?: string): void {
+    const problem = this.voice(`${this.path}${key}`, got, what, fix, expected);
+    if (!this.problems) throw problem.error;
+    this.problems.add(problem);
   }
 
-  string(key: string, dflt = ''): string {
+  /** Reports a value of the wrong type: it must be `expected`. */
+  fail(key: string, expected: string, got: unknown, fix = `make "${key}" ${expected}`): void {
+    this.reject(key, got, `is not ${expected}`, fix, expected);
+  }
+
+  /** The value when `ok` accepts it, else a problem (it must be `expected`) and undefined. */
+  checked<T>(key: string, v: unknown, ok: (v: unknown) => boolean, expected: string, fix?: string): T | undefined {
+    if (ok(v)) return v as T;
+    this.fail(key, expected, v, fix);
+    return undefined;
+  }
+
+  string(key: string, dflt = '', fix?: string): string {
     const v = this.raw(key);
     if (v === undefined) return dflt;
-    if (typeof v !== 'string') {
-      this.fail(key, 'a string', v);
-      return dflt;
-    }
-    return v;
+    return this.checked<string>(key, v, (s) => typeof s === 'string', 'a string', fix) ?? dflt;
   }
 
   bool(key: string, dflt = false): boolean {
     const v = this.raw(key);
     if (v === undefined) return dflt;
-    if (typeof v !== 'boolean') {
-      this.fail(key, 'true or false', v);
-      return dflt;
-    }
-    return v;
+    return this.checked<boolean>(key, v, (b) => typeof b === 'boolean', 'true or false') ?? dflt;
   }
 
   int(key: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
     const v = this.raw(key);
     if (v === undefined) return 0;
-    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) {
-      this.fail(key, min === 0 ? `an integer from 0 to ${max}` : 'an integer', v);
-      return 0;
-    }
-    return v as number;
+    const ok = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= min && (n as number) <= max;
+    return this.checked<number>(key, v, ok, min === 0 ? `an integer from 0 to ${max}` : 'an integer') ?? 0;
   }
 
   /** A number above `min`, or `dflt` when absent. */
   number(key: string, dflt: number, min = 0): number {
     const v = this.raw(key);
     if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !(v >= min)) {
-      this.fail(key, `a number of ${min} or more`, v);
-      return dflt;
-    }
-    return v;
+    return this.checked<number>(key, v, (n) => typeof n === 'number' && n >= min, `a number of ${min} or more`) ?? dflt;
   }
 
   strings(key: string): string[] | undefined {
     const v = this.raw(key);
     if (v === undefined) return undefined;
-    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) {
-      this.fail(key, 'a list of strings', v);
-      return undefined;
-    }
-    return v as string[];
+    return this.checked<string[]>(key, v, (l) => Array.isArray(l) && l.every((s) => typeof s === 'string'), 'a list of strings');
+  }
+
+  /** A list of anything, or undefined when absent or refused. */
+  list(key: string, fix?: string): unknown[] | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    return this.checked<unknown[]>(key, v, Array.isArray, 'a list', fix);
+  }
+
+  /** A nested object as it is, or undefined when absent or refused. */
+  record(key: string, fix?: string, expected = 'a JSON object'): Record<string, unknown> | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    return this.checked<Record<string, unknown>>(key, v, isJsonObject, expected, fix);
   }
 
   /** A nested object (empty when absent or refused), read with the same rules into the same problems list. */
   object(key: string): ConfigReader {
-    let v = this.raw(key);
-    if (v !== undefined && !isJsonObject(v)) {
-      this.fail(key, 'a JSON object', v);
-      v = undefined;
-    }
-    return new ConfigReader((v ?? {}) as Record<string, unknown>, this.context, `${this.path}${key}.`, this.problems);
+    return this.nested(this.record(key) ?? {}, `${key}.`);
+  }
+
+  /** A reader of `value`, a part of this configuration at `step` (`ipam.`, `portMappings[0].`), with the same voice. */
+  nested(value: Record<string, unknown>, step: string): ConfigReader {
+    return new ConfigReader(value, '', `${this.path}${step}`, this.problems, this.voice);
   }
 }

@@ -1,7 +1,9 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { validateInterfaceName } from '../cni/environment';
 import { cidrFamily, ipFamily, parseHardwareAddress } from '../cni/ip';
-import { formatProblem, goField, type Problem, shown } from '../cni/config-reader';
+import {
+  ConfigReader, type ConfigProblem, formatProblem, goField, isJsonObject, type Problem, Problems, type ReaderVoice, shown,
+} from '../cni/config-reader';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from './names';
 import { parseJson } from '../cni/json-text';
 
@@ -53,7 +55,8 @@ export interface NetworkSelection {
 export interface SelectionCheck {
   /** Every element that parsed without a problem, in annotation order. */
   selections: NetworkSelection[];
-  problems: Problem[];
+  /** Each with the runtime's error: the line `validate` prints. */
+  problems: ConfigProblem[];
   /** JSON keys that neither Multus nor multus-ts reads (ignored, as Multus does; `multus validate` reports them). */
   ignoredKeys: Array<{ where: string; key: string }>;
 }
@@ -71,12 +74,23 @@ export const SELECTION_KEYS = [
 ];
 
 class Collector {
-  readonly problems: Problem[] = [];
+  readonly problems = new Problems();
   readonly ignoredKeys: Array<{ where: string; key: string }> = [];
 
   add(where: string, problem: string, fix: string): void {
-    this.problems.push({ where, problem, fix });
+    this.problems.add(selectionProblem(where, problem, fix));
   }
+}
+
+/** A problem of an annotation: the runtime's error is the line `validate` prints. */
+function selectionProblem(where: string, problem: string, fix: string): ConfigProblem {
+  const p = { where, problem, fix };
+  return { ...p, error: new CniError(ErrorCode.InvalidNetworkConfig, formatProblem(p)) };
+}
+
+/** How the shared reader words an element's problems: at the element, naming the key in the problem. */
+function elementVoice(where: string): ReaderVoice {
+  return (field, got, what, fix) => selectionProblem(where, `"${field}": ${shown(got)} ${what}`, fix);
 }
 
 function interfaceProblem(name: string): string | undefined {
@@ -106,7 +120,7 @@ function parseTextItem(item: string, where: string, podNamespace: string, c: Col
   const namespace = slash.length === 2 ? slash[0]!.trim() : undefined;
   const name = at[0]!.trim();
   const iface = at.length === 2 ? at[1]!.trim() : undefined;
-  const before = c.problems.length;
+  const before = c.problems.count;
   if (namespace === '') {
     c.add(where, `${quoted} has nothing before "/"`, 'write the namespace before the "/", or leave out the "/" to use the pod\'s namespace');
   } else if (namespace !== undefined && !isDns1123Label(namespace)) {
@@ -124,7 +138,7 @@ function parseTextItem(item: string, where: string, podNamespace: string, c: Col
     const bad = interfaceProblem(iface);
     if (bad) c.add(where, `interface ${JSON.stringify(iface)} in ${quoted}: ${bad}`, INTERFACE_RULE);
   }
-  if (c.problems.length > before) return undefined;
+  if (c.problems.count > before) return undefined;
   const sel: NetworkSelection = { name, namespace: namespace ?? podNamespace };
   if (iface !== undefined) sel.interface = iface;
   return sel;
@@ -148,155 +162,118 @@ function parseText(value: string, annotation: string, podNamespace: string, c: C
 // ---------------------------------------------------------------------------------------------------------------
 // JSON form: a list of network-selection elements.
 
-/** Reads the fields of one JSON element, each checked as Go would decode it and then as the spec means it. */
-class ElementReader {
-  constructor(
-    private readonly obj: Record<string, unknown>,
-    readonly where: string,
-    private readonly c: Collector,
-  ) {}
+type Reader = ConfigReader;
 
-  /** The field, or undefined when absent or null (Go leaves the zero value). */
-  field(key: string): unknown {
-    const v = goField(this.obj, key);
-    return v === null ? undefined : v;
-  }
-
-  bad(key: string, v: unknown, what: string, fix: string): undefined {
-    this.c.add(this.where, `"${key}": ${shown(v)} ${what}`, fix);
-    return undefined;
-  }
-
-  /** A string field; '' counts as absent, as it does for Multus. */
-  string(key: string): string | undefined {
-    const v = this.field(key);
-    if (v === undefined || v === '') return undefined;
-    if (typeof v !== 'string') return this.bad(key, v, 'is not a string', `write "${key}" as a JSON string`);
-    return v;
-  }
-
-  list(key: string, what: string): unknown[] | undefined {
-    const v = this.field(key);
-    if (v === undefined) return undefined;
-    if (!Array.isArray(v)) return this.bad(key, v, 'is not a list', `write "${key}" as a JSON list of ${what}`);
-    return v;
-  }
-
-  object(key: string, example: string): Record<string, unknown> | undefined {
-    const v = this.field(key);
-    if (v === undefined) return undefined;
-    if (typeof v !== 'object' || Array.isArray(v)) return this.bad(key, v, 'is not an object', `write "${key}" as a JSON object, e.g. ${example}`);
-    return v as Record<string, unknown>;
-  }
-
-  /** An integer field of a nested object (Go refuses fractions and strings for int fields). */
-  integer(key: string, v: unknown, min: number, max: number, fix: string): number | undefined {
-    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) {
-      return this.bad(key, v, `is not a whole number from ${min} to ${max}`, fix);
-    }
-    return v as number;
-  }
+/** A string field; '' counts as absent, as it does for Multus. */
+function optString(r: Reader, key: string): string | undefined {
+  return r.string(key, '', `write "${key}" as a JSON string`) || undefined;
 }
 
-function jsonName(r: ElementReader): string | undefined {
-  const name = r.field('name');
+function jsonName(r: Reader): string | undefined {
+  const name = r.raw('name');
   if (name === undefined || name === '') {
-    r.bad('name', name ?? null, 'is missing', `add "name": the NetworkAttachmentDefinition's name, e.g. ${JSON_EXAMPLE}`);
+    r.reject('name', name ?? null, 'is missing', `add "name": the NetworkAttachmentDefinition's name, e.g. ${JSON_EXAMPLE}`);
     return undefined;
   }
-  if (typeof name !== 'string') return r.bad('name', name, 'is not a string', 'write the NetworkAttachmentDefinition\'s name as a JSON string');
+  if (typeof name !== 'string') return void r.reject('name', name, 'is not a string', 'write the NetworkAttachmentDefinition\'s name as a JSON string');
   if (name.includes('/')) {
-    return r.bad('name', name, 'contains "/"', `in the JSON form the namespace has its own key: {"namespace": ${JSON.stringify(name.split('/')[0])}, "name": ${JSON.stringify(name.split('/').slice(1).join('/'))}}`);
+    return void r.reject('name', name, 'contains "/"', `in the JSON form the namespace has its own key: {"namespace": ${JSON.stringify(name.split('/')[0])}, "name": ${JSON.stringify(name.split('/').slice(1).join('/'))}}`);
   }
   if (name.includes('@')) {
-    return r.bad('name', name, 'contains "@"', 'in the JSON form the interface has its own key: {"name": "...", "interface": "net1"}');
+    return void r.reject('name', name, 'contains "@"', 'in the JSON form the interface has its own key: {"name": "...", "interface": "net1"}');
   }
-  if (!isDns1123Subdomain(name)) return r.bad('name', name, 'is not a valid NetworkAttachmentDefinition name', `a NetworkAttachmentDefinition name has ${SUBDOMAIN_RULE}`);
+  if (!isDns1123Subdomain(name)) return void r.reject('name', name, 'is not a valid NetworkAttachmentDefinition name', `a NetworkAttachmentDefinition name has ${SUBDOMAIN_RULE}`);
   return name;
 }
 
-function jsonInterface(r: ElementReader): string | undefined {
+function jsonInterface(r: Reader): string | undefined {
   // interfaceRequest is the pre-3.2 spelling, read when "interface" is empty.
   for (const key of ['interface', 'interfaceRequest']) {
-    const iface = r.string(key);
+    const iface = optString(r, key);
     if (iface === undefined) continue;
     const bad = interfaceProblem(iface);
-    return bad ? r.bad(key, iface, `is not a usable interface name: ${bad}`, INTERFACE_RULE) : iface;
+    if (!bad) return iface;
+    return void r.reject(key, iface, `is not a usable interface name: ${bad}`, INTERFACE_RULE);
   }
   return undefined;
 }
 
-function jsonIps(r: ElementReader): string[] | undefined {
-  const ips = r.list('ips', 'addresses, e.g. ["10.1.1.5/24"]');
+function jsonIps(r: Reader): string[] | undefined {
+  const ips = r.list('ips', 'write "ips" as a JSON list of addresses, e.g. ["10.1.1.5/24"]');
   if (ips === undefined || ips.length === 0) return undefined;
   let ok = true;
   for (const ip of ips) {
     if (typeof ip !== 'string' || (ip.includes('/') ? cidrFamily(ip) : ipFamily(ip)) === 0) {
-      r.bad('ips', ip, 'is not an IP address or CIDR', 'write each address as an IP (10.1.1.5) or an IP with prefix length (10.1.1.5/24)');
+      r.reject('ips', ip, 'is not an IP address or CIDR', 'write each address as an IP (10.1.1.5) or an IP with prefix length (10.1.1.5/24)');
       ok = false;
     }
   }
   return ok ? (ips as string[]) : undefined;
 }
 
-function jsonHardwareAddress(r: ElementReader, key: string, lengths: number[], fix: string): string | undefined {
-  const v = r.string(key);
+function jsonHardwareAddress(r: Reader, key: string, lengths: number[], fix: string): string | undefined {
+  const v = optString(r, key);
   if (v === undefined) return undefined;
-  return lengths.includes(parseHardwareAddress(v)?.length ?? 0) ? v : r.bad(key, v, `is not a ${key === 'mac' ? 'MAC address' : 'GUID'}`, fix);
+  if (lengths.includes(parseHardwareAddress(v)?.length ?? 0)) return v;
+  return void r.reject(key, v, `is not a ${key === 'mac' ? 'MAC address' : 'GUID'}`, fix);
 }
 
-function jsonPortMappings(r: ElementReader): PortMapping[] | undefined {
-  const list = r.list('portMappings', 'objects, e.g. [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]');
+const wholeNumber = (min: number, max: number) => (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
+
+function jsonPortMapping(r: Reader, raw: unknown, i: number): PortMapping | undefined {
+  if (!isJsonObject(raw)) {
+    return void r.reject(`portMappings[${i}]`, raw, 'is not an object', 'write each port mapping as {"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}');
+  }
+  const pr = r.nested(raw, `portMappings[${i}].`);
+  const portFix = 'ports are whole numbers from 1 to 65535';
+  const port = (key: string): number | undefined => pr.checked<number>(key, goField(raw, key), wholeNumber(1, 65535), 'a whole number from 1 to 65535', portFix);
+  const hostPort = port('hostPort');
+  const containerPort = port('containerPort');
+  const protocol = goField(raw, 'protocol');
+  const hostIP = goField(raw, 'hostIP');
+  const badProtocol = protocol !== undefined && protocol !== null && protocol !== ''
+    && (typeof protocol !== 'string' || !['tcp', 'udp', 'sctp'].includes(protocol.toLowerCase()));
+  if (badProtocol) pr.reject('protocol', protocol, 'is not a protocol', 'use "tcp", "udp" or "sctp"');
+  const badHostIP = hostIP !== undefined && hostIP !== null && hostIP !== '' && (typeof hostIP !== 'string' || ipFamily(hostIP) === 0);
+  if (badHostIP) pr.reject('hostIP', hostIP, 'is not an IP address', 'write the host address to bind, e.g. "0.0.0.0", or leave "hostIP" out');
+  if (hostPort === undefined || containerPort === undefined || badProtocol || badHostIP) return undefined;
+  const pm: PortMapping = { hostPort, containerPort };
+  if (typeof protocol === 'string' && protocol !== '') pm.protocol = protocol;
+  if (typeof hostIP === 'string' && hostIP !== '') pm.hostIP = hostIP;
+  return pm;
+}
+
+function jsonPortMappings(r: Reader): PortMapping[] | undefined {
+  const list = r.list('portMappings', 'write "portMappings" as a JSON list of objects, e.g. [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]');
   if (list === undefined || list.length === 0) return undefined;
-  const out: PortMapping[] = [];
-  list.forEach((raw, i) => {
-    const key = `portMappings[${i}]`;
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      r.bad(key, raw, 'is not an object', 'write each port mapping as {"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}');
-      return;
-    }
-    const o = raw as Record<string, unknown>;
-    const portFix = 'ports are whole numbers from 1 to 65535';
-    const hostPort = r.integer(`${key}.hostPort`, goField(o, 'hostPort'), 1, 65535, portFix);
-    const containerPort = r.integer(`${key}.containerPort`, goField(o, 'containerPort'), 1, 65535, portFix);
-    const protocol = goField(o, 'protocol');
-    const hostIP = goField(o, 'hostIP');
-    const badProtocol = protocol !== undefined && protocol !== null && protocol !== ''
-      && (typeof protocol !== 'string' || !['tcp', 'udp', 'sctp'].includes(protocol.toLowerCase()));
-    if (badProtocol) r.bad(`${key}.protocol`, protocol, 'is not a protocol', 'use "tcp", "udp" or "sctp"');
-    const badHostIP = hostIP !== undefined && hostIP !== null && hostIP !== '' && (typeof hostIP !== 'string' || ipFamily(hostIP) === 0);
-    if (badHostIP) r.bad(`${key}.hostIP`, hostIP, 'is not an IP address', 'write the host address to bind, e.g. "0.0.0.0", or leave "hostIP" out');
-    if (hostPort === undefined || containerPort === undefined || badProtocol || badHostIP) return;
-    const pm: PortMapping = { hostPort: hostPort!, containerPort: containerPort! };
-    if (typeof protocol === 'string' && protocol !== '') pm.protocol = protocol;
-    if (typeof hostIP === 'string' && hostIP !== '') pm.hostIP = hostIP;
-    out.push(pm);
-  });
-  return out.length === list.length ? out : undefined;
+  const out = list.map((raw, i) => jsonPortMapping(r, raw, i));
+  return out.every((pm) => pm !== undefined) ? (out as PortMapping[]) : undefined;
 }
 
-function jsonBandwidth(r: ElementReader): Bandwidth | undefined {
-  const o = r.object('bandwidth', '{"ingressRate": 1000000, "ingressBurst": 1000000}');
+function jsonBandwidth(r: Reader): Bandwidth | undefined {
+  const o = r.record('bandwidth', 'write "bandwidth" as a JSON object, e.g. {"ingressRate": 1000000, "ingressBurst": 1000000}', 'an object');
   if (o === undefined) return undefined;
+  const br = r.nested(o, 'bandwidth.');
   const out: Bandwidth = {};
   let ok = true;
   for (const key of ['ingressRate', 'ingressBurst', 'egressRate', 'egressBurst'] as const) {
-    const v = goField(o, key);
-    if (v === undefined || v === null) continue;
-    const n = r.integer(`bandwidth.${key}`, v, 0, Number.MAX_SAFE_INTEGER, 'rates are bits per second and bursts bits, as whole numbers');
+    const v = br.raw(key);
+    if (v === undefined) continue;
+    const n = br.checked<number>(key, v, wholeNumber(0, Number.MAX_SAFE_INTEGER), `a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`,
+      'rates are bits per second and bursts bits, as whole numbers');
     if (n === undefined) ok = false;
     else out[key] = n;
   }
   return ok ? out : undefined;
 }
 
-function jsonDefaultRoute(r: ElementReader): string[] | undefined {
-  const list = r.list('default-route', 'gateway addresses, e.g. ["192.168.1.1"]');
+function jsonDefaultRoute(r: Reader): string[] | undefined {
+  const list = r.list('default-route', 'write "default-route" as a JSON list of gateway addresses, e.g. ["192.168.1.1"]');
   if (list === undefined) return undefined;
   let ok = true;
   for (const gw of list) {
     if (typeof gw !== 'string' || ipFamily(gw) === 0) {
-      r.bad('default-route', gw, 'is not an IP address', 'list the gateway address(es) of the default route, one per IP family, e.g. ["192.168.1.1"]');
+      r.reject('default-route', gw, 'is not an IP address', 'list the gateway address(es) of the default route, one per IP family, e.g. ["192.168.1.1"]');
       ok = false;
     }
   }
@@ -304,21 +281,22 @@ function jsonDefaultRoute(r: ElementReader): string[] | undefined {
 }
 
 function parseJsonElement(raw: unknown, where: string, podNamespace: string, c: Collector): NetworkSelection | undefined {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+  if (!isJsonObject(raw)) {
     c.add(where, `${shown(raw)} is not an object`, `write each element as an object, e.g. ${JSON_EXAMPLE}`);
     return undefined;
   }
-  const obj = raw as Record<string, unknown>;
-  const label = typeof obj.name === 'string' && obj.name !== '' ? `${where} (${JSON.stringify(obj.name)})` : where;
-  for (const key of Object.keys(obj)) {
+  const elementName = goField(raw, 'name');
+  const label = typeof elementName === 'string' && elementName !== '' ? `${where} (${JSON.stringify(elementName)})` : where;
+  for (const key of Object.keys(raw)) {
     if (!SELECTION_KEYS.some((k) => k.toLowerCase() === key.toLowerCase())) c.ignoredKeys.push({ where: label, key });
   }
-  const r = new ElementReader(obj, label, c);
-  const before = c.problems.length;
+  // Go's decoder reads the element (pkg/types NetworkSelectionElement): keys ignoring case, the last spelling wins.
+  const r = new ConfigReader(raw, '', '', c.problems, elementVoice(label));
+  const before = c.problems.count;
   const name = jsonName(r);
-  const namespace = r.string('namespace');
+  const namespace = optString(r, 'namespace');
   if (namespace !== undefined && !isDns1123Label(namespace)) {
-    r.bad('namespace', namespace, 'is not a valid namespace name', `a namespace name has ${LABEL_RULE}`);
+    r.reject('namespace', namespace, 'is not a valid namespace name', `a namespace name has ${LABEL_RULE}`);
   }
   const sel: NetworkSelection = { name: name ?? '', namespace: namespace ?? podNamespace };
   const set = <K extends keyof NetworkSelection>(k: K, v: NetworkSelection[K] | undefined): void => {
@@ -330,10 +308,10 @@ function parseJsonElement(raw: unknown, where: string, podNamespace: string, c: 
   set('infinibandGUID', jsonHardwareAddress(r, 'infiniband-guid', [8], 'write the GUID as eight hex pairs, e.g. "c2:9b:61:8b:6e:4c:0d:9a"'));
   set('portMappings', jsonPortMappings(r));
   set('bandwidth', jsonBandwidth(r));
-  set('cniArgs', r.object('cni-args', '{"key": "value"}'));
+  set('cniArgs', r.record('cni-args', 'write "cni-args" as a JSON object, e.g. {"key": "value"}', 'an object'));
   set('defaultRoute', jsonDefaultRoute(r));
-  set('deviceID', r.string('deviceID'));
-  return c.problems.length > before ? undefined : sel;
+  set('deviceID', optString(r, 'deviceID'));
+  return c.problems.count > before ? undefined : sel;
 }
 
 function parseJsonForm(value: string, annotation: string, podNamespace: string, c: Collector): NetworkSelection[] {
@@ -405,7 +383,7 @@ export function checkNetworkSelection(value: string, podNamespace: string, annot
   }
   duplicateInterfaces(selections, annotation, c);
   ecmpProblems(selections, annotation, c);
-  return { selections, problems: c.problems, ignoredKeys: c.ignoredKeys };
+  return { selections, problems: c.problems.list, ignoredKeys: c.ignoredKeys };
 }
 
 function throwProblems(problems: Problem[]): never {
@@ -446,6 +424,6 @@ export function parseDefaultNetworkAnnotation(value: string, multusNamespace: st
 export function checkDefaultRoutes(selections: NetworkSelection[]): void {
   const c = new Collector();
   ecmpProblems(selections, 'default-route', c);
-  if (c.problems.length > 0) throwProblems(c.problems);
+  if (c.problems.count > 0) throwProblems(c.problems.list);
 }
 

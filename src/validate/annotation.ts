@@ -9,7 +9,7 @@ export function checkAnnotationValue(value: string, findings: Findings, annotati
   // The namespace only fills in the parsed elements, which are not shown.
   const { selections, problems, ignoredKeys } = checkNetworkSelection(value, 'default', annotation);
   const at = (where: string): string => (label ? `${label}: ${where}` : where);
-  problems.forEach((p) => findings.add({ ...p, where: at(p.where) }));
+  problems.forEach(({ error, ...p }) => findings.add({ ...p, where: at(p.where) }, error));
   for (const { where: w, key } of ignoredKeys) {
     const where = at(w);
     const meant = closestKey(key, SELECTION_KEYS);

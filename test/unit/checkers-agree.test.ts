@@ -3,6 +3,7 @@ import { loadBuiltinPlugin, runPlugin } from '../../src/builtins';
 import { spawnRunner } from '../../src/delegation/exec-plugin';
 import { parseNetworkConfig } from '../../src/delegation/network-config';
 import { nadNetwork } from '../../src/k8s/nad';
+import { parseNetworkSelection } from '../../src/k8s/network-selection';
 import { CniError } from '../../src/cni/errors';
 import { validateText, type ValidateKind } from '../../src/validate/validate';
 import { caught } from '../helpers/caught';
@@ -139,5 +140,30 @@ describe('NetworkAttachmentDefinition: runtime and validate agree', () => {
       'NetworkAttachmentDefinition ns1/agree: spec.config.plugins[1].ipam.type: "ipam.type" must be a string naming a CNI plugin, got 5',
       'NetworkAttachmentDefinition ns1/agree: spec.config.name: note: missing: multus names the network after the NetworkAttachmentDefinition, "agree"',
     ]);
+  });
+});
+
+describe('networks annotation: runtime and validate agree', () => {
+  const BAD: Array<[string, string]> = [
+    ['a bad text item', 'default/net1@my if,a//b'],
+    ['a key of the wrong type, spelt in another case', '[{"Name": "a", "IPS": "10.1.1.5"}]'],
+    ['several problems in one element', '[{"name": "a", "mac": "zz", "portMappings": [{"hostPort": 0, "containerPort": 80}], "bandwidth": {"ingressRate": 1.5}}]'],
+    ['a duplicate interface', 'a@net1,b@net1'],
+  ];
+
+  it.each(BAD)('%s: the runtime refuses it with validate\'s first problem', async (_name, value) => {
+    const err = caught(() => parseNetworkSelection(value, 'default'));
+    const { errors } = await validated(value, 'annotation');
+    expect(errors.length).toBeGreaterThan(0);
+    expect(err.code).toBe(errors[0]!.code);
+    // The runtime adds how many more problems validate would show.
+    expect(err.message.startsWith(errors[0]!.message)).toBe(true);
+    expect(err.message.includes('more problem')).toBe(errors.length > 1);
+  });
+
+  it('reads keys as Go does: any case, the last spelling wins', async () => {
+    const [sel] = parseNetworkSelection('[{"name": "a", "INTERFACE": "x1", "Interface": "x2", "MAC": "c2:b0:57:49:47:f1"}]', 'default');
+    expect(sel).toMatchObject({ name: 'a', interface: 'x2', mac: 'c2:b0:57:49:47:f1' });
+    expect((await validated('[{"NAME": "a", "Ips": ["10.1.1.5"]}]', 'annotation')).lines).toEqual(['ok']);
   });
 });
