@@ -1,6 +1,7 @@
+import { ConfigReader, goField, isJsonObject, Problems, type ReaderVoice, shown } from './config-reader';
 import { CniError, ErrorCode } from './errors';
 import { cidrFamily, familyOf, ipFamily } from './ip';
-import { type CniVersion, isSupportedVersion, versionAtLeast } from './version';
+import { type CniVersion, isSupportedVersion, SUPPORTED_VERSIONS, versionAtLeast } from './version';
 
 /*
  * Results are held in the 1.x shape whatever version they arrived in, because 1.x is a superset of
@@ -57,14 +58,28 @@ export interface Result {
 type Json = Record<string, unknown>;
 
 /**
- * Reads a plugin's result in any supported version. A missing cniVersion takes `fallbackVersion`
- * (the configuration's), as libcni's fixupResultVersion does.
+ * Checks a plugin's result in any supported version, collecting every problem; the result when there is none. It is
+ * read as Go's decoder reads it (keys in any case, the last spelling winning, null for absent). A missing cniVersion
+ * takes `fallbackVersion` (the configuration's), as libcni's fixupResultVersion does.
  */
+export function checkResult(raw: unknown, fallbackVersion: string, problems: Problems): Result | undefined {
+  const before = problems.count;
+  const top = new ConfigReader({ result: raw }, '', '', problems, RESULT_VOICE);
+  if (!isJsonObject(raw)) return void top.fail('result', 'an object', raw);
+  const r = top.nested(raw, '');
+  const version = resultVersion(r, fallbackVersion, problems);
+  if (version === undefined) return undefined;
+  const body = versionAtLeast(version, '0.3.0') ? parseIpsShape(r, version) : parseIp4Ip6Shape(r);
+  const dns = parseDns(r);
+  return problems.count > before ? undefined : { cniVersion: version, ...body, dns };
+}
+
+/** The runtime's: the result, or a CniError (code 6, or 1 for its version) for its first problem. */
 export function parseResult(raw: unknown, fallbackVersion: string): Result {
-  const top = object(raw, 'result');
-  const version = resultVersion(top.cniVersion, fallbackVersion);
-  const body = versionAtLeast(version, '0.3.0') ? parseIpsShape(top, version) : parseIp4Ip6Shape(top);
-  return { cniVersion: version, ...body, dns: parseDns(top.dns) };
+  const problems = new Problems();
+  const result = checkResult(raw, fallbackVersion, problems);
+  problems.throwFirst();
+  return result!;
 }
 
 /** The result as the plain JSON object of `toVersion`, following the Go library's converters. */
@@ -87,93 +102,103 @@ export function formatResult(obj: Json): string {
   );
 }
 
-function resultVersion(raw: unknown, fallbackVersion: string): CniVersion {
-  const version = raw === undefined || raw === null || raw === '' ? fallbackVersion : raw;
-  if (typeof version !== 'string') invalid('cniVersion', 'a string', raw);
+// A result's problems are decoding failures (code 6), named by their path in the result.
+const RESULT_VOICE: ReaderVoice = (field, got, what, fix, expected) => ({
+  where: field, problem: `${shown(got)} ${what}`, fix,
+  error: new CniError(ErrorCode.DecodingFailure,
+    `invalid CNI result: "${field}" must be ${expected ?? what}, got ${got === undefined ? 'nothing' : (JSON.stringify(got) ?? String(got))}`),
+});
+
+function resultVersion(r: Reader, fallbackVersion: string, problems: Problems): CniVersion | undefined {
+  const raw = r.raw('cniVersion');
+  const version = raw === undefined || raw === '' ? fallbackVersion : raw;
+  if (typeof version !== 'string') return void r.fail('cniVersion', 'a string', raw, 'write "cniVersion" as a JSON string');
   if (!isSupportedVersion(version)) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `unsupported CNI result version "${version}"`);
+    problems.add({
+      where: 'cniVersion', problem: `${shown(version)} is not a CNI version multus supports`, fix: `use one of ${SUPPORTED_VERSIONS.join(', ')}`,
+      error: new CniError(ErrorCode.IncompatibleVersion, `unsupported CNI result version "${version}"`),
+    });
+    return undefined;
   }
   return version;
 }
 
-function parseIpsShape(top: Json, version: CniVersion): Omit<Result, 'cniVersion' | 'dns'> {
+function parseIpsShape(r: Reader, version: CniVersion): Omit<Result, 'cniVersion' | 'dns'> {
   // Interface mtu/socketPath/pciID only exist in the 1.x type; Go ignores them in older results.
   const v1 = versionAtLeast(version, '1.0.0');
-  const interfaces = list(top.interfaces, 'interfaces').map((raw, i) => {
-    const path = `interfaces[${i}]`;
-    const o = object(raw, path);
+  const interfaces = objects(r, 'interfaces', (o) => {
     const iface: Interface = {
-      name: requiredString(o.name, `${path}.name`),
-      mac: optionalString(o.mac, `${path}.mac`) ?? '',
-      sandbox: optionalString(o.sandbox, `${path}.sandbox`) ?? '',
+      name: requiredString(o, 'name') ?? '',
+      mac: optionalString(o, 'mac') ?? '',
+      sandbox: optionalString(o, 'sandbox') ?? '',
     };
     if (v1) {
-      assignDefined(iface, 'mtu', optionalInt(o.mtu, `${path}.mtu`));
-      assignDefined(iface, 'socketPath', optionalString(o.socketPath, `${path}.socketPath`));
-      assignDefined(iface, 'pciID', optionalString(o.pciID, `${path}.pciID`));
+      assignDefined(iface, 'mtu', optionalInt(o, 'mtu'));
+      assignDefined(iface, 'socketPath', optionalString(o, 'socketPath'));
+      assignDefined(iface, 'pciID', optionalString(o, 'pciID'));
     }
     return iface;
   });
 
-  const ips = list(top.ips, 'ips').map((raw, i) => {
-    const path = `ips[${i}]`;
-    const o = object(raw, path);
-    const address = cidr(o.address, `${path}.address`);
+  const ips = objects(r, 'ips', (o) => {
+    const address = cidr(o, 'address');
     // The family is derived from the address; a 0.x "version" contradicting it means a broken plugin.
-    if (!v1 && !isNullish(o.version)) {
+    const family = o.raw('version');
+    if (!v1 && family !== undefined && address !== undefined) {
       const expected = String(familyOf(address));
-      if (o.version !== expected) invalid(`${path}.version`, `"${expected}" for address ${address}`, o.version);
+      if (family !== expected) o.fail('version', `"${expected}" for address ${address}`, family);
     }
-    const ip: IPConfig = { address };
-    assignDefined(ip, 'gateway', optionalIp(o.gateway, `${path}.gateway`));
-    const index = optionalInt(o.interface, `${path}.interface`);
-    if (index !== undefined && index < 0) invalid(`${path}.interface`, 'a non-negative interface index', index);
-    assignDefined(ip, 'interface', index);
+    const ip: IPConfig = { address: address ?? '' };
+    assignDefined(ip, 'gateway', optionalIp(o, 'gateway'));
+    const index = optionalInt(o, 'interface');
+    if (index !== undefined && index < 0) o.fail('interface', 'a non-negative interface index', index);
+    else assignDefined(ip, 'interface', index);
     return ip;
   });
 
-  const routes = list(top.routes, 'routes').map((raw, i) => parseRoute(raw, `routes[${i}]`, true));
+  const routes = objects(r, 'routes', (o) => parseRoute(o, true));
   return { interfaces, ips, routes };
 }
 
-function parseIp4Ip6Shape(top: Json): Omit<Result, 'cniVersion' | 'dns'> {
+function parseIp4Ip6Shape(r: Reader): Omit<Result, 'cniVersion' | 'dns'> {
   const ips: IPConfig[] = [];
   const routes: Route[] = [];
   // ip4 before ip6, each followed by its routes: the order Go's up-converter produces.
   for (const [key, fam] of [['ip4', 4], ['ip6', 6]] as const) {
-    if (isNullish(top[key])) continue;
-    const o = object(top[key], key);
-    const address = cidr(o.ip, `${key}.ip`);
-    if (familyOf(address) !== fam) invalid(`${key}.ip`, `an IPv${fam} address`, o.ip);
-    const ip: IPConfig = { address };
-    assignDefined(ip, 'gateway', optionalIp(o.gateway, `${key}.gateway`));
+    if (r.raw(key) === undefined) continue;
+    const o = object(r, key);
+    if (!o) continue;
+    const address = cidr(o, 'ip');
+    if (address !== undefined && familyOf(address) !== fam) o.fail('ip', `an IPv${fam} address`, address);
+    const ip: IPConfig = { address: address ?? '' };
+    assignDefined(ip, 'gateway', optionalIp(o, 'gateway'));
     ips.push(ip);
-    list(o.routes, `${key}.routes`).forEach((raw, i) => routes.push(parseRoute(raw, `${key}.routes[${i}]`, false)));
+    routes.push(...objects(o, 'routes', (route) => parseRoute(route, false)));
   }
   return { interfaces: [], ips, routes };
 }
 
-function parseRoute(raw: unknown, path: string, extended: boolean): Route {
-  const o = object(raw, path);
-  const route: Route = { dst: cidr(o.dst, `${path}.dst`) };
-  assignDefined(route, 'gw', optionalIp(o.gw, `${path}.gw`));
+function parseRoute(o: Reader, extended: boolean): Route {
+  const route: Route = { dst: cidr(o, 'dst') ?? '' };
+  assignDefined(route, 'gw', optionalIp(o, 'gw'));
   // The 0.1.0/0.2.0 route type only has dst and gw; anything else is not part of that result.
   if (extended) {
     for (const key of ['mtu', 'advmss', 'priority', 'table', 'scope'] as const) {
-      assignDefined(route, key, optionalInt(o[key], `${path}.${key}`));
+      assignDefined(route, key, optionalInt(o, key));
     }
   }
   return route;
 }
 
-function parseDns(raw: unknown): DNS {
-  if (isNullish(raw)) return {};
-  const o = object(raw, 'dns');
+function parseDns(r: Reader): DNS {
+  if (r.raw('dns') === undefined) return {};
+  const o = object(r, 'dns');
+  if (!o) return {};
   const dns: DNS = {};
-  assignDefined(dns, 'nameservers', optionalStringList(o.nameservers, 'dns.nameservers'));
-  assignDefined(dns, 'domain', optionalString(o.domain, 'dns.domain'));
-  assignDefined(dns, 'search', optionalStringList(o.search, 'dns.search'));
-  assignDefined(dns, 'options', optionalStringList(o.options, 'dns.options'));
+  assignDefined(dns, 'nameservers', optionalStringList(o, 'nameservers'));
+  assignDefined(dns, 'domain', optionalString(o, 'domain'));
+  assignDefined(dns, 'search', optionalStringList(o, 'search'));
+  assignDefined(dns, 'options', optionalStringList(o, 'options'));
   return dns;
 }
 
@@ -248,61 +273,60 @@ function dnsJson(dns: DNS): Json {
   return out;
 }
 
-function isNullish(v: unknown): v is null | undefined {
-  return v === undefined || v === null;
-}
+type Reader = ConfigReader;
 
 // Sets a key only when it has a value, so absent fields stay absent rather than `undefined`.
 function assignDefined<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
   if (value !== undefined) target[key] = value;
 }
 
-function invalid(path: string, expected: string, got: unknown): never {
-  const shown = got === undefined ? 'nothing' : (JSON.stringify(got) ?? String(got));
-  throw new CniError(ErrorCode.DecodingFailure, `invalid CNI result: "${path}" must be ${expected}, got ${shown}`);
-}
-
-function object(v: unknown, path: string): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(path, 'an object', v);
-  return v as Json;
+/** A nested object, read with the same reader rules; undefined when refused. */
+function object(r: Reader, key: string): Reader | undefined {
+  const v = goField(r.value, key);
+  return isJsonObject(v) ? r.nested(v, `${key}.`) : void r.fail(key, 'an object', v);
 }
 
 // Like Go's decoder, null stands for an absent list.
-function list(v: unknown, path: string): unknown[] {
-  if (isNullish(v)) return [];
-  if (!Array.isArray(v)) invalid(path, 'an array', v);
-  return v;
+function list(r: Reader, key: string): unknown[] {
+  const v = r.raw(key);
+  if (v === undefined) return [];
+  return r.checked<unknown[]>(key, v, Array.isArray, 'an array') ?? [];
 }
 
-function requiredString(v: unknown, path: string): string {
-  if (typeof v !== 'string') invalid(path, 'a string', v);
-  return v;
+/** `read` of each object of a list, with a reader at `key[i].`, in order; the other elements are problems. */
+function objects<T>(r: Reader, key: string, read: (o: Reader) => T): T[] {
+  return list(r, key).flatMap((v, i) => (isJsonObject(v) ? [read(r.nested(v, `${key}[${i}].`))] : (r.fail(`${key}[${i}]`, 'an object', v), [])));
 }
 
-function optionalString(v: unknown, path: string): string | undefined {
-  return isNullish(v) ? undefined : requiredString(v, path);
+function requiredString(r: Reader, key: string): string | undefined {
+  return r.checked<string>(key, goField(r.value, key), (v) => typeof v === 'string', 'a string');
 }
 
-function optionalStringList(v: unknown, path: string): string[] | undefined {
-  return isNullish(v) ? undefined : list(v, path).map((s, i) => requiredString(s, `${path}[${i}]`));
+function optionalString(r: Reader, key: string): string | undefined {
+  return r.raw(key) === undefined ? undefined : requiredString(r, key);
 }
 
-function optionalInt(v: unknown, path: string): number | undefined {
-  if (isNullish(v)) return undefined;
-  if (!Number.isSafeInteger(v)) invalid(path, 'an integer', v);
-  return v as number;
+function optionalStringList(r: Reader, key: string): string[] | undefined {
+  if (r.raw(key) === undefined) return undefined;
+  const items = list(r, key);
+  const ok = items.every((s, i) => r.checked<string>(`${key}[${i}]`, s, (v) => typeof v === 'string', 'a string') !== undefined);
+  return ok ? (items as string[]) : undefined;
+}
+
+function optionalInt(r: Reader, key: string): number | undefined {
+  const v = r.raw(key);
+  return v === undefined ? undefined : r.checked<number>(key, v, Number.isSafeInteger, 'an integer');
 }
 
 // Go decodes "" into a nil IP, i.e. no address.
-function optionalIp(v: unknown, path: string): string | undefined {
-  const s = optionalString(v, path);
+function optionalIp(r: Reader, key: string): string | undefined {
+  const s = optionalString(r, key);
   if (!s) return undefined;
-  if (ipFamily(s) === 0) invalid(path, 'an IP address', s);
-  return s;
+  return r.checked<string>(key, s, (v) => ipFamily(v as string) !== 0, 'an IP address');
 }
 
-function cidr(v: unknown, path: string): string {
-  const s = requiredString(v, path);
-  if (cidrFamily(s) === 0) invalid(path, 'an address with a prefix length (CIDR)', s);
-  return s;
+function cidr(r: Reader, key: string): string | undefined {
+  const s = requiredString(r, key);
+  if (s === undefined) return undefined;
+  return r.checked<string>(key, s, (v) => cidrFamily(v as string) !== 0, 'an address with a prefix length (CIDR)');
 }

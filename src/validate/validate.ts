@@ -5,6 +5,9 @@ import { Findings, isObject, Scope } from './findings';
 import { checkMultusConf } from './multus-conf';
 import { checkNad } from './nad';
 import { parseJson } from '../cni/json-text';
+import { Problems } from '../cni/config-reader';
+import { checkResult } from '../cni/result';
+import { CURRENT_VERSION } from '../cni/version';
 
 type Documents = { docs: unknown[] } | { error: string };
 
@@ -51,6 +54,30 @@ function isSelectionObject(doc: unknown): boolean {
 /** A plain CNI network configuration or conflist (not multus's own). */
 function isCniConfig(doc: unknown): boolean {
   return isObject(doc) && !isMultusConf(doc) && (typeof doc.type === 'string' || Array.isArray(doc.plugins));
+}
+
+/** A plugin's result: result keys, and none of a configuration's. */
+function isResult(doc: unknown): boolean {
+  if (!isObject(doc)) return false;
+  const keys = Object.keys(doc).map((k) => k.toLowerCase());
+  return keys.some((k) => RESULT_KEYS.includes(k)) && !keys.some((k) => ['type', 'plugins', 'name', 'kind'].includes(k));
+}
+const RESULT_KEYS = ['interfaces', 'ips', 'routes', 'ip4', 'ip6'];
+
+/** A plugin's result (what a plugin prints on ADD, a prevResult), as the runtime reads it. */
+function checkResultText(text: string, source: string, findings: Findings): void {
+  const s = new Scope(findings, source);
+  let raw: unknown;
+  try {
+    raw = parseJson(text);
+  } catch (e) {
+    s.problem(`is not valid JSON: ${(e as Error).message}`, 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)');
+    return;
+  }
+  const problems = new Problems();
+  // Without its own cniVersion a result is read as the newest version's, as a 1.1.0 configuration would have it.
+  checkResult(raw, CURRENT_VERSION, problems);
+  s.addAll(problems);
 }
 
 /** A plain CNI configuration or conflist, each document on its own. */
@@ -107,7 +134,7 @@ async function checkAnnotation(text: string, source: string, findings: Findings)
 }
 
 /** What the file holds (`--kind`), or `auto` to tell from its content. */
-export type ValidateKind = 'auto' | 'nad' | 'annotation' | 'multus-conf' | 'cni';
+export type ValidateKind = 'auto' | 'nad' | 'annotation' | 'multus-conf' | 'cni' | 'result';
 
 type Detected = { kind: Exclude<ValidateKind, 'auto'> | 'mixed'; docs?: unknown[] } | { kind: undefined; error?: string };
 
@@ -128,6 +155,7 @@ async function detect(text: string): Promise<Detected> {
   if (docs.some(isPodManifest)) return { kind: 'annotation' };
   if (isMultusConf(first)) return { kind: 'multus-conf' };
   if (isCniConfig(first)) return { kind: 'cni' };
+  if (docs.length === 1 && isResult(first)) return { kind: 'result' };
   // A one-line text annotation reads as a YAML string; a lone selection object is an annotation missing its [].
   if (typeof first === 'string' || isSelectionObject(first)) return { kind: 'annotation' };
   if (docs.some(isNad)) return { kind: 'nad' };
@@ -151,14 +179,17 @@ export async function validateText(text: string, kind: ValidateKind, source: str
     case 'cni':
       await checkCni(text, source, findings);
       break;
+    case 'result':
+      checkResultText(text, source, findings);
+      break;
     case 'mixed':
       checkEachByKind(detected.docs ?? [], source, findings);
       break;
     default:
       findings.add({
         where: source,
-        problem: `${'error' in detected && detected.error ? `${detected.error}, and so ` : ''}cannot tell whether this is a NetworkAttachmentDefinition, a networks annotation, a multus configuration or a CNI configuration`,
-        fix: `${'error' in detected && detected.error ? 'correct the syntax, or ' : ''}say which with --kind nad, --kind annotation, --kind multus-conf or --kind cni`,
+        problem: `${'error' in detected && detected.error ? `${detected.error}, and so ` : ''}cannot tell whether this is a NetworkAttachmentDefinition, a networks annotation, a multus configuration, a CNI configuration or a plugin's result`,
+        fix: `${'error' in detected && detected.error ? 'correct the syntax, or ' : ''}say which with --kind nad, --kind annotation, --kind multus-conf, --kind cni or --kind result`,
       });
   }
   return findings;

@@ -5,6 +5,7 @@ import { parseNetworkConfig } from '../../src/delegation/network-config';
 import { nadNetwork } from '../../src/k8s/nad';
 import { parseNetworkSelection } from '../../src/k8s/network-selection';
 import { CniError } from '../../src/cni/errors';
+import { parseResult } from '../../src/cni/result';
 import { validateText, type ValidateKind } from '../../src/validate/validate';
 import { caught } from '../helpers/caught';
 
@@ -165,5 +166,44 @@ describe('networks annotation: runtime and validate agree', () => {
     const [sel] = parseNetworkSelection('[{"name": "a", "INTERFACE": "x1", "Interface": "x2", "MAC": "c2:b0:57:49:47:f1"}]', 'default');
     expect(sel).toMatchObject({ name: 'a', interface: 'x2', mac: 'c2:b0:57:49:47:f1' });
     expect((await validated('[{"NAME": "a", "Ips": ["10.1.1.5"]}]', 'annotation')).lines).toEqual(['ok']);
+  });
+});
+
+describe('plugin result (--kind result): runtime and validate agree', () => {
+  const BAD: Array<[string, unknown]> = [
+    ['not an object', []],
+    ['an unsupported version', { cniVersion: '9.0.0', ips: [] }],
+    ['an address without prefix', { cniVersion: '1.0.0', ips: [{ address: '10.0.0.2' }] }],
+    ['a 0.2.0 ip4 holding IPv6', { cniVersion: '0.2.0', ip4: { ip: 'fd00::2/64' } }],
+  ];
+
+  it.each(BAD)('%s: the runtime refuses it with validate\'s first problem', async (_name, result) => {
+    const err = caught(() => parseResult(result, '1.1.0'));
+    const { errors } = await validated(JSON.stringify(result), 'result');
+    expect(errors.length).toBeGreaterThan(0);
+    expect({ code: err.code, msg: err.message }).toEqual({ code: errors[0]!.code, msg: errors[0]!.message });
+  });
+
+  it('prints every problem of one result, each naming its field, and reads keys as Go does', async () => {
+    const result = {
+      CNIVersion: '1.0.0',
+      Interfaces: [{ mac: 'aa:bb:cc:dd:ee:ff' }, 'eth0'],
+      IPs: [{ Address: '10.0.0.2', Gateway: 'router', interface: -1 }],
+      routes: [{ dst: '0.0.0.0/0', mtu: '1500' }],
+      dns: { nameservers: [53] },
+    };
+    const { errors, lines } = await validated(JSON.stringify(result), 'auto');
+    expect(lines.map((l) => l.split(' — ')[0])).toEqual([
+      // Named as the runtime's message names them: by the field, whatever the spelling.
+      'input: interfaces[0].name: nothing is not a string',
+      'input: interfaces[1]: "eth0" is not an object',
+      'input: ips[0].address: "10.0.0.2" is not an address with a prefix length (CIDR)',
+      'input: ips[0].gateway: "router" is not an IP address',
+      'input: ips[0].interface: -1 is not a non-negative interface index',
+      'input: routes[0].mtu: "1500" is not an integer',
+      'input: dns.nameservers[0]: 53 is not a string',
+    ]);
+    expect(caught(() => parseResult(result, '1.1.0')).message).toBe(errors[0]!.message);
+    expect(parseResult({ CNIVersion: '1.0.0', IPS: [{ ADDRESS: '10.0.0.2/24' }] }, '0.1.0')).toMatchObject({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.2/24' }] });
   });
 });
