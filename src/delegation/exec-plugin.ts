@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { ExecOutcome, ExecRequest, PluginRunner } from '../cni/runner';
 import { logError, logVerbose } from '../log/logger';
@@ -27,6 +26,9 @@ function killGroup(pid: number | undefined): void {
  * Whatever happens, the call returns by the deadline (or shortly after the plugin exits), abandoning the pipes.
  */
 function runOnce(req: ExecRequest): Promise<ExecOutcome> {
+  // Loaded on the first spawn: node:child_process brings Node's stream, net and dgram modules (about 2 MB and a few
+  // ms per process), which a built-in run by itself (host-local as the runtime's IPAM) never uses.
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(req.pluginPath, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const out: Buffer[] = [];
