@@ -137,7 +137,11 @@ export class ConfigReader {
    * when this reader has a problems list, thrown otherwise.
    */
   reject(key: string, got: unknown, what: string, fix: string, expected?: string): void {
-    const problem = this.voice(`${this.path}${key}`, got, what, fix, expected);
+    this.report(this.voice(`${this.path}${key}`, got, what, fix, expected));
+  }
+
+  /** Reports a problem worded by its rule (the runtime's error as it always was): collected, or thrown. */
+  report(problem: ConfigProblem): void {
     if (!this.problems) throw problem.error;
     this.problems.add(problem);
   }

@@ -1,18 +1,20 @@
 import type { CniError } from '../cni/errors';
-import { goField, Problems } from '../cni/config-reader';
+import { ConfigReader, goField, Problems } from '../cni/config-reader';
 import { CURRENT_VERSION } from '../cni/version';
 import { checkNetworkConfig } from '../delegation/network-config';
 import { cidrContains, cidrFamily, ipFamily, ipToBytes, parseCidr } from '../cni/ip';
 import { loadConfig as loadHostLocalConfig } from '../plugins/host-local/config';
 import { isObject, Scope, shown } from './findings';
-import { IPVLAN_MODES } from '../plugins/ipvlan/config';
-import { MACVLAN_MODES } from '../plugins/macvlan/config';
+import { checkIpvlanConf } from '../plugins/ipvlan/config';
+import { NETCONF } from '../plugins/link/config';
+import { checkMacvlanConf } from '../plugins/macvlan/config';
 
 /*
  * One CNI network configuration (a NAD's spec.config, a multus delegate, a plain configuration or conflist): the
  * runtime's own checker (delegation/network-config.ts) says what multus refuses; what follows here adds what only the
- * plugin would refuse once it runs, for the plugins whose configuration is known here (IPAM host-local, static and
- * whereabouts, macvlan and ipvlan modes), and notes. Any other type is accepted as it is, since it may well be
+ * plugin would refuse once it runs, for the plugins whose configuration is known here (macvlan and ipvlan by their
+ * own checks, host-local by its own parser; static and whereabouts IPAM, which multus-ts does not ship, by the rules
+ * below), and notes. Any other type is accepted as it is, since it may well be
  * installed on the nodes (sriov, ...).
  */
 
@@ -21,8 +23,8 @@ export interface ConfigContext {
   nadName?: string;
 }
 
-// The reference plugins' modes (plugins/main/macvlan, plugins/main/ipvlan); "" is their default.
-const MODES: Record<string, readonly string[]> = { macvlan: MACVLAN_MODES, ipvlan: IPVLAN_MODES };
+// The built-in plugins' own checks of their configuration (the runtime's, collecting), by type.
+const PLUGIN_CHECKS: Record<string, (r: ConfigReader) => unknown> = { macvlan: checkMacvlanConf, ipvlan: checkIpvlanConf };
 
 /** What the IPAM plugin would refuse; the runtime's checker has already looked at "ipam" and its "type". */
 function checkIpam(plugin: Record<string, unknown>, s: Scope, network: { name: unknown; cniVersion: unknown }): void {
@@ -162,16 +164,18 @@ function checkObjectOf(plugin: Record<string, unknown>, key: string, s: Scope, e
   if (v !== undefined && v !== null && !isObject(v)) s.at(key).problem(`${shown(v)} is not an object`, `write "${key}" as an object, e.g. ${example}`);
 }
 
-/** One plugin: its args, IPAM and the modes of the plugins known here. */
+/** One plugin: its args, IPAM, and the built-in plugins' own checks. */
 function lintPlugin(plugin: Record<string, unknown>, s: Scope, network: { name: unknown; cniVersion: unknown }): void {
   const args = goField(plugin, 'args');
   checkObjectOf(plugin, 'args', s, '{"cni": {"key": "value"}}');
   if (isObject(args)) checkObjectOf(args, 'cni', s.at('args'), '{"key": "value"}');
   const type = goField(plugin, 'type');
-  const modes = typeof type === 'string' ? MODES[type] : undefined;
-  const mode = goField(plugin, 'mode');
-  if (modes && mode !== undefined && mode !== '' && !modes.includes(mode as string)) {
-    s.at('mode').problem(`${shown(mode)} is not one of ${type as string}'s modes`, `use ${modes.map((m) => `"${m}"`).join(', ')}`);
+  const check = typeof type === 'string' ? PLUGIN_CHECKS[type] : undefined;
+  if (check) {
+    const problems = new Problems();
+    check(new ConfigReader(plugin, NETCONF, '', problems));
+    // "ipam" and its type are multus's own checker's (above); the rest is what the plugin refuses when it runs.
+    for (const p of problems.list) if (!p.where.startsWith('ipam')) s.under(p.where).problem(p.problem, p.fix);
   }
   checkIpam(plugin, s, network);
 }

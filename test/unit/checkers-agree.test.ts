@@ -207,3 +207,17 @@ describe('plugin result (--kind result): runtime and validate agree', () => {
     expect(parseResult({ CNIVersion: '1.0.0', IPS: [{ ADDRESS: '10.0.0.2/24' }] }, '0.1.0')).toMatchObject({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.2/24' }] });
   });
 });
+
+describe('built-in plugin configuration in validate: the plugin\'s own check', () => {
+  it('prints every problem macvlan would refuse, each naming its field, as the plugin says it', async () => {
+    const conf = { cniVersion: '1.0.0', name: 'm', type: 'macvlan', master: 5, mode: 'brige', mtu: '1500', bcqueuelen: -1, dns: { nameservers: 'x' } };
+    const { lines } = await validated(JSON.stringify(conf), 'cni');
+    expect(lines.map((l) => l.split(' — ')[0])).toEqual([
+      'input: mode: "brige" is not one of macvlan\'s modes',
+      'input: master: 5 is not a string',
+      'input: mtu: "1500" is not an integer',
+      'input: dns.nameservers: "x" is not a list of strings',
+      'input: bcqueuelen: -1 is not an integer from 0 to 4294967295',
+    ]);
+  });
+});

@@ -3,7 +3,7 @@ import { parseResult, type Result } from '../../cni/result';
 import type { Invocation } from '../../cni/skel';
 import type { IpvlanMode } from '../../netlink/link-info';
 import { ConfigReader } from '../../cni/config-reader';
-import { invalidConf, NETCONF, parseLinkConf, type LinkConf } from '../link/config';
+import { invalidConf, modeProblem, NETCONF, parseLinkConf, type LinkConf } from '../link/config';
 
 export interface IpvlanConf extends LinkConf {
   mode: IpvlanMode;
@@ -14,15 +14,26 @@ export interface IpvlanConf extends LinkConf {
 export const IPVLAN_MODES: readonly IpvlanMode[] = ['l2', 'l3', 'l3s'];
 
 /**
+ * What ipvlan requires of its configuration itself, before ADD's part (the chained master). With a collecting reader
+ * (multus validate) every problem is collected; the runtime's reader throws the first.
+ */
+export function checkIpvlanConf(r: ConfigReader): IpvlanConf {
+  let mode = (r.string('mode') || 'l2') as IpvlanMode;
+  if (!IPVLAN_MODES.includes(mode)) {
+    r.report(modeProblem('ipvlan', mode, IPVLAN_MODES));
+    mode = 'l2';
+  }
+  return { ...parseLinkConf(r), mode };
+}
+
+/**
  * The ipvlan configuration. For ADD (`forAdd`) also what the reference's loadConf derives: the prevResult, the
  * master taken from it, and where the addresses come from. The kernel's ipvlan flags (bridge/private/vepa) have
  * no key, as in the reference plugin: a key it ignores would be silently lost on a node that switches back.
  */
 export function parseIpvlanConf(inv: Invocation, forAdd: boolean): IpvlanConf {
   const r = new ConfigReader(inv.config, NETCONF);
-  const mode = (r.string('mode') || 'l2') as IpvlanMode;
-  if (!IPVLAN_MODES.includes(mode)) throw invalidConf(`unknown ipvlan mode: ${JSON.stringify(mode)}`, `"mode" must be one of ${IPVLAN_MODES.join(', ')}`);
-  const conf: IpvlanConf = { ...parseLinkConf(r), mode };
+  const conf: IpvlanConf = checkIpvlanConf(r);
   if (!forAdd) return conf;
 
   const raw = r.raw('prevResult');

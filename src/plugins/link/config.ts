@@ -1,7 +1,7 @@
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { DNS } from '../../cni/result';
 import { validatePluginType } from '../../delegation/plugin-path';
-import { ConfigReader } from '../../cni/config-reader';
+import { collect, type ConfigProblem, ConfigReader, shown } from '../../cni/config-reader';
 
 /** How the reference plugins prefix configuration errors. */
 export const NETCONF = 'failed to load netconf';
@@ -42,13 +42,22 @@ function parseDns(r: ConfigReader): DNS {
   return dns;
 }
 
+/** The shared keys; with a collecting reader every problem is collected (ipam.type's at `ipam.type`). */
 export function parseLinkConf(r: ConfigReader): LinkConf {
   return {
     master: r.string('master'),
     mtu: r.int('mtu'),
     linkInContainer: r.bool('linkInContainer'),
-    ipamType: ipamTypeOf(r.value),
+    ipamType: r.problems ? (collect(r.problems, 'ipam.type', () => ipamTypeOf(r.value)) ?? '') : ipamTypeOf(r.value),
     dns: parseDns(r.object('dns')),
+  };
+}
+
+/** The problem of a mode the plugin does not have, as the reference plugin words it. */
+export function modeProblem(plugin: string, mode: string, modes: readonly string[]): ConfigProblem {
+  return {
+    where: 'mode', problem: `${shown(mode)} is not one of ${plugin}'s modes`, fix: `use ${modes.map((m) => `"${m}"`).join(', ')}`,
+    error: invalidConf(`unknown ${plugin} mode: ${JSON.stringify(mode)}`, `"mode" must be one of ${modes.join(', ')}`),
   };
 }
 

@@ -4,7 +4,7 @@ import { parseMac } from '../../cni/ip';
 import type { Invocation } from '../../cni/skel';
 import type { MacvlanMode } from '../../netlink/link-info';
 import { ConfigReader } from '../../cni/config-reader';
-import { invalidConf, NETCONF, parseLinkConf, type LinkConf } from '../link/config';
+import { modeProblem, NETCONF, parseLinkConf, type LinkConf } from '../link/config';
 
 export interface MacvlanConf extends LinkConf {
   mode: MacvlanMode;
@@ -24,14 +24,25 @@ function mac(text: string, code: number, source: string): Buffer {
 }
 
 /**
+ * What macvlan requires of its configuration itself, before the runtime's part (MAC requests) is looked at. With a
+ * collecting reader (multus validate) every problem is collected; the runtime's reader throws the first.
+ */
+export function checkMacvlanConf(r: ConfigReader): MacvlanConf {
+  let mode = (r.string('mode') || 'bridge') as MacvlanMode;
+  if (!MACVLAN_MODES.includes(mode)) {
+    r.report(modeProblem('macvlan', mode, MACVLAN_MODES));
+    mode = 'bridge';
+  }
+  return { ...parseLinkConf(r), mode, bcQueueLen: r.int('bcqueuelen', 0, 0xffffffff) };
+}
+
+/**
  * The macvlan configuration. The MAC comes from runtimeConfig.mac (the `mac` capability), else CNI_ARGS `MAC`,
  * else the configuration's `mac`, as in the reference plugin.
  */
 export function parseMacvlanConf(inv: Invocation): MacvlanConf {
   const r = new ConfigReader(inv.config, NETCONF);
-  const mode = (r.string('mode') || 'bridge') as MacvlanMode;
-  if (!MACVLAN_MODES.includes(mode)) throw invalidConf(`unknown macvlan mode: ${JSON.stringify(mode)}`, `"mode" must be one of ${MACVLAN_MODES.join(', ')}`);
-  const conf: MacvlanConf = { ...parseLinkConf(r), mode, bcQueueLen: r.int('bcqueuelen', 0, 0xffffffff) };
+  const conf = checkMacvlanConf(r);
   const fromRuntime = r.object('runtimeConfig').string('mac');
   const fromArgs = inv.cmd.args ? parseCniArgs(inv.cmd.args, ['MAC'] as const).MAC : undefined;
   const fromConf = r.string('mac');
