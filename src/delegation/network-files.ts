@@ -1,12 +1,13 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { goField } from '../cni/config-reader';
+import { goField, isJsonObject, Problems } from '../cni/config-reader';
 import { CniError, ErrorCode } from '../cni/errors';
-import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
+import { checkNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
 
-const CONFIG_EXTENSIONS = ['.conf', '.conflist', '.json'];
+/** The file names libcni reads as network configurations (ConfFiles), and container runtimes load from the conf dir. */
+export const CONFIG_EXTENSIONS = ['.conf', '.conflist', '.json'];
 
 /** Reads one CNI configuration file; a `.conflist` must be a list, anything else a single plugin. */
 export function loadNetworkFile(path: string, inheritedVersion: string): NetworkConfig {
@@ -22,15 +23,34 @@ export function loadNetworkFile(path: string, inheritedVersion: string): Network
   } catch (e) {
     throw new CniError(ErrorCode.DecodingFailure, `error loading CNI config file ${path}: error parsing configuration: ${(e as Error).message}`);
   }
+  const problems = new Problems();
+  const net = checkNetworkFile(raw, path, inheritedVersion, problems, bytes);
+  problems.throwFirst();
+  return net!;
+}
+
+/**
+ * Checks the configuration read from the file at `path` as libcni does by its extension (a `.conflist` must be a
+ * list, anything else a single plugin), then as any network; every problem collected.
+ */
+export function checkNetworkFile(raw: unknown, path: string, inheritedVersion: string, problems: Problems, bytes?: Buffer): NetworkConfig | undefined {
   const isListFile = extname(path) === '.conflist';
-  const obj = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+  const obj = isJsonObject(raw) ? raw : undefined;
   if (isListFile && (obj === undefined || goField(obj, 'plugins') === undefined)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `CNI config file ${path}: a .conflist needs a "plugins" list`);
+    problems.add({
+      where: 'plugins', problem: 'is missing, and a .conflist file holds a list', fix: 'list the plugins in "plugins": [...], or name the file .conf',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, `CNI config file ${path}: a .conflist needs a "plugins" list`),
+    });
+    return undefined;
   }
   if (!isListFile && obj !== undefined && goField(obj, 'type') === undefined && goField(obj, 'plugins') !== undefined) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `CNI config file ${path}: no "type"; perhaps this is supposed to be a .conflist?`);
+    problems.add({
+      where: '', problem: 'has "plugins" but no "type", and a file not named .conflist holds a single plugin', fix: 'name the file .conflist',
+      error: new CniError(ErrorCode.InvalidNetworkConfig, `CNI config file ${path}: no "type"; perhaps this is supposed to be a .conflist?`),
+    });
+    return undefined;
   }
-  return parseNetworkConfig(raw, `CNI config file ${path}`, inheritedVersion, bytes);
+  return checkNetworkConfig(raw, `CNI config file ${path}`, inheritedVersion, problems, bytes);
 }
 
 function configFiles(dir: string): string[] {

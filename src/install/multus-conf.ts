@@ -3,7 +3,7 @@ import { basename, extname, join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import { versionAtLeast } from '../cni/version';
 import type { NetworkConfig } from '../delegation/network-config';
-import { loadNetworkFile } from '../delegation/network-files';
+import { CONFIG_EXTENSIONS, loadNetworkFile } from '../delegation/network-files';
 import type { HostFiles } from './host-files';
 import { onHost, type ConfigOptions, type InstallOptions } from './options';
 import { parseJson } from '../cni/json-text';
@@ -19,8 +19,6 @@ export const MULTUS_CONF = `${OWN_PREFIX}.conf`;
 export const MULTUS_CONFLIST = `${OWN_PREFIX}.conflist`;
 const NETWORK_NAME = 'multus-cni-network';
 const DEFAULT_BIN_DIR = '/opt/cni/bin';
-// What container runtimes load from the conf dir (libcni ConfFiles).
-const CONFIG_EXTENSIONS = ['.conf', '.conflist', '.json'];
 const MULTUS_TYPES = ['multus', 'multus-shim'];
 
 export interface Primary {

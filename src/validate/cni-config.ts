@@ -2,6 +2,7 @@ import type { CniError } from '../cni/errors';
 import { ConfigReader, goField, Problems } from '../cni/config-reader';
 import { CURRENT_VERSION } from '../cni/version';
 import { checkNetworkConfig } from '../delegation/network-config';
+import { checkNetworkFile } from '../delegation/network-files';
 import { cidrContains, cidrFamily, ipFamily, ipToBytes, parseCidr } from '../cni/ip';
 import { loadConfig as loadHostLocalConfig } from '../plugins/host-local/config';
 import { isObject, Scope, shown } from './findings';
@@ -21,6 +22,8 @@ import { checkMacvlanConf } from '../plugins/macvlan/config';
 export interface ConfigContext {
   /** For a NetworkAttachmentDefinition: its name, which stands in for a missing network name. */
   nadName?: string;
+  /** The file it was read from, when libcni would read it by its extension (.conf, .conflist, .json). */
+  file?: string;
 }
 
 // The built-in plugins' own checks of their configuration (the runtime's, collecting), by type.
@@ -206,7 +209,8 @@ export function checkCniConfig(raw: unknown, s: Scope, ctx: ConfigContext): void
   const problems = new Problems();
   // A missing name is the NAD's, a missing cniVersion multus's own: both only noted.
   const named = isObject(raw) && ctx.nadName !== undefined && !goField(raw, 'name') ? { ...raw, name: ctx.nadName } : raw;
-  checkNetworkConfig(named, 'configuration', CURRENT_VERSION, problems);
+  if (ctx.file !== undefined) checkNetworkFile(named, ctx.file, CURRENT_VERSION, problems);
+  else checkNetworkConfig(named, 'configuration', CURRENT_VERSION, problems);
   s.addAll(problems);
   lintCniConfig(raw, s, ctx);
 }

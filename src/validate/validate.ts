@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import { SELECTION_KEYS } from '../k8s/network-selection';
 import { checkAnnotationValue, checkPodManifest, isPodManifest } from './annotation';
 import { checkCniConfig } from './cni-config';
@@ -5,6 +6,7 @@ import { Findings, isObject, Scope } from './findings';
 import { checkMultusConf } from './multus-conf';
 import { checkNad } from './nad';
 import { parseJson } from '../cni/json-text';
+import { CONFIG_EXTENSIONS } from '../delegation/network-files';
 import { Problems } from '../cni/config-reader';
 import { checkResult } from '../cni/result';
 import { CURRENT_VERSION } from '../cni/version';
@@ -87,7 +89,9 @@ async function checkCni(text: string, source: string, findings: Findings): Promi
     findings.add({ where: source, problem: parsed.error, fix: 'correct the syntax there' });
     return;
   }
-  checkDocuments(parsed.docs, source, findings, (doc, label) => checkCniConfig(doc, new Scope(findings, label), {}));
+  // A file libcni would read (by its extension) is checked as libcni reads that file.
+  const file = CONFIG_EXTENSIONS.includes(extname(source)) && parsed.docs.length === 1 ? source : undefined;
+  checkDocuments(parsed.docs, source, findings, (doc, label) => checkCniConfig(doc, new Scope(findings, label), { file }));
 }
 
 /**

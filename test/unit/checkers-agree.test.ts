@@ -1,7 +1,11 @@
-import { describe, it, expect } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadBuiltinPlugin, runPlugin } from '../../src/builtins';
 import { spawnRunner } from '../../src/delegation/exec-plugin';
 import { parseNetworkConfig } from '../../src/delegation/network-config';
+import { loadNetworkFile } from '../../src/delegation/network-files';
 import { nadNetwork } from '../../src/k8s/nad';
 import { parseNetworkSelection } from '../../src/k8s/network-selection';
 import { CniError } from '../../src/cni/errors';
@@ -219,5 +223,25 @@ describe('built-in plugin configuration in validate: the plugin\'s own check', (
       'input: dns.nameservers: "x" is not a list of strings',
       'input: bcqueuelen: -1 is not an integer from 0 to 4294967295',
     ]);
+  });
+});
+
+describe('a CNI configuration file (--kind cni with its name): checked as libcni reads it by its extension', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'checkers-agree-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['10-a.conflist', { cniVersion: '1.0.0', name: 'a', type: 'bridge' }, 'input: plugins: is missing, and a .conflist file holds a list'],
+    ['10-a.conf', { cniVersion: '1.0.0', name: 'a', plugins: [{ type: 'bridge' }] }, 'input: has "plugins" but no "type"'],
+  ])('%s: the runtime refuses it with validate\'s first problem', async (file, conf, line) => {
+    const path = join(dir, file);
+    writeFileSync(path, JSON.stringify(conf));
+    const err = caught(() => loadNetworkFile(path, '1.0.0'));
+    const findings = await validateText(JSON.stringify(conf), 'cni', path);
+    const first = findings.items.find((i) => i.kind === 'problem' && i.error);
+    expect(first?.kind === 'problem' && first.error?.message).toBe(err.message);
+    expect(findings.lines()[0]!.replace(path, 'input')).toContain(line);
+    // Without a file name there is no extension to go by.
+    expect((await validated(JSON.stringify(conf), 'cni')).errors).toEqual([]);
   });
 });
