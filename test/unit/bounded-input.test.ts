@@ -56,6 +56,9 @@ describe('parseJson', () => {
     expect(e.code).toBe(6);
     expect(e.message).toBe('JSON nested deeper than 512 levels at line 2, column 515');
     expect(() => parseJson(`${'['.repeat(512)}${']'.repeat(512)}`)).not.toThrow();
+    // Brackets inside strings are no nesting, however many; objects count like arrays.
+    expect(() => parseJson(`{"s":"${'['.repeat(600)}${'{'.repeat(600)}","a":[{"b":[]}]}`)).not.toThrow();
+    expect(caught(() => parseJson(`${'{"a":'.repeat(513)}1${'}'.repeat(513)}`)).message).toBe('JSON nested deeper than 512 levels at line 1, column 2561');
   });
   it('gives a syntax error its line and column, with code 6', () => {
     const e = caught(() => parseJson('{\n "a": 1,\n}'));
