@@ -50,26 +50,29 @@ function checkIpam(plugin: Record<string, unknown>, s: Scope, network: { name: u
  * and `ipRanges` whereabouts takes them from its flat file on the node, which is only noted.
  */
 function checkWhereabouts(ipam: Record<string, unknown>, s: Scope): void {
-  const hasRanges = ipam.ipRanges !== undefined && ipam.ipRanges !== null;
-  if ((ipam.range === undefined || ipam.range === '') && !hasRanges) {
+  // Whereabouts decodes with Go's encoding/json too: keys in any case.
+  const ipRanges = goField(ipam, 'ipRanges');
+  const range = goField(ipam, 'range');
+  const hasRanges = ipRanges !== undefined && ipRanges !== null;
+  if ((range === undefined || range === '') && !hasRanges) {
     s.note('has neither "range" nor "ipRanges": whereabouts then needs them in its flat file on every node (/etc/cni/net.d/whereabouts.d/whereabouts.conf)');
   }
   checkWhereaboutsRange(ipam, s);
   if (!hasRanges) return;
-  if (!Array.isArray(ipam.ipRanges)) {
-    s.at('ipRanges').problem(`${shown(ipam.ipRanges)} is not a list`, 'write "ipRanges": [{"range": "10.1.1.0/24"}, {"range": "fd00::/64"}]');
+  if (!Array.isArray(ipRanges)) {
+    s.at('ipRanges').problem(`${shown(ipRanges)} is not a list`, 'write "ipRanges": [{"range": "10.1.1.0/24"}, {"range": "fd00::/64"}]');
     return;
   }
-  ipam.ipRanges.forEach((r, i) => {
+  ipRanges.forEach((r, i) => {
     const at = s.at('ipRanges').at(i);
     if (!isObject(r)) at.problem(`${shown(r)} is not an object`, 'write each entry as {"range": "10.1.1.0/24"}, optionally with range_start, range_end and exclude');
-    else if (r.range === undefined || r.range === '') at.at('range').problem('is missing', 'give the range as a CIDR, e.g. "10.1.1.0/24"');
+    else if (goField(r, 'range') === undefined || goField(r, 'range') === '') at.at('range').problem('is missing', 'give the range as a CIDR, e.g. "10.1.1.0/24"');
     else checkWhereaboutsRange(r, at);
   });
 }
 
 function checkWhereaboutsRange(r: Record<string, unknown>, s: Scope): void {
-  const raw = r.range;
+  const raw = goField(r, 'range');
   let cidr: ReturnType<typeof parseCidr> | undefined;
   let first: string | undefined;
   if (raw !== undefined && raw !== '') {
@@ -87,7 +90,7 @@ function checkWhereaboutsRange(r: Record<string, unknown>, s: Scope): void {
   }
   const bounds: Record<string, string | undefined> = { range_start: first, range_end: undefined };
   for (const key of ['range_start', 'range_end'] as const) {
-    const v = r[key];
+    const v = goField(r, key);
     if (v === undefined || v === null || v === '') continue;
     if (typeof v !== 'string' || ipFamily(v) === 0) {
       s.at(key).problem(`${shown(v)} is not an IP address`, `write ${key} as an address, e.g. "10.1.1.10"`);
@@ -100,7 +103,7 @@ function checkWhereaboutsRange(r: Record<string, unknown>, s: Scope): void {
   if (bounds.range_start && bounds.range_end && Buffer.compare(ipToBytes(bounds.range_start), ipToBytes(bounds.range_end)) > 0) {
     s.at('range_end').problem(`${bounds.range_end} comes before range_start ${bounds.range_start}`, 'swap them: range_start is the lowest address handed out');
   }
-  const exclude = r.exclude;
+  const exclude = goField(r, 'exclude');
   if (exclude === undefined || exclude === null) return;
   if (!Array.isArray(exclude)) {
     s.at('exclude').problem(`${shown(exclude)} is not a list`, 'write "exclude": ["10.1.1.0/28", "10.1.1.254/32"]');
@@ -141,7 +144,7 @@ const HOST_LOCAL_FIXES: Array<[RegExp, (m: RegExpMatchArray) => string]> = [
 ];
 
 function checkStatic(ipam: Record<string, unknown>, s: Scope): void {
-  const addresses = ipam.addresses;
+  const addresses = goField(ipam, 'addresses');
   if (addresses === undefined || addresses === null) return;
   if (!Array.isArray(addresses)) {
     s.at('addresses').problem(`${shown(addresses)} is not a list`, 'write "addresses": [{"address": "10.1.1.5/24", "gateway": "10.1.1.1"}]');
@@ -153,11 +156,13 @@ function checkStatic(ipam: Record<string, unknown>, s: Scope): void {
       at.problem(`${shown(a)} is not an object`, 'write each entry as {"address": "10.1.1.5/24", "gateway": "10.1.1.1"}');
       return;
     }
-    if (typeof a.address !== 'string' || cidrFamily(a.address) === 0) {
-      at.at('address').problem(`${shown(a.address)} is not an address with a prefix length`, 'write it as address/prefix, e.g. "10.1.1.5/24"');
+    const address = goField(a, 'address');
+    const gateway = goField(a, 'gateway');
+    if (typeof address !== 'string' || cidrFamily(address) === 0) {
+      at.at('address').problem(`${shown(address)} is not an address with a prefix length`, 'write it as address/prefix, e.g. "10.1.1.5/24"');
     }
-    if (a.gateway !== undefined && (typeof a.gateway !== 'string' || ipFamily(a.gateway) === 0)) {
-      at.at('gateway').problem(`${shown(a.gateway)} is not an IP address`, 'write the gateway as an address, e.g. "10.1.1.1"');
+    if (gateway !== undefined && (typeof gateway !== 'string' || ipFamily(gateway) === 0)) {
+      at.at('gateway').problem(`${shown(gateway)} is not an IP address`, 'write the gateway as an address, e.g. "10.1.1.1"');
     }
   });
 }

@@ -79,15 +79,17 @@ function checkValues(conf: Record<string, unknown>, s: Scope): void {
 
 /** The multus plugin's own configuration, from a .conf or from the multus entry of a .conflist. */
 function multusEntry(top: Record<string, unknown>, s: Scope): { conf: Record<string, unknown>; s: Scope } | undefined {
-  if (top.plugins === undefined) return { conf: top, s };
-  const plugins = Array.isArray(top.plugins) ? top.plugins : [];
-  const i = plugins.findIndex((p) => isObject(p) && (p.type === 'multus' || p.type === 'multus-shim'));
+  const list = goField(top, 'plugins');
+  if (list === undefined) return { conf: top, s };
+  const plugins = Array.isArray(list) ? list : [];
+  const i = plugins.findIndex((p) => isObject(p) && ['multus', 'multus-shim'].includes(goField(p, 'type') as string));
   if (i < 0) {
     s.at('plugins').problem('has no plugin of type "multus"', 'put the multus configuration in "plugins", e.g. [{"type": "multus", "kubeconfig": ..., "delegates": [...]}]');
     return undefined;
   }
   // libcni gives every plugin of a list the list's name and version.
-  return { conf: { ...(plugins[i] as Record<string, unknown>), name: top.name, cniVersion: top.cniVersion }, s: s.at('plugins').at(i) };
+  const plugin = Object.fromEntries(Object.entries(plugins[i] as Record<string, unknown>).filter(([k]) => !['name', 'cniversion'].includes(k.toLowerCase())));
+  return { conf: { ...plugin, name: goField(top, 'name'), cniVersion: goField(top, 'cniVersion') }, s: s.at('plugins').at(i) };
 }
 
 /** A 00-multus.conf or 00-multus.conflist, every problem reported. */

@@ -7,7 +7,7 @@ import { checkMultusConf } from './multus-conf';
 import { checkNad } from './nad';
 import { parseJson } from '../cni/json-text';
 import { CONFIG_EXTENSIONS } from '../delegation/network-files';
-import { Problems } from '../cni/config-reader';
+import { goField, Problems } from '../cni/config-reader';
 import { checkResult } from '../cni/result';
 import { CURRENT_VERSION } from '../cni/version';
 
@@ -40,11 +40,14 @@ function isNad(doc: unknown): boolean {
     || (typeof doc.apiVersion === 'string' && doc.apiVersion.startsWith('k8s.cni.cncf.io/')));
 }
 
+const MULTUS_TYPES = ['multus', 'multus-shim'];
+
 function isMultusConf(doc: unknown): boolean {
   if (!isObject(doc)) return false;
   const keys = Object.keys(doc).map((k) => k.toLowerCase());
-  return doc.type === 'multus' || doc.type === 'multus-shim' || keys.includes('delegates') || keys.includes('clusterNetwork'.toLowerCase())
-    || (Array.isArray(doc.plugins) && doc.plugins.some((p) => isObject(p) && (p.type === 'multus' || p.type === 'multus-shim')));
+  const plugins = goField(doc, 'plugins');
+  return MULTUS_TYPES.includes(goField(doc, 'type') as string) || keys.includes('delegates') || keys.includes('clusternetwork')
+    || (Array.isArray(plugins) && plugins.some((p) => isObject(p) && MULTUS_TYPES.includes(goField(p, 'type') as string)));
 }
 
 /** A lone object of selection keys: an annotation written without its list brackets. */
@@ -55,7 +58,7 @@ function isSelectionObject(doc: unknown): boolean {
 
 /** A plain CNI network configuration or conflist (not multus's own). */
 function isCniConfig(doc: unknown): boolean {
-  return isObject(doc) && !isMultusConf(doc) && (typeof doc.type === 'string' || Array.isArray(doc.plugins));
+  return isObject(doc) && !isMultusConf(doc) && (typeof goField(doc, 'type') === 'string' || Array.isArray(goField(doc, 'plugins')));
 }
 
 /** A plugin's result: result keys, and none of a configuration's. */

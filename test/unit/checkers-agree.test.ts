@@ -245,3 +245,16 @@ describe('a CNI configuration file (--kind cni with its name): checked as libcni
     expect((await validated(JSON.stringify(conf), 'cni')).errors).toEqual([]);
   });
 });
+
+describe('validate reads every key as Go does, like the runtime', () => {
+  it('a multus conflist, whereabouts and static IPAM with keys in other cases', async () => {
+    const conflist = { CNIVersion: '1.0.0', Name: 'multus-cni-network', Plugins: [{ Type: 'multus', Kubeconfig: '/k', ClusterNetwork: 'kindnet' }] };
+    expect((await validated(JSON.stringify(conflist), 'multus-conf')).lines).toEqual(['ok']);
+    const whereabouts = { cniVersion: '1.0.0', name: 'w', type: 'bridge', ipam: { type: 'whereabouts', Range: '10.1.1.0/24', Range_End: '10.2.0.1' } };
+    expect((await validated(JSON.stringify(whereabouts), 'cni')).lines.map((l) => l.split(' — ')[0]))
+      .toEqual(['input: ipam.range_end: 10.2.0.1 is not in the range 10.1.1.0/24']);
+    const staticIpam = { cniVersion: '1.0.0', name: 's', type: 'bridge', ipam: { type: 'static', Addresses: [{ Address: '10.1.1.5' }] } };
+    expect((await validated(JSON.stringify(staticIpam), 'cni')).lines.map((l) => l.split(' — ')[0]))
+      .toEqual(['input: ipam.addresses[0].address: "10.1.1.5" is not an address with a prefix length']);
+  });
+});
