@@ -43,6 +43,12 @@ describe('host-local store', () => {
     expect(readFileSync(join(store.dir, 'last_reserved_ip.0'), 'utf8')).toBe('10.77.0.3');
     expect(store.reserve(parseIp('10.77.0.100')!, ownerKey('ctr-b', 'eth0'), 0)).toBe(true);
     expect(readFileSync(join(store.dir, 'last_reserved_ip.0'), 'utf8')).toBe('10.77.0.100');
+    // As an allocation does it: read under the lock, then a shorter address written.
+    const next = NetworkStore.open(dataDir, 'hlnet');
+    writeFileSync(join(store.dir, 'last_reserved_ip.0'), '10.77.0.254');
+    expect(next.lastReserved(0)).toEqual(parseIp('10.77.0.254'));
+    expect(next.reserve(parseIp('10.77.0.4')!, ownerKey('ctr-c', 'eth0'), 0)).toBe(true);
+    expect(readFileSync(join(store.dir, 'last_reserved_ip.0'), 'utf8')).toBe('10.77.0.4');
   });
 
   it('reads reservations from address-named regular files only, in name order', () => {

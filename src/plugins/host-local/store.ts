@@ -54,6 +54,9 @@ export function networkDir(dataDir: string, name: string): string {
 }
 
 export class NetworkStore {
+  // The length of each last_reserved_ip.N as this call read it (under the lock, so nobody changed it since).
+  private readonly lastLength = new Map<number, number>();
+
   private constructor(readonly dir: string) {}
 
   /** Creates the network's directory when missing, as the reference does on every command. */
@@ -118,8 +121,11 @@ export class NetworkStore {
       // Never blocks on a FIFO planted at the name.
       const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NONBLOCK, FILE_MODE);
       try {
+        const length = Buffer.byteLength(text);
         writeSync(fd, text, 0);
-        ftruncateSync(fd, Buffer.byteLength(text));
+        // Only a longer old content (or one this call did not read) has a tail to cut.
+        if ((this.lastLength.get(rangeId) ?? Infinity) > length) ftruncateSync(fd, length);
+        this.lastLength.set(rangeId, length);
       } finally {
         closeSync(fd);
       }
@@ -131,7 +137,9 @@ export class NetworkStore {
   /** The set's last reserved address; unset or unreadable content only costs round robin its place. */
   lastReserved(rangeId: number): IP | undefined {
     try {
-      return parseIp(readRegularFile(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`)).toString('utf8'));
+      const content = readRegularFile(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`));
+      this.lastLength.set(rangeId, content.length);
+      return parseIp(content.toString('utf8'));
     } catch {
       return undefined;
     }
