@@ -5,31 +5,34 @@
  * of its own (module.enableCompileCache came in 22), so this is the part of the CommonJS loader we need, done with
  * node:vm.
  *
- * The cache is written at the exit of a call that found none (or one V8 refused: another Node), so it holds the
- * functions that call compiled. Its name carries the bundle's size and modification time: V8 checks a cache against
- * the source's length only, and a rebuilt bundle of the same length must never meet the old code. It lives next to
- * the bundle, written by the same owner (root) that installs the bundle, so it is trusted no more than the bundle
- * is. Failing to read or write it only costs the compile.
+ * One cache per kind of call (plugin and verb: `multus:ADD`, `host-local:DEL`), written at the exit of the first call
+ * of that kind that succeeded and found none (or one V8 refused: another Node). So it holds the functions such a call
+ * compiles, and only those: V8 deserializes the whole cache, and an ADD's code is twice a host-local call's. A cache
+ * written by whatever call came first (a STATUS, a failed ADD) would leave every later ADD compiling most of its code.
+ * Its name carries the bundle's size and modification time: V8 checks a cache against the source's length only, and
+ * a rebuilt bundle of the same length must never meet the old code. It lives next to the bundle, written by the same
+ * owner (root) that installs the bundle, so it is trusted no more than the bundle is. Failing to read or write it
+ * only costs the compile.
  */
 import { readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createRequire, wrap } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
 const SUFFIX = '.v8cache';
 
-function cachePath(file: string): string {
+/** The bundle's caches share `<bundle>.<size>-<mtime>.`; what follows is the kind. */
+function buildStamp(file: string): string {
   const st = statSync(file);
-  return `${file}.${st.size}-${Math.floor(st.mtimeMs)}${SUFFIX}`;
+  return `${basename(file)}.${st.size}-${Math.floor(st.mtimeMs)}.`;
 }
 
-function save(script: Script, file: string, cacheFile: string): void {
+function save(script: Script, file: string, cacheFile: string, stamp: string): void {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });
     renameSync(tmp, cacheFile);
     // Caches of earlier builds of this bundle can never be used again.
-    const stale = (f: string) => f.startsWith(`${basename(file)}.`) && f.endsWith(SUFFIX) && f !== basename(cacheFile);
+    const stale = (f: string) => f.startsWith(`${basename(file)}.`) && f.endsWith(SUFFIX) && !f.startsWith(stamp);
     for (const f of readdirSync(dirname(file)).filter(stale)) unlinkSync(join(dirname(file), f));
   } catch {
     try {
@@ -40,18 +43,30 @@ function save(script: Script, file: string, cacheFile: string): void {
   }
 }
 
-/** `require(file)` of a CommonJS bundle, compiled with (and, when missing, leaving behind) its code cache. */
-export function requireWithCodeCache<T>(file: string): T {
-  const cacheFile = cachePath(file);
+/**
+ * `require(file)` of a CommonJS bundle for a call of `kind`, compiled with (and, when missing and the call succeeds,
+ * leaving behind) that kind's code cache. `load` is the caller's own require, which resolves the bundle's requires
+ * as its own: the bundles sit side by side (node:module's createRequire alone costs a millisecond to load).
+ */
+export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS.Require): T {
+  const stamp = buildStamp(file);
+  // The kind comes from the environment: it names a file only as a plain word.
+  const cacheFile = join(dirname(file), `${stamp}${kind.replace(/[^\w:+-]/g, '_')}${SUFFIX}`);
   let cachedData: Buffer | undefined;
   try {
     cachedData = readFileSync(cacheFile);
   } catch {
-    // the first call of this build: compiled from source, and the cache written at exit
+    // the first call of this kind with this build: compiled from source, and the cache written at exit
   }
-  const script = new Script(wrap(readFileSync(file, 'utf8')), { filename: file, ...(cachedData && { cachedData }) });
-  if (cachedData === undefined || script.cachedDataRejected) process.once('exit', () => save(script, file, cacheFile));
+  // Node's CommonJS wrapper (module.wrap), so that the bundle sees what a required file sees.
+  const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n});`;
+  const script = new Script(source, { filename: file, ...(cachedData && { cachedData }) });
+  if (cachedData === undefined || script.cachedDataRejected) {
+    process.once('exit', (code) => {
+      if (code === 0) save(script, file, cacheFile, stamp);
+    });
+  }
   const module = { exports: {} as T };
-  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, dirname(file));
+  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, load, module, file, dirname(file));
   return module.exports;
 }

@@ -17,10 +17,12 @@ export function main(): void {
   const name = basename(process.argv[1] ?? 'multus');
   // A CNI call's code (a bundle beside this file, in dist/bundle/ as in the compiler's dist/) comes with a code cache:
   // the runtime starts one such process per pod. A person's command line is loaded plainly.
-  // (code-cache loads node:vm and node:module, which VERSION does not need.)
+  // (code-cache loads node:vm, which VERSION does not need.) The cache is kept per kind of call: plugin and verb.
   const run = command
-    ? import('./code-cache').then(({ requireWithCodeCache }) =>
-      requireWithCodeCache<typeof import('./builtins')>(join(__dirname, 'builtins.js')).runCni(name))
+    ? import('./code-cache').then(({ requireWithCodeCache }) => {
+      const cni = requireWithCodeCache<typeof import('./builtins')>(join(__dirname, 'builtins.js'), `${name}:${command}`, require);
+      return cni.runCni(name);
+    })
     : import('./run-human').then(({ runHuman }) => runHuman(name));
   run.catch((err: unknown) => {
     // Only a bug gets here; the runtime still deserves an error object rather than silence.

@@ -6,8 +6,8 @@
  * request each, and grpc-js plus a protobuf runtime would cost more start-up time than the call itself.
  * No TLS, no compression, no retries, no streaming: local sockets of the kubelet and the runtime need none of them.
  */
-import * as http2 from 'node:http2';
-import * as net from 'node:net';
+import { connect as connectHttp2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { connect as connectSocket } from 'node:net';
 
 /** gRPC status codes (grpc/doc/statuscodes.md), the ones this client produces or callers test for. */
 export const GrpcStatus = {
@@ -108,7 +108,7 @@ export function unaryCall(call: UnaryCall): Promise<Buffer> {
   const maxResponseBytes = call.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   return new Promise<Buffer>((resolve, reject) => {
     let settled = false;
-    let session: http2.ClientHttp2Session | undefined;
+    let session: ClientHttp2Session | undefined;
     const finish = (err: GrpcError | undefined, value?: Buffer): void => {
       if (settled) return;
       settled = true;
@@ -126,8 +126,8 @@ export function unaryCall(call: UnaryCall): Promise<Buffer> {
       finish(new GrpcError(GrpcStatus.Unavailable, `cannot talk to ${call.socketPath}: ${err.message}`, err.code));
     };
     // The socket's own error comes first and carries the errno (ENOENT, ECONNREFUSED); the stream's is generic.
-    const socket = net.connect(call.socketPath).on('error', connectionFailed);
-    session = http2.connect('http://localhost', { createConnection: () => socket });
+    const socket = connectSocket(call.socketPath).on('error', connectionFailed);
+    session = connectHttp2('http://localhost', { createConnection: () => socket });
     session.on('error', connectionFailed);
 
     const stream = session.request({
@@ -144,7 +144,7 @@ export function unaryCall(call: UnaryCall): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let received = 0;
 
-    const takeStatus = (headers: http2.IncomingHttpHeaders): void => {
+    const takeStatus = (headers: IncomingHttpHeaders): void => {
       const status = headers['grpc-status'];
       if (status !== undefined) {
         grpcStatus = Array.isArray(status) ? status[0] : status;

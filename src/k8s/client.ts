@@ -4,8 +4,8 @@
  *
  * Not @kubernetes/client-node: importing it costs about half a second, and kubelet starts this process per pod.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CniError, ErrorCode } from '../cni/errors';
 import { logDebug, logVerbose } from '../log/logger';
 import type { ApiConnection } from './kubeconfig';
@@ -113,14 +113,14 @@ const USER_AGENT = 'multus-ts';
 
 interface Answer {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: IncomingHttpHeaders;
   body: Buffer;
 }
 
 /** One API server. Make one per process: its agent keeps the TLS connection open between the calls of one ADD. */
 export class KubeClient {
   readonly options: Required<ClientOptions>;
-  private agent: http.Agent | undefined;
+  private agent: HttpAgent | undefined;
 
   constructor(
     readonly conn: ApiConnection,
@@ -182,7 +182,7 @@ export class KubeClient {
       headers['Content-Length'] = body.length;
     }
     return new Promise<Answer>((resolve, reject) => {
-      const r = (secure ? https : http).request(url, { method: req.method, headers, agent }, (res) => {
+      const r = (secure ? httpsRequest : httpRequest)(url, { method: req.method, headers, agent }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -210,10 +210,10 @@ export class KubeClient {
     });
   }
 
-  private makeAgent(secure: boolean): http.Agent {
-    if (!secure) return new http.Agent({ keepAlive: true });
+  private makeAgent(secure: boolean): HttpAgent {
+    if (!secure) return new HttpAgent({ keepAlive: true });
     const c = this.conn;
-    return new https.Agent({
+    return new HttpsAgent({
       keepAlive: true,
       rejectUnauthorized: !c.insecure,
       ...(c.ca && { ca: c.ca }),

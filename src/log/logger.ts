@@ -6,8 +6,9 @@
  * synchronous because the process may exit right after. Stdout is the CNI result channel and is
  * never written. Logging never throws into its caller.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+// Named imports: in the bundle, a namespace import copies the whole export list of the module, in every process.
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
 import { makeDirs } from '../util/atomic-file';
 
 export type LogLevel = 'panic' | 'error' | 'verbose' | 'debug';
@@ -144,26 +145,26 @@ function appendLine(file: string, data: Buffer): void {
 /** Writes and closes; false when the file had been deleted by the time of the write. */
 function writeStillLinked(fd: number, data: Buffer): boolean {
   try {
-    fs.writeSync(fd, data);
-    return fs.fstatSync(fd).nlink > 0;
+    writeSync(fd, data);
+    return fstatSync(fd).nlink > 0;
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
 function openRotatingIfFull(file: string, length: number): { fd: number; rotated: boolean } {
   const fd = openForAppend(file);
-  let full: fs.Stats;
+  let full: Stats;
   try {
-    full = fs.fstatSync(fd);
+    full = fstatSync(fd);
   } catch (err) {
-    fs.closeSync(fd);
+    closeSync(fd);
     throw err;
   }
   const maxBytes = (fileOptions.maxSize > 0 ? fileOptions.maxSize : DEFAULT_LOG_OPTIONS.maxSize) * BYTES_PER_MB;
   // An empty file is never rotated, so a line longer than maxSize is still written (lumberjack refuses it).
   if (full.size === 0 || full.size + length <= maxBytes) return { fd, rotated: false };
-  fs.closeSync(fd);
+  closeSync(fd);
   try {
     moveToBackup(file, full);
   } catch (err) {
@@ -175,22 +176,22 @@ function openRotatingIfFull(file: string, length: number): { fd: number; rotated
 
 function openForAppend(file: string): number {
   try {
-    return fs.openSync(file, 'a', 0o644);
+    return openSync(file, 'a', 0o644);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    makeDirs(path.dirname(file), 0o755);
-    return fs.openSync(file, 'a', 0o644);
+    makeDirs(dirname(file), 0o755);
+    return openSync(file, 'a', 0o644);
   }
 }
 
-function moveToBackup(file: string, full: fs.Stats): void {
-  const current = fs.statSync(file, { throwIfNoEntry: false });
+function moveToBackup(file: string, full: Stats): void {
+  const current = statSync(file, { throwIfNoEntry: false });
   // Gone, or a fresh file already in its place: another process rotated first, and moving its
   // fresh file would only produce a near-empty backup.
   if (current === undefined || current.ino !== full.ino || current.dev !== full.dev) return;
   const backup = claimBackupName(file);
   try {
-    fs.renameSync(file, backup);
+    renameSync(file, backup);
   } catch (err) {
     removeIfPresent(backup);
     if (!isNotFound(err)) throw err;
@@ -206,25 +207,25 @@ function moveToBackup(file: string, full: fs.Stats): void {
 function claimBackupName(file: string): string {
   const { dir, prefix, ext } = splitLogName(file);
   for (let t = Date.now(); ; t++) {
-    const candidate = path.join(dir, `${prefix}${backupStamp(t)}${ext}`);
+    const candidate = join(dir, `${prefix}${backupStamp(t)}${ext}`);
     try {
-      fs.closeSync(fs.openSync(candidate, 'wx', 0o644));
+      closeSync(openSync(candidate, 'wx', 0o644));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
       throw err;
     }
     // Checked only after claiming: compression creates the .gz before deleting the plain backup,
     // so a name freed by compression is seen here as still taken.
-    if (!fs.existsSync(candidate + GZ)) return candidate;
+    if (!existsSync(candidate + GZ)) return candidate;
     // A compressor that was late to delete the old plain backup may have removed our placeholder.
     removeIfPresent(candidate);
   }
 }
 
 function splitLogName(file: string): { dir: string; prefix: string; ext: string } {
-  const base = path.basename(file);
-  const ext = path.extname(base);
-  return { dir: path.dirname(file), prefix: `${base.slice(0, base.length - ext.length)}-`, ext };
+  const base = basename(file);
+  const ext = extname(base);
+  return { dir: dirname(file), prefix: `${base.slice(0, base.length - ext.length)}-`, ext };
 }
 
 function backupStamp(t: number): string {
@@ -238,7 +239,7 @@ interface Backup {
 
 /** lumberjack's millRunOnce: count limit first, then age limit, then compress what is left. */
 function pruneAndCompressBackups(file: string): void {
-  const dir = path.dirname(file);
+  const dir = dirname(file);
   const { maxAge, maxBackups, compress } = fileOptions;
   const cutoff = Date.now() - maxAge * MS_PER_DAY;
   // A backup caught mid-compression exists both plain and gzipped; it counts once.
@@ -248,12 +249,12 @@ function pruneAndCompressBackups(file: string): void {
     counted.add(backup.name.endsWith(GZ) ? backup.name.slice(0, -GZ.length) : backup.name);
     const tooMany = maxBackups > 0 && counted.size > maxBackups;
     const tooOld = maxAge > 0 && backup.time < cutoff;
-    if (tooMany || tooOld) removeIfPresent(path.join(dir, backup.name));
+    if (tooMany || tooOld) removeIfPresent(join(dir, backup.name));
     else kept.push(backup);
   }
   if (!compress) return;
   for (const backup of kept) {
-    if (!backup.name.endsWith(GZ)) gzipBackup(path.join(dir, backup.name));
+    if (!backup.name.endsWith(GZ)) gzipBackup(join(dir, backup.name));
   }
 }
 
@@ -261,7 +262,7 @@ function pruneAndCompressBackups(file: string): void {
 function listBackups(file: string): Backup[] {
   const { dir, prefix, ext } = splitLogName(file);
   const backups: Backup[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.startsWith(prefix)) continue;
     const rest = entry.name.slice(prefix.length);
     const suffix = rest.endsWith(ext + GZ) ? ext + GZ : rest.endsWith(ext) ? ext : undefined;
@@ -284,13 +285,13 @@ function parseBackupStamp(stamp: string): number | undefined {
 function gzipBackup(src: string): void {
   let fd: number;
   try {
-    fd = fs.openSync(src, 'r');
+    fd = openSync(src, 'r');
   } catch (err) {
     if (isNotFound(err)) return;
     throw err;
   }
   try {
-    let data = fs.readFileSync(fd);
+    let data = readFileSync(fd);
     // Empty means a claimed name whose rename has not landed yet.
     if (data.length === 0) return;
     writeGzip(src + GZ, data);
@@ -298,12 +299,12 @@ function gzipBackup(src: string): void {
     // A process that opened the log just before the rotation may still append to the backup. What it
     // wrote before the unlink shows up here through our descriptor; what it writes later lands in an
     // unlinked file, which it notices (nlink 0) and writes again to the current log.
-    for (let more = fs.readFileSync(fd); more.length > 0; more = fs.readFileSync(fd)) {
+    for (let more = readFileSync(fd); more.length > 0; more = readFileSync(fd)) {
       data = Buffer.concat([data, more]);
       writeGzip(src + GZ, data);
     }
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -311,12 +312,12 @@ function gzipBackup(src: string): void {
 // sees a half-written .gz. Processes compressing the same backup at once all finish by writing
 // everything it held, so whichever rename lands last is complete.
 function writeGzip(dest: string, data: Buffer): void {
-  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.tmp`);
+  const tmp = join(dirname(dest), `.${basename(dest)}.${process.pid}.tmp`);
   try {
     // zlib loads only here: a call that rotates nothing never pays for it.
     const { gzipSync } = require('node:zlib') as typeof import('node:zlib');
-    fs.writeFileSync(tmp, gzipSync(data), { mode: 0o644 });
-    fs.renameSync(tmp, dest);
+    writeFileSync(tmp, gzipSync(data), { mode: 0o644 });
+    renameSync(tmp, dest);
   } catch (err) {
     removeIfPresent(tmp);
     throw err;
@@ -325,7 +326,7 @@ function writeGzip(dest: string, data: Buffer): void {
 
 function removeIfPresent(file: string): void {
   try {
-    fs.unlinkSync(file);
+    unlinkSync(file);
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }

@@ -15,29 +15,42 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function load(): string {
+function load(kind = 'multus:ADD', exitCode = 0): string {
   const r = spawnSync(process.execPath, ['-e',
-    `process.stdout.write(require(${JSON.stringify(join(ROOT, 'dist/code-cache.js'))}).requireWithCodeCache(${JSON.stringify(bundle)}).answer(21))`,
+    `process.stdout.write(require(${JSON.stringify(join(ROOT, 'dist/code-cache.js'))})
+      .requireWithCodeCache(${JSON.stringify(bundle)}, ${JSON.stringify(kind)}, require).answer(21)); process.exitCode = ${exitCode}`,
   ], { encoding: 'utf8' });
   expect(r.stderr).toBe('');
   return r.stdout;
 }
-const caches = () => readdirSync(dir).filter((f) => f.endsWith('.v8cache'));
+const caches = () => readdirSync(dir).filter((f) => f.endsWith('.v8cache')).sort();
 
 describe('loading a bundle with its V8 code cache', () => {
-  it('loads it as require would, and leaves a cache named after its size and time that the next load takes', () => {
+  it('loads it as require would, and leaves a cache named after its size, time and kind of call that the next load takes', () => {
     expect(caches()).toEqual([]);
     expect(load()).toBe('builtins.js 42');
     const [cache] = caches();
-    expect(cache).toMatch(/^builtins\.js\.\d+-\d+\.v8cache$/);
+    expect(cache).toMatch(/^builtins\.js\.\d+-\d+\.multus:ADD\.v8cache$/);
     const bytes = readFileSync(join(dir, cache!));
     expect(load()).toBe('builtins.js 42');
     // Accepted, so not written again.
     expect(readFileSync(join(dir, cache!))).toEqual(bytes);
   });
 
+  it('keeps one cache per kind of call, written only by a call that succeeded, its kind a plain word', () => {
+    expect(load('host-local:DEL', 1)).toBe('builtins.js 42');
+    expect(caches()).toEqual([]);
+    load('host-local:DEL');
+    load('multus:ADD');
+    load('../x ADD');
+    expect(caches().map((f) => f.replace(/\.\d+-\d+\./, '.'))).toEqual([
+      'builtins.js.___x_ADD.v8cache', 'builtins.js.host-local:DEL.v8cache', 'builtins.js.multus:ADD.v8cache',
+    ]);
+  });
+
   it('replaces a cache V8 refuses, and drops the caches of an earlier build', () => {
     load();
+    load('multus:DEL');
     const [first] = caches();
     writeFileSync(join(dir, first!), 'not a code cache');
     expect(load()).toBe('builtins.js 42');
