@@ -1,7 +1,7 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { isSafeName } from '../cni/environment';
 import { type CniVersion, isSupportedVersion, SUPPORTED_VERSIONS } from '../cni/version';
-import { collect, goField, isJsonObject, Problems, shown } from '../cni/config-reader';
+import { collect, ConfigReader, goField, isJsonObject, Problems, shown } from '../cni/config-reader';
 import { validatePluginType } from './plugin-path';
 
 /**
@@ -37,7 +37,7 @@ function disableCheck(v: unknown, where: string, problems: Problems): boolean {
  * One plugin configuration: the names in it that become programs (its `type`, and the `ipam.type` a plugin will
  * run), checked so that a hostile NetworkAttachmentDefinition is refused before anything runs, whichever plugin would
  * have executed it; and the fields libcni and Go Multus decode into their NetConf (`capabilities` a map of booleans,
- * `ipam` an object), which refuse anything else.
+ * `dns` libcni's DNS, `ipam` an object), which refuse anything else.
  */
 function checkPlugin(plugin: Record<string, unknown>, field: string, where: string, problems: Problems): void {
   const at = (key: string): string => `${field}${key}`;
@@ -65,6 +65,10 @@ function checkPlugin(plugin: Record<string, unknown>, field: string, where: stri
       });
     }
   }
+  // libcni's DNS type: every plugin that embeds NetConf fails to decode anything else.
+  const dns = new ConfigReader(plugin, where, field, problems).object('dns');
+  for (const key of ['nameservers', 'search', 'options']) dns.strings(key);
+  dns.string('domain');
   const ipam = goField(plugin, 'ipam');
   if (ipam === undefined || ipam === null) return;
   if (!isJsonObject(ipam)) {

@@ -182,8 +182,8 @@ function lintPlugin(plugin: Record<string, unknown>, s: Scope, network: { name: 
   if (check) {
     const problems = new Problems();
     check(new ConfigReader(plugin, NETCONF, '', problems));
-    // "ipam" and its type are multus's own checker's (above); the rest is what the plugin refuses when it runs.
-    for (const p of problems.list) if (!p.where.startsWith('ipam')) s.under(p.where).problem(p.problem, p.fix);
+    // "ipam" and "dns" are libcni's NetConf, which multus's own checker (above) reads; the rest is the plugin's.
+    for (const p of problems.list) if (!/^(ipam|dns)\b/.test(p.where)) s.under(p.where).problem(p.problem, p.fix);
   }
   checkIpam(plugin, s, network);
 }

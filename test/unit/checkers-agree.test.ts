@@ -56,6 +56,7 @@ describe('multus configuration: runtime and validate agree', () => {
     ['a delegate whose type is a path', multusConf({ delegates: [{ name: 'a', type: '/bin/sh' }] })],
     ['a delegate with a non-boolean capability', multusConf({ delegates: [{ name: 'a', type: 'bridge', capabilities: { ips: 'yes' } }] })],
     ['a delegate whose ipam is a string', multusConf({ delegates: [{ name: 'a', type: 'bridge', ipam: 'host-local' }] })],
+    ['a conflist plugin whose dns nameservers are a string', multusConf({ delegates: [{ name: 'a', plugins: [{ type: 'bridge', dns: { nameservers: '10.0.0.10' } }] }] })],
     ['a conflist delegate with an empty plugins list', multusConf({ delegates: [{ name: 'a', plugins: [] }] })],
     ['an unreadable prevResult', multusConf({ prevResult: { ips: 'x' } })],
     ['several problems at once', multusConf({ confDir: 5, binDir: [], logOptions: { maxAge: -1 }, delegates: [{ type: '../x' }, { name: 'b c', type: 'bridge' }] })],
@@ -217,10 +218,10 @@ describe('built-in plugin configuration in validate: the plugin\'s own check', (
     const conf = { cniVersion: '1.0.0', name: 'm', type: 'macvlan', master: 5, mode: 'brige', mtu: '1500', bcqueuelen: -1, dns: { nameservers: 'x' } };
     const { lines } = await validated(JSON.stringify(conf), 'cni');
     expect(lines.map((l) => l.split(' — ')[0])).toEqual([
+      'input: dns.nameservers: "x" is not a list of strings',
       'input: mode: "brige" is not one of macvlan\'s modes',
       'input: master: 5 is not a string',
       'input: mtu: "1500" is not an integer',
-      'input: dns.nameservers: "x" is not a list of strings',
       'input: bcqueuelen: -1 is not an integer from 0 to 4294967295',
     ]);
   });
