@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCK_FILE, lockExistingStore, lockStore } from '../../src/plugins/host-local/lock';
@@ -35,6 +35,9 @@ describe('host-local store lock', () => {
   it('locks a store that may not exist only when it does, creating nothing when it does not', async () => {
     expect(await lockExistingStore(join(dir, 'never-allocated'))).toBeUndefined();
     expect(readdirSync(dir)).toEqual([]);
+    writeFileSync(join(dir, 'a-file'), '');
+    expect(await lockExistingStore(join(dir, 'a-file', 'net'))).toBeUndefined();
+    rmSync(join(dir, 'a-file'));
     const unlock = await lockExistingStore(dir);
     expect(unlock).toBeTypeOf('function');
     expect(readdirSync(dir)).toEqual([LOCK_FILE]);

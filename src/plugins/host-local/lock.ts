@@ -34,8 +34,9 @@ function busy(dir: string, details: string): CniError {
 }
 
 /**
- * The reference creates its lock file this way (mode 0750, empty) and keeps it forever. Undefined when the store's
- * directory does not exist (the only way creating the file finds no such file), for `ifStoreExists`.
+ * The reference creates its lock file this way (mode 0750, empty) and keeps it forever. Undefined, for
+ * `ifStoreExists`, when the store's directory does not exist (the only ways creating the file fails with ENOENT or
+ * ENOTDIR).
  */
 function openLockFile(path: string, ifStoreExists: boolean): number | undefined {
   let fd: number;
@@ -43,7 +44,8 @@ function openLockFile(path: string, ifStoreExists: boolean): number | undefined 
     // Never blocks (a FIFO planted at the name) and never follows a symlink out of the store.
     fd = openSync(path, constants.O_CREAT | constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o750);
   } catch (e) {
-    if (ifStoreExists && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // No directory (ENOENT), or a file where one would be (ENOTDIR): no store.
+    if (ifStoreExists && ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) return undefined;
     throw new Error(goErrorText(e, 'open', path));
   }
   if (!fstatSync(fd).isFile()) {
