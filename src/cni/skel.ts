@@ -17,8 +17,11 @@ export interface Invocation {
   env: NodeJS.ProcessEnv;
   /** How this plugin runs others (delegates, IPAM); chosen by whoever started it. */
   runner: PluginRunner;
-  /** Aborted when the caller stopped waiting: stop, and undo what was done. */
-  signal: AbortSignal;
+  /**
+   * Aborted when the caller stopped waiting: stop, and undo what was done. Undefined when nobody can: the process's
+   * own call (an AbortController costs every process a Node module).
+   */
+  signal?: AbortSignal;
 }
 
 /** What the code that starts a plugin gives it: the runner for the plugins it calls, and its abort signal. */
@@ -47,8 +50,6 @@ export interface PluginOutput {
   stdout: string;
   exitCode: number;
 }
-
-const NEVER_ABORTED = new AbortController().signal;
 
 // The oldest configuration version that may carry each verb.
 const MIN_VERSION: Partial<Record<Command, string>> = { CHECK: '0.4.0', STATUS: '1.1.0', GC: '1.1.0' };
@@ -164,7 +165,7 @@ export function readCall(env: NodeJS.ProcessEnv, readStdin: () => Buffer, host: 
         `"cniVersion" is "${version}"; ${cmd.command} needs ${min} or later`);
     }
     if (cmd.command === 'ADD' || cmd.command === 'DEL' || cmd.command === 'CHECK') checkNetnsIsNotOurs(cmd, env);
-    return { inv: { cmd, stdin, config, cniVersion: version, env, runner: host.runner, signal: host.signal ?? NEVER_ABORTED } };
+    return { inv: { cmd, stdin, config, cniVersion: version, env, runner: host.runner, signal: host.signal } };
   } catch (err) {
     return { answer: failure(err, cniVersion) };
   }

@@ -37,7 +37,7 @@ describe('runWithDeadline: a built-in under delegateTimeoutSeconds', () => {
     const steps: string[] = [];
     const stalls = plugin((inv) => new Promise((_, reject) => {
       steps.push('link created');
-      inv.signal.addEventListener('abort', () => {
+      inv.signal!.addEventListener('abort', () => {
         steps.push('link removed');
         reject(new Error('stopped'));
       });
@@ -51,7 +51,7 @@ describe('runWithDeadline: a built-in under delegateTimeoutSeconds', () => {
   it('gives up on a built-in that ignores its signal after the grace period', async () => {
     let told = false;
     const deaf = plugin((inv) => new Promise(() => {
-      inv.signal.addEventListener('abort', () => { told = true; });
+      inv.signal!.addEventListener('abort', () => { told = true; });
     }));
     const out = await runWithDeadline(deaf, request(50), runner, 50);
     expect(out).toEqual({ code: null, stdout: '', stderr: '', timedOut: true });
@@ -62,7 +62,7 @@ describe('runWithDeadline: a built-in under delegateTimeoutSeconds', () => {
     const caller = new AbortController();
     let stopped = false;
     const waits = plugin((inv) => new Promise((_, reject) => {
-      inv.signal.addEventListener('abort', () => { stopped = true; reject(new Error('stopped')); });
+      inv.signal!.addEventListener('abort', () => { stopped = true; reject(new Error('stopped')); });
       caller.abort();
     }));
     const out = await runWithDeadline(waits, request(60_000, caller.signal), runner);

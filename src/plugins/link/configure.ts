@@ -64,7 +64,7 @@ export async function setUp(nl: Rtnl, link: LinkState): Promise<void> {
 }
 
 /** Waits until no address of the link is tentative, so that a route via an IPv6 gateway can be added. */
-async function settleAddresses(nl: Rtnl, link: LinkState, signal: AbortSignal): Promise<void> {
+async function settleAddresses(nl: Rtnl, link: LinkState, signal: AbortSignal | undefined): Promise<void> {
   const deadline = Date.now() + DAD_TIMEOUT_S * 1000;
   for (;;) {
     const addrs = await nl.addresses(link.index);
@@ -83,7 +83,7 @@ async function settleAddresses(nl: Rtnl, link: LinkState, signal: AbortSignal): 
  * `nl` is a socket in the pod's namespace `netns`.
  */
 export async function configureInterface(nl: Rtnl, netns: string, link: LinkState, result: Pick<Result, 'ips' | 'routes'>,
-  signal: AbortSignal): Promise<void> {
+  signal: AbortSignal | undefined): Promise<void> {
   const gateways: { 4?: string; 6?: string } = {};
   let ipv6Enabled = false;
   for (const ip of result.ips) {
