@@ -10,7 +10,9 @@ import { logVerbose } from '../log/logger';
 import { KubeApiError, KubeClient, NotFoundError, describe, type ClientOptions, type Target } from './client';
 import { inClusterConfig, loadKubeconfig } from './kubeconfig';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from './names';
-import type { NetworkAttachmentDefinition } from './nad';
+import { checkNadObject, type NetworkAttachmentDefinition } from './nad';
+import { checkObjectMeta } from './object-meta';
+import { Problems } from '../cni/config-reader';
 
 export { KubeApiError, KubeClient, NotFoundError, type ClientOptions } from './client';
 export type { NetworkAttachmentDefinition } from './nad';
@@ -116,17 +118,10 @@ export class KubeApi {
     checkNames(target);
     const path = `/apis/${NAD_GROUP}/v1/namespaces/${encodeURIComponent(namespace)}/network-attachment-definitions/${encodeURIComponent(name)}`;
     const raw = await this.client.request({ method: 'GET', path, target });
-    const bad = (what: string): CniError => malformed(this.client, target, what);
-    const metadata = objectField(raw, 'metadata', bad);
-    const spec = objectField(raw, 'spec', bad, true);
-    const config = spec?.config;
-    if (config !== undefined && config !== null && typeof config !== 'string') throw bad('spec.config is not a string');
-    return {
-      namespace: stringField(metadata, 'namespace', bad) ?? namespace,
-      name: stringField(metadata, 'name', bad) ?? name,
-      annotations: annotationsOf(metadata, bad),
-      config: config ?? '',
-    };
+    const problems = new Problems();
+    const nad = checkNadObject(raw, { namespace, name }, problems, (what) => malformed(this.client, target, what));
+    problems.throwFirst();
+    return nad!;
   }
 
   private async updatePodStatusAnnotations(target: Target, annotations: AnnotationPatch, uid: string | undefined, forbidden: KubeApiError): Promise<Pod> {
@@ -180,42 +175,17 @@ function checkNames(t: Target): void {
 
 function toPod(raw: unknown, target: Target, client: KubeClient): Pod {
   const bad = (what: string): CniError => malformed(client, target, what);
-  const metadata = objectField(raw, 'metadata', bad);
-  const uid = stringField(metadata, 'uid', bad);
-  if (!uid) throw bad('metadata.uid is missing');
+  const problems = new Problems();
+  const meta = checkObjectMeta(raw, problems, bad)?.meta;
+  problems.throwFirst();
+  if (!meta!.uid) throw bad('metadata.uid is missing');
   return {
-    namespace: stringField(metadata, 'namespace', bad) ?? target.namespace,
-    name: stringField(metadata, 'name', bad) ?? target.name,
-    uid,
-    resourceVersion: stringField(metadata, 'resourceVersion', bad) ?? '',
-    annotations: annotationsOf(metadata, bad),
+    namespace: meta!.namespace ?? target.namespace,
+    name: meta!.name ?? target.name,
+    uid: meta!.uid,
+    resourceVersion: meta!.resourceVersion ?? '',
+    annotations: meta!.annotations,
   };
-}
-
-function objectField(obj: unknown, key: string, bad: (what: string) => CniError): Record<string, unknown>;
-function objectField(obj: unknown, key: string, bad: (what: string) => CniError, optional: true): Record<string, unknown> | undefined;
-function objectField(obj: unknown, key: string, bad: (what: string) => CniError, optional = false): Record<string, unknown> | undefined {
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw bad('the answer is not an object');
-  const v = (obj as Record<string, unknown>)[key];
-  if (optional && (v === undefined || v === null)) return undefined;
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw bad(`${key} is not an object`);
-  return v as Record<string, unknown>;
-}
-
-function stringField(obj: Record<string, unknown>, key: string, bad: (what: string) => CniError): string | undefined {
-  const v = obj[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw bad(`metadata.${key} is not a string`);
-  return v;
-}
-
-function annotationsOf(metadata: Record<string, unknown>, bad: (what: string) => CniError): Record<string, string> {
-  const a = metadata.annotations;
-  if (a === undefined || a === null) return {};
-  if (typeof a !== 'object' || Array.isArray(a) || Object.values(a).some((v) => typeof v !== 'string')) {
-    throw bad('metadata.annotations is not a map of strings');
-  }
-  return a as Record<string, string>;
 }
 
 function malformed(client: KubeClient, target: Target, what: string): CniError {

@@ -1,6 +1,7 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { checkNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import { goField, isJsonObject, Problems, shown } from '../cni/config-reader';
+import { checkObjectMeta, type Malformed, objectPart } from './object-meta';
 import { findNetworkByName } from '../delegation/network-files';
 import type { NetworkSelection } from './network-selection';
 import { parseJson } from '../cni/json-text';
@@ -37,6 +38,31 @@ export function nadLabel(nad: Pick<NetworkAttachmentDefinition, 'namespace' | 'n
   return `NetworkAttachmentDefinition ${nad.namespace}/${nad.name}`;
 }
 
+
+/**
+ * A NetworkAttachmentDefinition object (the API server's answer, or a manifest `multus validate` reads), every problem
+ * of the parts multus uses collected; `bad` words the runtime's error. `fallback` names it when its metadata does not.
+ */
+export function checkNadObject(raw: unknown, fallback: { namespace: string; name: string }, problems: Problems, bad: Malformed): NetworkAttachmentDefinition | undefined {
+  const before = problems.count;
+  const read = checkObjectMeta(raw, problems, bad);
+  const spec = read && objectPart(read.object, 'spec', problems, bad, true);
+  const config = spec?.config;
+  if (config !== undefined && config !== null && typeof config !== 'string') {
+    problems.add({
+      where: 'spec.config', problem: `${isJsonObject(config) ? 'is a YAML/JSON object' : `${shown(config)} is not a string`}, but it must be a string holding the JSON configuration`,
+      fix: 'write "config: |" followed by the JSON on the next lines (indented), or config: \'{...}\' on one line',
+      error: bad('spec.config is not a string'),
+    });
+  }
+  if (!read || problems.count > before) return undefined;
+  return {
+    namespace: read.meta.namespace ?? fallback.namespace,
+    name: read.meta.name ?? fallback.name,
+    annotations: read.meta.annotations,
+    config: typeof config === 'string' ? config : '',
+  };
+}
 
 /** spec.config as a JSON object, or its problem at '' (the place is spec.config itself). */
 function configObject(nad: NetworkAttachmentDefinition, where: string, problems: Problems): Json | undefined {

@@ -1,6 +1,7 @@
 import { Problems } from '../cni/config-reader';
+import { CniError, ErrorCode } from '../cni/errors';
 import { CURRENT_VERSION } from '../cni/version';
-import { checkNadNetwork, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
+import { checkNadNetwork, checkNadObject, type NetworkAttachmentDefinition, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '../k8s/names';
 import { checkCniConfig, lintCniConfig } from './cni-config';
 import { Findings, isObject, Scope, shown } from './findings';
@@ -16,83 +17,65 @@ function documentLabel(doc: Record<string, unknown>, fallback: string): string {
   return `${KIND} ${typeof meta.namespace === 'string' && meta.namespace !== '' ? `${meta.namespace}/` : ''}${name}`;
 }
 
-/** metadata: the name the pods' annotations use, the namespace, the resourceName annotation. */
-function checkMetadata(doc: Record<string, unknown>, s: Scope): void {
-  const meta = doc.metadata;
-  if (!isObject(meta)) {
-    s.at('metadata').problem('is missing', 'add metadata with at least a name: metadata: {name: macvlan-conf}');
-    return;
-  }
+/** What the API server would refuse in metadata (multus reads it as the server gives it), and notes. */
+function lintMetadata(meta: Record<string, unknown>, annotations: Record<string, string>, s: Scope): void {
   const ms = s.at('metadata');
-  if (typeof meta.name !== 'string' || meta.name === '') {
-    ms.at('name').problem(meta.name === undefined ? 'is missing' : `${shown(meta.name)} is not a name`, 'name the NetworkAttachmentDefinition; pods refer to it by this name');
-  } else if (!isDns1123Subdomain(meta.name)) {
+  if (meta.name === undefined || meta.name === null || meta.name === '') {
+    ms.at('name').problem('is missing', 'name the NetworkAttachmentDefinition; pods refer to it by this name');
+  } else if (typeof meta.name === 'string' && !isDns1123Subdomain(meta.name)) {
     ms.at('name').problem(`${shown(meta.name)} is not a valid object name`, `a NetworkAttachmentDefinition name has ${SUBDOMAIN_RULE}`);
-  } else if (meta.name.includes('.')) {
+  } else if (typeof meta.name === 'string' && meta.name.includes('.')) {
     ms.at('name').note('contains "."; Go Multus refuses such names in the text form of the networks annotation, so pods on Multus nodes must use the JSON form');
   }
-  if (meta.namespace !== undefined && (typeof meta.namespace !== 'string' || !isDns1123Label(meta.namespace))) {
+  if (typeof meta.namespace === 'string' && !isDns1123Label(meta.namespace)) {
     ms.at('namespace').problem(`${shown(meta.namespace)} is not a valid namespace name`, `a namespace name has ${LABEL_RULE}`);
   }
-  const annotations = meta.annotations;
-  if (annotations !== undefined && annotations !== null) {
-    if (!isObject(annotations)) {
-      ms.at('annotations').problem(`${shown(annotations)} is not a map`, 'write annotations as key: "value" pairs');
-    } else {
-      for (const [k, v] of Object.entries(annotations)) {
-        if (typeof v !== 'string') ms.at('annotations').at(k).problem(`${shown(v)} is not a string`, 'quote the value: Kubernetes annotation values are strings');
-      }
-      const resourceName = annotations[RESOURCE_NAME_ANNOTATION];
-      if (resourceName === '') ms.at('annotations').at(RESOURCE_NAME_ANNOTATION).problem('is empty', 'name the device plugin resource, e.g. intel.com/sriov_netdevice, or remove the annotation');
-    }
+  if (annotations[RESOURCE_NAME_ANNOTATION] === '') {
+    ms.at('annotations').at(RESOURCE_NAME_ANNOTATION).problem('is empty', 'name the device plugin resource, e.g. intel.com/sriov_netdevice, or remove the annotation');
   }
 }
 
 /** spec.config: what multus refuses (its own checker, as ADD runs it), then what the plugins would. */
-function checkConfig(doc: Record<string, unknown>, s: Scope): void {
-  const meta = isObject(doc.metadata) ? doc.metadata : {};
-  // Even an invalid name is what multus would put in; its problem is reported at metadata.name.
-  const name = typeof meta.name === 'string' && meta.name !== '' ? meta.name : '<metadata.name>';
-  const namespace = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default';
-  const spec = doc.spec;
+function checkConfig(nad: NetworkAttachmentDefinition, s: Scope): void {
   const cs = s.at('spec').at('config');
-  if (spec !== undefined && spec !== null && !isObject(spec)) {
-    s.at('spec').problem(`${shown(spec)} is not an object`, 'write spec: {config: \'{...}\'}');
-    return;
-  }
-  const config = isObject(spec) ? spec.config : undefined;
-  if (config === undefined || config === null || (typeof config === 'string' && config.trim() === '')) {
-    cs.note(`is empty: multus uses the CNI configuration named "${name}" from confDir (/etc/cni/multus/net.d by default) on each node`);
-    return;
-  }
-  if (typeof config !== 'string') {
-    cs.problem(`${isObject(config) ? 'is a YAML/JSON object' : `${shown(config)} is not a string`}, but it must be a string holding the JSON configuration`,
-      'write "config: |" followed by the JSON on the next lines (indented), or config: \'{...}\' on one line');
-    // What it holds is still worth checking: the author will paste it back as a string.
-    checkCniConfig(config, cs, { nadName: name });
+  if (nad.config.trim() === '') {
+    cs.note(`is empty: multus uses the CNI configuration named "${nad.name}" from confDir (/etc/cni/multus/net.d by default) on each node`);
     return;
   }
   const problems = new Problems();
-  checkNadNetwork({ namespace, name, annotations: {}, config }, { name, namespace }, { confDir: '', cniVersion: CURRENT_VERSION }, problems);
+  checkNadNetwork(nad, { name: nad.name, namespace: nad.namespace }, { confDir: '', cniVersion: CURRENT_VERSION }, problems);
   cs.addAll(problems);
   let parsed: unknown;
   try {
-    parsed = parseJson(config);
+    parsed = parseJson(nad.config);
   } catch {
     return; // the checker said where it breaks
   }
-  lintCniConfig(parsed, cs, { nadName: name });
+  lintCniConfig(parsed, cs, { nadName: nad.name });
 }
 
 /** One NetworkAttachmentDefinition object (from YAML or JSON), every problem reported. */
 export function checkNad(doc: unknown, fallbackLabel: string, findings: Findings): void {
-  if (!isObject(doc)) {
-    findings.add({ where: fallbackLabel, problem: `${shown(doc)} is not an object`, fix: `write a ${KIND} manifest (apiVersion, kind, metadata, spec)` });
-    return;
+  const s = new Scope(findings, isObject(doc) ? documentLabel(doc, fallbackLabel) : fallbackLabel);
+  if (isObject(doc)) {
+    if (doc.apiVersion !== API_VERSION) s.at('apiVersion').problem(`${shown(doc.apiVersion)} is not ${API_VERSION}`, `set apiVersion: ${API_VERSION}`);
+    if (doc.kind !== KIND) s.at('kind').problem(`${shown(doc.kind)} is not ${KIND}`, `set kind: ${KIND}`);
   }
-  const s = new Scope(findings, documentLabel(doc, fallbackLabel));
-  if (doc.apiVersion !== API_VERSION) s.at('apiVersion').problem(`${shown(doc.apiVersion)} is not ${API_VERSION}`, `set apiVersion: ${API_VERSION}`);
-  if (doc.kind !== KIND) s.at('kind').problem(`${shown(doc.kind)} is not ${KIND}`, `set kind: ${KIND}`);
-  checkMetadata(doc, s);
-  checkConfig(doc, s);
+  // What multus itself reads of the object, as it reads the API server's answer.
+  const problems = new Problems();
+  const malformed = (what: string): CniError => new CniError(ErrorCode.DecodingFailure, `malformed ${KIND}: ${what}`);
+  // Even an invalid name is what multus would put in; its problem is reported at metadata.name.
+  const nad = checkNadObject(doc, { namespace: 'default', name: '<metadata.name>' }, problems, malformed);
+  s.addAll(problems);
+  if (isObject(doc) && isObject(doc.metadata)) {
+    const annotations = isObject(doc.metadata.annotations) ? doc.metadata.annotations : {};
+    lintMetadata(doc.metadata, annotations as Record<string, string>, s);
+  }
+  if (nad) {
+    checkConfig(nad, s);
+  } else if (isObject(doc) && isObject(doc.spec) && isObject(doc.spec.config)) {
+    // spec.config written as YAML: still worth checking, the author will paste it back as a string.
+    const name = isObject(doc.metadata) && typeof doc.metadata.name === 'string' ? doc.metadata.name : '<metadata.name>';
+    checkCniConfig(doc.spec.config, s.at('spec').at('config'), { nadName: name });
+  }
 }

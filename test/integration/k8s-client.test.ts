@@ -8,6 +8,7 @@ import { KubeApi, KubeApiError, KubeClient, MERGE_PATCH, NotFoundError, connectK
 import { loadKubeconfig } from '../../src/k8s/kubeconfig';
 import { NAD_GROUP, startApiServer, unusedPort, type ApiServer } from '../helpers/api-server';
 import { rejected } from '../helpers/caught';
+import { validateText } from '../../src/validate/validate';
 import { thinKubeconfig } from '../helpers/thin-kubeconfig';
 
 // Small pauses keep retry tests quick; the policy itself (sizes, caps) is the client's default.
@@ -461,6 +462,19 @@ describe('request budget and validation', () => {
     const e = await rejected((await api()).getPod(ns, 'p'));
     expect(e.code).toBe(ErrorCode.DecodingFailure);
     expect(e.message).toBe(`Kubernetes API server ${server.url} sent a malformed pod "${ns}/p": metadata.uid is missing`);
+  });
+
+  it('refuses a malformed NetworkAttachmentDefinition with the first problem multus validate prints of it', async () => {
+    const ns = unique('ns');
+    const stored = server.addNad({ namespace: ns, name: 'bad', config: 5 as unknown as string, annotations: { a: 7 as unknown as string } });
+    const e = await rejected((await api()).getNetworkAttachmentDefinition(ns, 'bad'));
+    expect(e.code).toBe(ErrorCode.DecodingFailure);
+    expect(e.message).toBe(`Kubernetes API server ${server.url} sent a malformed NetworkAttachmentDefinition "${ns}/bad": metadata.annotations is not a map of strings`);
+    const lines = (await validateText(JSON.stringify(stored), 'nad', 'bad.json')).lines().map((l) => l.split(' — ')[0]);
+    expect(lines).toEqual([
+      `NetworkAttachmentDefinition ${ns}/bad: metadata.annotations.a: 7 is not a string`,
+      `NetworkAttachmentDefinition ${ns}/bad: spec.config: 5 is not a string, but it must be a string holding the JSON configuration`,
+    ]);
   });
 
   it('connectKubeApi: the kubeconfig when set, else in-cluster, else nothing', async () => {
