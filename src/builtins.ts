@@ -21,12 +21,16 @@ import { writeStdout } from './util/stdout';
 const MULTUS_ABOUT = 'CNI multus plugin (multus-ts): meta-plugin that delegates to other CNI plugins';
 
 const LOADERS: Record<string, () => Promise<CniPlugin>> = {
-  multus: async () => {
-    const [{ cmdAdd }, { cmdDel }, { cmdCheck }, { cmdStatus }, { cmdGc }] = await Promise.all([
-      import('./multus/add'), import('./multus/del'), import('./multus/check'), import('./multus/status'), import('./multus/gc'),
-    ]);
-    return { about: MULTUS_ABOUT, add: cmdAdd, del: cmdDel, check: cmdCheck, status: cmdStatus, gc: cmdGc };
-  },
+  // Each verb loads only its own module (and what it imports): a STATUS, which the runtime may ask for often, never
+  // loads ADD's code.
+  multus: async () => ({
+    about: MULTUS_ABOUT,
+    add: async (inv) => (await import('./multus/add')).cmdAdd(inv),
+    del: async (inv) => (await import('./multus/del')).cmdDel(inv),
+    check: async (inv) => (await import('./multus/check')).cmdCheck(inv),
+    status: async (inv) => (await import('./multus/status')).cmdStatus(inv),
+    gc: async (inv) => (await import('./multus/gc')).cmdGc(inv),
+  }),
   macvlan: async () => (await import('./plugins/macvlan/plugin')).macvlanPlugin,
   ipvlan: async () => (await import('./plugins/ipvlan/plugin')).ipvlanPlugin,
   'host-local': async () => (await import('./plugins/host-local/plugin')).hostLocalPlugin,
