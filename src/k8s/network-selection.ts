@@ -383,6 +383,10 @@ export function checkNetworkSelection(value: string, podNamespace: string, annot
   }
   duplicateInterfaces(selections, annotation, c);
   ecmpProblems(selections, annotation, c);
+  if (annotation === DEFAULT_NETWORK_ANNOTATION && selections.length > 1) {
+    c.add(DEFAULT_NETWORK_ANNOTATION, `more than one default network is specified: ${shown(value)}`,
+      `name exactly one NetworkAttachmentDefinition; add the others to ${NETWORKS_ANNOTATION}`);
+  }
   return { selections, problems: c.problems.list, ignoredKeys: c.ignoredKeys };
 }
 
@@ -407,13 +411,6 @@ export function parseNetworkSelection(value: string, podNamespace: string): Netw
 export function parseDefaultNetworkAnnotation(value: string, multusNamespace: string): NetworkSelection | undefined {
   const { selections, problems } = checkNetworkSelection(value, multusNamespace, DEFAULT_NETWORK_ANNOTATION);
   if (problems.length > 0) throwProblems(problems);
-  if (selections.length > 1) {
-    throwProblems([{
-      where: DEFAULT_NETWORK_ANNOTATION,
-      problem: `more than one default network is specified: ${shown(value)}`,
-      fix: `name exactly one NetworkAttachmentDefinition; add the others to ${NETWORKS_ANNOTATION}`,
-    }]);
-  }
   return selections[0];
 }
 

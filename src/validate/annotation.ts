@@ -7,7 +7,7 @@ import { closestKey } from './suggest';
 /** One annotation value, every problem reported; keys Multus ignores are flagged when they look like typos. */
 export function checkAnnotationValue(value: string, findings: Findings, annotation = NETWORKS_ANNOTATION, label = ''): void {
   // The namespace only fills in the parsed elements, which are not shown.
-  const { selections, problems, ignoredKeys } = checkNetworkSelection(value, 'default', annotation);
+  const { problems, ignoredKeys } = checkNetworkSelection(value, 'default', annotation);
   const at = (where: string): string => (label ? `${label}: ${where}` : where);
   problems.forEach(({ error, ...p }) => findings.add({ ...p, where: at(p.where) }, error));
   for (const { where: w, key } of ignoredKeys) {
@@ -27,13 +27,6 @@ export function checkAnnotationValue(value: string, findings: Findings, annotati
     } else {
       findings.note(where, `unknown key ${JSON.stringify(key)} is ignored`);
     }
-  }
-  if (annotation === DEFAULT_NETWORK_ANNOTATION && selections.length > 1) {
-    findings.add({
-      where: at(annotation),
-      problem: `more than one default network is specified: ${shown(value)}`,
-      fix: `name exactly one NetworkAttachmentDefinition; add the others to ${NETWORKS_ANNOTATION}`,
-    });
   }
 }
 

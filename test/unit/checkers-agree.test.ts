@@ -7,7 +7,7 @@ import { spawnRunner } from '../../src/delegation/exec-plugin';
 import { parseNetworkConfig } from '../../src/delegation/network-config';
 import { loadNetworkFile } from '../../src/delegation/network-files';
 import { nadNetwork } from '../../src/k8s/nad';
-import { parseNetworkSelection } from '../../src/k8s/network-selection';
+import { parseDefaultNetworkAnnotation, parseNetworkSelection } from '../../src/k8s/network-selection';
 import { CniError } from '../../src/cni/errors';
 import { parseResult } from '../../src/cni/result';
 import { validateText, type ValidateKind } from '../../src/validate/validate';
@@ -165,6 +165,13 @@ describe('networks annotation: runtime and validate agree', () => {
     // The runtime adds how many more problems validate would show.
     expect(err.message.startsWith(errors[0]!.message)).toBe(true);
     expect(err.message.includes('more problem')).toBe(errors.length > 1);
+  });
+
+  it('the default-network annotation: the runtime refuses two networks with the problem validate prints', async () => {
+    const err = caught(() => parseDefaultNetworkAnnotation('a,b', 'kube-system'));
+    const pod = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    v1.multus-cni.io/default-network: a,b\nspec: {}\n';
+    const { errors } = await validated(pod, 'annotation');
+    expect(errors.map((e) => e.message)).toEqual([err.message]);
   });
 
   it('reads keys as Go does: any case, the last spelling wins', async () => {
