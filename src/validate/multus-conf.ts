@@ -117,6 +117,12 @@ export function checkMultusConf(text: string, label: string, findings: Findings)
   if (declared === undefined || declared === null || declared === '') {
     top.at('cniVersion').note('is missing, which means 0.1.0 (the oldest result format); set it to the primary network\'s cniVersion');
   }
+  // The runtime's own checker, every problem it finds (with an unusable version, as if it were the newest): the first
+  // line printed is what multus would fail with.
+  const problems = new Problems();
+  checkMultusConfig(conf, version ?? CURRENT_VERSION, problems);
+  s.addAll(problems);
+  // Then what the runtime does not refuse, but is not what the author meant.
   const type = goField(conf, 'type');
   if (type === 'multus-shim') s.at('type').note('"multus-shim" is the thick plugin: the daemon\'s configuration overrides these keys');
   else if (type !== 'multus') s.at('type').problem(`${shown(type)} is not "multus"`, 'set "type": "multus" so the runtime runs multus');
@@ -124,8 +130,4 @@ export function checkMultusConf(text: string, label: string, findings: Findings)
   checkValues(conf, s);
   const delegates = goField(conf, 'delegates');
   if (Array.isArray(delegates)) delegates.forEach((d, i) => lintCniConfig(d, s.at('delegates').at(i), {}));
-  // The runtime's own checker, every problem it finds (with an unusable version, as if it were the newest).
-  const problems = new Problems();
-  checkMultusConfig(conf, version ?? CURRENT_VERSION, problems);
-  s.addAll(problems);
 }

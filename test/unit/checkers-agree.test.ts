@@ -37,10 +37,11 @@ async function runtimeAnswer(conf: unknown): Promise<{ code: number; msg: string
 }
 
 /** The problems validate finds that the runtime refuses too, each with the runtime's error, and all its lines. */
-async function validated(text: string, kind: ValidateKind): Promise<{ errors: CniError[]; lines: string[] }> {
+async function validated(text: string, kind: ValidateKind): Promise<{ errors: CniError[]; lines: string[]; first?: CniError }> {
   const findings = await validateText(text, kind, 'input');
   const errors = findings.items.flatMap((i) => (i.kind === 'problem' && i.error ? [i.error] : []));
-  return { errors, lines: findings.lines() };
+  const first = findings.items.find((i) => i.kind === 'problem');
+  return { errors, lines: findings.lines(), first: first?.kind === 'problem' ? first.error : undefined };
 }
 
 describe('multus configuration: runtime and validate agree', () => {
@@ -64,8 +65,10 @@ describe('multus configuration: runtime and validate agree', () => {
 
   it.each(BAD)('%s: the runtime fails with the first problem validate prints', async (_name, conf) => {
     const answer = await runtimeAnswer(conf);
-    const { errors, lines } = await validated(JSON.stringify(conf), 'multus-conf');
+    const { errors, lines, first } = await validated(JSON.stringify(conf), 'multus-conf');
     expect(errors.length).toBeGreaterThan(0);
+    // The first line validate prints is the problem multus fails with.
+    expect(first).toBe(errors[0]);
     expect(answer.code).toBe(errors[0]!.code);
     // prepareCall puts the runtime's context in front; the rest is the checker's message.
     expect(answer.msg.replace(/^Multus: error loading netconf: /, '')).toBe(errors[0]!.message);

@@ -291,17 +291,18 @@ describe('validate: multus configuration', () => {
       clusterNetworks: 'kindnet', allowTryDeleteOnErr: true, logLevel: 'trace', confDir: 5, globalNamespaces: 'default, Kube_System',
       delegates: [{ name: 'kindnet', cniVersion: '0.3.1', type: 'ptp', ipam: { type: 'host-local', subnet: '10.244.0.1/24' } }],
     });
+    // What multus would fail with comes first.
     expect((await problems(conf)).map((l) => l.split(' — ')[0])).toEqual([
+      'input: confDir: 5 is not a string',
       'input: clusterNetworks: is not a multus configuration key and is ignored',
       'input: allowTryDeleteOnErr: is not a multus configuration key and is ignored',
       'input: logLevel: "trace" is not a log level (multus would keep logging at "panic")',
       'input: globalNamespaces: "Kube_System" is not a valid namespace name',
       'input: delegates[0].ipam: host-local would refuse it: invalid range set 0: Network has host bits set. For a subnet mask of length 24 the network address is 10.244.0.0 (range set 0 is ipam (subnet, rangeStart, rangeEnd, gateway))',
-      'input: confDir: 5 is not a string',
     ]);
     const out = await problems(conf);
-    expect(out[0]).toContain('fix: did you mean "clusterNetwork"?');
-    expect(out[1]).toContain('fix: did you mean "retryDeleteOnError"?');
+    expect(out[1]).toContain('fix: did you mean "clusterNetwork"?');
+    expect(out[2]).toContain('fix: did you mean "retryDeleteOnError"?');
   });
 
   it('reports what parseMultusConfig refuses', async () => {
