@@ -18,8 +18,14 @@ import { NetworkStore } from './store';
  */
 
 async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, signal?: AbortSignal): Promise<T> {
-  const store = NetworkStore.open(conf.dataDir, conf.name);
-  return withUnlock(await lockStore(store.dir, signal), () => fn(store));
+  const store = NetworkStore.at(conf.dataDir, conf.name);
+  // Taking the lock tells whether the directory exists, so only a network's first ADD looks for it and makes it.
+  let unlock = await lockExistingStore(store.dir, signal);
+  if (!unlock) {
+    store.create();
+    unlock = await lockStore(store.dir, signal);
+  }
+  return withUnlock(unlock, () => fn(store));
 }
 
 /** The same for commands that only read or release: a network without a store has nothing, and gets no store. */

@@ -61,13 +61,18 @@ export class NetworkStore {
 
   /** Creates the network's directory when missing, as the reference does on every command. */
   static open(dataDir: string, name: string): NetworkStore {
-    const dir = networkDir(dataDir, name);
+    const store = NetworkStore.at(dataDir, name);
+    store.create();
+    return store;
+  }
+
+  /** Makes the store's directory (and dataDir) when missing. */
+  create(): void {
     try {
-      makeDirs(dir, DIR_MODE);
+      makeDirs(this.dir, DIR_MODE);
     } catch (e) {
-      throw storeError(e, 'mkdir', dir);
+      throw storeError(e, 'mkdir', this.dir);
     }
-    return new NetworkStore(dir);
   }
 
   /**
