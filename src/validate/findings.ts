@@ -1,5 +1,6 @@
 import { formatProblem, isJsonObject, type Problem, type Problems } from '../cni/config-reader';
 import type { CniError } from '../cni/errors';
+import { parseJson } from '../cni/json-text';
 
 export { shown } from '../cni/config-reader';
 
@@ -72,3 +73,13 @@ export class Scope {
 }
 
 export const isObject = isJsonObject;
+
+/** `text` as JSON, or undefined after reporting at `s` where it breaks. */
+export function jsonAt(text: string, s: Scope): { value: unknown } | undefined {
+  try {
+    return { value: parseJson(text) };
+  } catch (e) {
+    s.problem(`is not valid JSON: ${(e as Error).message}`, 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)');
+    return undefined;
+  }
+}

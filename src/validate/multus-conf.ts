@@ -5,9 +5,8 @@ import { isDns1123Label, LABEL_RULE } from '../k8s/names';
 import { LOG_LEVELS } from '../log/logger';
 import { checkMultusConfig, MULTUS_KEYS } from '../multus/config';
 import { lintCniConfig } from './cni-config';
-import { Findings, isObject, Scope, shown } from './findings';
+import { Findings, isObject, jsonAt, Scope, shown } from './findings';
 import { closestKey } from './suggest';
-import { parseJson } from '../cni/json-text';
 
 // The keys the plugin reads, plus the standard ones the runtime fills in.
 const KNOWN_KEYS = [...MULTUS_KEYS, 'type', 'capabilities', 'args'];
@@ -95,13 +94,9 @@ function multusEntry(top: Record<string, unknown>, s: Scope): { conf: Record<str
 /** A 00-multus.conf or 00-multus.conflist, every problem reported. */
 export function checkMultusConf(text: string, label: string, findings: Findings): void {
   const top = new Scope(findings, label);
-  let raw: unknown;
-  try {
-    raw = parseJson(text);
-  } catch (e) {
-    top.problem(`is not valid JSON: ${(e as Error).message}`, 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)');
-    return;
-  }
+  const parsed = jsonAt(text, top);
+  if (!parsed) return;
+  const raw = parsed.value;
   if (!isObject(raw)) {
     top.problem(`${shown(raw)} is not a JSON object`, 'write the multus configuration as one JSON object');
     return;

@@ -2,7 +2,7 @@ import { extname } from 'node:path';
 import { SELECTION_KEYS } from '../k8s/network-selection';
 import { checkAnnotationValue, checkPodManifest, isPodManifest } from './annotation';
 import { checkCniConfig } from './cni-config';
-import { Findings, isObject, Scope } from './findings';
+import { Findings, isObject, jsonAt, Scope } from './findings';
 import { checkMultusConf } from './multus-conf';
 import { checkNad } from './nad';
 import { parseJson } from '../cni/json-text';
@@ -72,16 +72,11 @@ const RESULT_KEYS = ['interfaces', 'ips', 'routes', 'ip4', 'ip6'];
 /** A plugin's result (what a plugin prints on ADD, a prevResult), as the runtime reads it. */
 function checkResultText(text: string, source: string, findings: Findings): void {
   const s = new Scope(findings, source);
-  let raw: unknown;
-  try {
-    raw = parseJson(text);
-  } catch (e) {
-    s.problem(`is not valid JSON: ${(e as Error).message}`, 'correct the JSON there (double quotes around keys and strings, no trailing commas, no comments)');
-    return;
-  }
+  const parsed = jsonAt(text, s);
+  if (!parsed) return;
   const problems = new Problems();
   // Without its own cniVersion a result is read as the newest version's, as a 1.1.0 configuration would have it.
-  checkResult(raw, CURRENT_VERSION, problems);
+  checkResult(parsed.value, CURRENT_VERSION, problems);
   s.addAll(problems);
 }
 
