@@ -9,10 +9,14 @@
 // that finds the project's files relative to its own (build/Release/netns.node, dist/build-info.json, the
 // installer's application root) works in both.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// Built afresh: a bundle of an earlier layout (run-cni.js) must not linger for the installer to copy, and the code
+// caches of the previous build can never be used again.
+rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
 const lazyEntries = /^\.\/run-human$/;
 
 await build({
