@@ -54,7 +54,10 @@ function toGo(d: Delegate): Record<string, unknown> {
 
 export function writeScratchCache(cniDir: string, containerId: string, delegates: Delegate[]): void {
   try {
-    writeFileAtomic(scratchCachePath(cniDir, containerId), JSON.stringify(delegates.map(toGo)));
+    // Atomic (a reader never sees half a list) but not fsynced, as Go Multus writes it: a cache a node crash loses
+    // or empties reads as none, and DEL then deletes the configured networks instead (del.ts), while an fsync
+    // costs a disk flush on every pod's ADD (0.8 ms on an idle disk here, up to 17 ms on a busy one).
+    writeFileAtomic(scratchCachePath(cniDir, containerId), JSON.stringify(delegates.map(toGo)), { durable: false });
   } catch (e) {
     // A directory that cannot be made (a missing or read-only parent, a file in the way, /proc) is the
     // configuration's fault; anything else (a full disk) is an I/O failure.
