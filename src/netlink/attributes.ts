@@ -39,16 +39,24 @@ export function nestedAttr(type: number, children: Buffer[]): Buffer {
   return attr(type, Buffer.concat(children));
 }
 
-/** The attributes of a stream, by type; a repeated type keeps its last value. */
-export function parseAttrs(buf: Buffer): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
-  let off = 0;
+/**
+ * Calls `fn` with each attribute's type and payload bounds in `buf` from `offset` on, without making a view of each:
+ * for decoders that read a few attributes of many.
+ */
+export function forEachAttr(buf: Buffer, offset: number, fn: (type: number, start: number, end: number) => void): void {
+  let off = offset;
   while (off + NLA_HDRLEN <= buf.length) {
     const len = buf.readUInt16LE(off);
     if (len < NLA_HDRLEN || off + len > buf.length) break;
-    out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + NLA_HDRLEN, off + len));
+    fn(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, off + NLA_HDRLEN, off + len);
     off += align4(len);
   }
+}
+
+/** The attributes of a stream, by type; a repeated type keeps its last value. */
+export function parseAttrs(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  forEachAttr(buf, 0, (type, start, end) => out.set(type, buf.subarray(start, end)));
   return out;
 }
 

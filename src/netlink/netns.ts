@@ -1,4 +1,4 @@
-import { closeSync, openSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors';
 
 // A network namespace is a bind mount of an nsfs inode, or /proc/<pid>/ns/net (procfs on older kernels).
@@ -28,15 +28,5 @@ export function checkNetnsPath(path: string): void {
   }
   if (type !== NSFS_MAGIC && type !== PROC_SUPER_MAGIC) {
     throw new CniError(ErrorCode.Internal, `unknown FS magic on "${path}": ${type.toString(16)}`);
-  }
-}
-
-/** Runs `fn` with an open fd of the namespace at `path` (for IFLA_NET_NS_FD), closed whatever happens. */
-export async function withNetnsFd<T>(path: string, fn: (fd: number) => Promise<T>): Promise<T> {
-  const fd = openSync(path, 'r');
-  try {
-    return await fn(fd);
-  } finally {
-    closeSync(fd);
   }
 }

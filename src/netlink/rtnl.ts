@@ -3,7 +3,7 @@ import { nativeHelper } from './native';
 import { ENODEV, errnoText, LinkNotFoundError, NetlinkError } from './errors';
 import { newLinkRequest, type NewLink } from './link-info';
 import {
-  address, decodeAddress, deleteGroup, decodeLink, decodeRoute, dumpAddresses, dumpRoutes, getLinkByName, ifinfomsg, NLM_F,
+  address, decodeAddress, deleteGroup, decodeLink, decodeRoute, dumpAddresses, dumpRoutes, getLink, getLinkByName, ifinfomsg, NLM_F,
   route, RTM, setLink, type AddressState, type LinkChange, type LinkState, type RouteSpec, type RouteState,
 } from './messages';
 import { formatMac, type Family } from '../cni/ip';
@@ -38,6 +38,11 @@ export class Rtnl {
     return Rtnl.own;
   }
 
+  /** False once a send or receive failed: the socket may be out of step with its replies, and is not to be reused. */
+  get healthy(): boolean {
+    return !this.failed;
+  }
+
   /** Closes a pod namespace's socket; the process's own stays open for the next caller. */
   close(): void {
     if (!this.shared) closeSync(this.fd);
@@ -70,7 +75,7 @@ export class Rtnl {
   }
 
   async linkByIndex(index: number): Promise<LinkState> {
-    return this.getLink(ifinfomsg(index), `with index ${index}`);
+    return this.getLink(getLink(index), `with index ${index}`);
   }
 
   private async getLink(payload: Buffer, what: string): Promise<LinkState> {
@@ -84,7 +89,7 @@ export class Rtnl {
   }
 
   async links(): Promise<LinkState[]> {
-    return (await this.request(RTM.GETLINK, ifinfomsg(), NLM_F.DUMP, 'failed to list links')).map(decodeLink);
+    return (await this.request(RTM.GETLINK, getLink(), NLM_F.DUMP, 'failed to list links')).map(decodeLink);
   }
 
   async createLink(link: NewLink): Promise<void> {

@@ -1,13 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { canUseNamespaces, TestNode } from '../helpers/netns';
 import { ROOT } from '../helpers/multus';
 import { ipIn, linkIn, sysctlIn } from '../helpers/link-plugins';
 import { Rtnl, withRtnl } from '../../src/netlink/rtnl';
 import { macvlanLinkInfo } from '../../src/netlink/link-info';
-import { withNetnsFd } from '../../src/netlink/netns';
 import { defaultRouteInterface } from '../../src/netlink/default-route';
 import { LinkNotFoundError, NetlinkError } from '../../src/netlink/errors';
 import { readSysctl, writeSysctl } from '../../src/netlink/sysctl';
@@ -27,8 +26,12 @@ describe.skipIf(!canUseNamespaces)('the netlink layer, in real namespaces', () =
   async function macvlanInPod(name: string, mode: 'bridge' | 'vepa' = 'bridge'): Promise<void> {
     await withRtnl(nodeNs, async (nl) => {
       const master = await nl.linkByName('uplink0');
-      await withNetnsFd(node.podNetnsPath, (netnsFd) =>
-        nl.createLink({ name, parentIndex: master.index, netnsFd, mtu: 1400, mac: Buffer.from('020000000042', 'hex'), linkInfo: macvlanLinkInfo(mode) }));
+      const netnsFd = openSync(node.podNetnsPath, 'r');
+      try {
+        await nl.createLink({ name, parentIndex: master.index, netnsFd, mtu: 1400, mac: Buffer.from('020000000042', 'hex'), linkInfo: macvlanLinkInfo(mode) });
+      } finally {
+        closeSync(netnsFd);
+      }
     });
   }
 

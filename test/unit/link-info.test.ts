@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ipvlanLinkInfo, macvlanLinkInfo, newLinkRequest, decodeLinkInfo } from '../../src/netlink/link-info';
-import { address, decodeAddress, decodeLink, decodeRoute, deleteGroup, route, setLink } from '../../src/netlink/messages';
+import { address, decodeAddress, decodeLink, decodeRoute, deleteGroup, getLink, getLinkByName, route, setLink } from '../../src/netlink/messages';
 import { bytesToIp, ipToBytes, networkOf, parseCidr, parseMac } from '../../src/cni/ip';
 
 // Expected bytes are written out by hand from linux/if_link.h and linux/rtnetlink.h, not produced by the encoder.
@@ -109,6 +109,11 @@ describe('rtnetlink messages', () => {
       0800 0f00 fe000000`));
   });
 
+  it('asks for links without their statistics (IFLA_EXT_MASK with RTEXT_FILTER_SKIP_STATS)', () => {
+    expect(getLinkByName('net1').toString('hex')).toBe(hex(`00 00 0000 00000000 00000000 00000000 0900 0300 6e65743100 000000 0800 1d00 08000000`));
+    expect(getLink(7).toString('hex')).toBe(hex(`00 00 0000 07000000 00000000 00000000 0800 1d00 08000000`));
+  });
+
   it('decodes links, addresses and routes as the kernel sends them', () => {
     const link = Buffer.from(hex(`
       00 00 0100 05000000 43100100 00000000
@@ -117,6 +122,16 @@ describe('rtnetlink messages', () => {
       0a00 0100 0242ac110099 0000
       0800 0500 03000000`), 'hex');
     expect(decodeLink(link)).toEqual({ index: 5, name: 'eth0', mtu: 1500, mac: '02:42:ac:11:00:99', up: true, parentIndex: 3 });
+    // Attributes it does not read are skipped; IFLA_LINKINFO is kept as sent; a repeated one keeps its last value.
+    const withInfo = Buffer.from(hex(`
+      00 00 0100 06000000 02100000 00000000
+      0800 0400 dc050000
+      0800 1000 00000000
+      1000 1200 0c00 0100 6d6163766c616e00
+      0800 0400 e8030000`), 'hex');
+    const decoded = decodeLink(withInfo);
+    expect(decoded).toMatchObject({ index: 6, name: '', mtu: 1000, mac: '', up: false });
+    expect(decoded.linkInfo?.toString('hex')).toBe(hex('0c00 0100 6d6163766c616e00'));
 
     // IFA_FLAGS (u32) overrides the 8-bit header flags: here IFA_F_TENTATIVE | IFA_F_PERMANENT.
     const addr = Buffer.from(hex(`0a 40 00 00 05000000 1400 0100 fd950000000000000000000000000002 0800 0800 c0000000`), 'hex');

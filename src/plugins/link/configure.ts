@@ -5,7 +5,7 @@ import { NetlinkError } from '../../netlink/errors';
 import { familyOf, parseCidr } from '../../cni/ip';
 import { IFA_F_DADFAILED, IFA_F_TENTATIVE, type LinkState } from '../../netlink/messages';
 import type { Rtnl } from '../../netlink/rtnl';
-import { readSysctl, writeSysctl } from '../../netlink/sysctl';
+import { inNetns, readSysctl, writeSysctl } from '../../netlink/sysctl';
 import { stopIfAborted } from '../../cni/runner';
 
 // How long IPv6 duplicate address detection may take before routes via an IPv6 gateway are added (the reference's
@@ -15,39 +15,58 @@ const DAD_POLL_MS = 50;
 
 /**
  * The sysctls the reference plugins set on a new interface: the kernel then announces its addresses (gratuitous
- * ARP, unsolicited neighbour advertisement) when they are added or the link comes up. Failures are not fatal.
+ * ARP, unsolicited neighbour advertisement) when they are added or the link comes up. Both are written in one visit
+ * to the pod's namespace. Failures are not fatal.
  */
 export function announceAddresses(netns: string, ifName: string): void {
-  for (const key of [`net/ipv4/conf/${ifName}/arp_notify`, `net/ipv6/conf/${ifName}/ndisc_notify`]) {
-    try {
-      writeSysctl(key, '1', netns);
-    } catch (e) {
-      logVerbose(`cannot set ${key}=1 in ${netns}: ${(e as Error).message}`);
-    }
+  try {
+    inNetns(netns, () => {
+      for (const key of [`net/ipv4/conf/${ifName}/arp_notify`, `net/ipv6/conf/${ifName}/ndisc_notify`]) {
+        try {
+          writeSysctl(key, '1');
+        } catch (e) {
+          logVerbose(`cannot set ${key}=1 in ${netns}: ${(e as Error).message}`);
+        }
+      }
+    });
+  } catch (e) {
+    logVerbose(`cannot set arp_notify and ndisc_notify of ${ifName} in ${netns}: ${(e as Error).message}`);
   }
 }
 
-/** An IPv6 address needs IPv6 enabled on the interface, and on lo so that the kernel accepts local traffic. */
+/**
+ * An IPv6 address needs IPv6 enabled on the interface, and on lo so that the kernel accepts local traffic; in one
+ * visit to the pod's namespace.
+ */
 function enableIpv6(netns: string, ifName: string): void {
+  try {
+    inNetns(netns, () => enableIpv6Here(netns, ifName));
+  } catch (e) {
+    if (e instanceof CniError) throw e;
+    logVerbose(`cannot enable IPv6 on ${ifName} in ${netns}: ${(e as Error).message}`);
+  }
+}
+
+function enableIpv6Here(netns: string, ifName: string): void {
   for (const dev of ['lo', ifName]) {
     const key = `net/ipv6/conf/${dev}/disable_ipv6`;
     let value: string;
     try {
-      value = readSysctl(key, netns);
+      value = readSysctl(key);
     } catch (e) {
       logVerbose(`cannot read ${key} in ${netns}: ${(e as Error).message}`);
       continue;
     }
     if (value === '0') continue;
     try {
-      writeSysctl(key, '0', netns);
+      writeSysctl(key, '0');
     } catch (e) {
       throw new CniError(ErrorCode.Internal, `failed to enable IPv6 for interface "${dev}" (${key}=${value}): ${(e as Error).message}`);
     }
   }
   // Keep the addresses when the link goes down and up again, as newer reference plugins do.
   try {
-    writeSysctl(`net/ipv6/conf/${ifName}/keep_addr_on_down`, '1', netns);
+    writeSysctl(`net/ipv6/conf/${ifName}/keep_addr_on_down`, '1');
   } catch (e) {
     logVerbose(`cannot set keep_addr_on_down on ${ifName}: ${(e as Error).message}`);
   }

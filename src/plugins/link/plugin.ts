@@ -5,13 +5,14 @@ import { CURRENT_VERSION } from '../../cni/version';
 import { logError } from '../../log/logger';
 import { NetlinkError } from '../../netlink/errors';
 import type { LinkState } from '../../netlink/messages';
-import { checkNetnsPath, withNetnsFd } from '../../netlink/netns';
+import { checkNetnsPath } from '../../netlink/netns';
 import { Rtnl } from '../../netlink/rtnl';
 import { ipamTypeOf } from './config';
 import { announceAddresses, configureInterface, setUp } from './configure';
 import { detach } from './detach';
 import { execIpam, forwardToIpam, ipamResult } from './ipam';
-import { findMaster, type Master } from './master';
+import { podMaster, type Master } from './master';
+import { PodHandle } from './pod';
 import { removeLinksTogether } from './teardown';
 import { stopIfAborted } from '../../cni/runner';
 
@@ -102,31 +103,31 @@ async function rollBack(steps: Undo[], cause: unknown): Promise<void> {
  * Creates the link directly in the pod's namespace under a temporary name (so that it cannot clash with a host
  * link of the final name), then renames it there. Returns it under its final name.
  */
-async function createInPod(req: AttachRequest, pod: Rtnl, undo: Undo[]): Promise<LinkState> {
-  const { netns, ifName } = req.inv.cmd;
+async function createInPod(req: AttachRequest, pod: PodHandle, undo: Undo[]): Promise<LinkState> {
+  const { ifName } = req.inv.cmd;
   // Only unique in the pod for an instant, never secret: Math.random spares loading node:crypto for every attachment.
   const tmpName = `veth${Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0')}`;
+  const nl = pod.socket();
   // With linkInContainer the master is in the pod, and so must be the socket that names it by index.
-  const fromMaster = req.master.netns === undefined ? Rtnl.open() : pod;
+  const fromMaster = req.master.netns === undefined ? Rtnl.open() : nl;
   try {
-    await withNetnsFd(netns, (netnsFd) => fromMaster.createLink({
-      name: tmpName, parentIndex: req.master.link.index, netnsFd, mtu: req.conf.mtu, mac: req.conf.mac, linkInfo: req.conf.linkInfo,
-    }));
+    await fromMaster.createLink({
+      name: tmpName, parentIndex: req.master.link.index, netnsFd: pod.netnsFd(), mtu: req.conf.mtu, mac: req.conf.mac, linkInfo: req.conf.linkInfo,
+    });
   } catch (e) {
     if (e instanceof NetlinkError) throw new CniError(ErrorCode.Internal, `failed to create ${req.kind}: ${e.reason}`);
     throw e;
-  } finally {
-    if (fromMaster !== pod) fromMaster.close();
   }
-  const created = await pod.linkByName(tmpName);
-  undo.push(() => pod.deleteLink(created));
+  // Its index and the MAC the kernel gave it, which a rename does not change.
+  const created = await nl.linkByName(tmpName);
+  undo.push(() => nl.deleteLink(created));
   try {
-    await pod.setLink(created, { name: ifName });
+    await nl.setLink(created, { name: ifName });
   } catch (e) {
     if (e instanceof NetlinkError) throw new CniError(ErrorCode.Internal, `failed to rename ${req.kind} to "${ifName}": ${e.reason}`);
     throw e;
   }
-  return pod.linkByIndex(created.index);
+  return { ...created, name: ifName };
 }
 
 /** The addresses and routes for the link, or undefined for an L2-only link. */
@@ -148,12 +149,19 @@ async function addressing(req: AttachRequest, undo: Undo[]): Promise<Result | un
 async function attach(spec: LinkKindSpec, inv: Invocation): Promise<Record<string, unknown>> {
   const conf = spec.readAddConf(inv);
   requireNetns(inv.cmd.netns);
-  const master = await findMaster(inv, conf.master, conf.linkInContainer);
-  spec.checkMaster?.(conf, master);
-  const req: AttachRequest = { inv, kind: spec.kind, conf, master };
-  const { netns, ifName } = inv.cmd;
+  const pod = PodHandle.acquire(inv.cmd);
+  try {
+    const master = await podMaster(pod, conf.master, conf.linkInContainer);
+    spec.checkMaster?.(conf, master);
+    return await attachTo(pod, { inv, kind: spec.kind, conf, master });
+  } finally {
+    pod.release();
+  }
+}
+
+async function attachTo(pod: PodHandle, req: AttachRequest): Promise<Record<string, unknown>> {
+  const { netns, ifName } = req.inv.cmd;
   const undo: Undo[] = [];
-  const pod = Rtnl.open(netns);
   try {
     const link = await createInPod(req, pod, undo);
     const result: Result = {
@@ -166,19 +174,18 @@ async function attach(spec: LinkKindSpec, inv: Invocation): Promise<Record<strin
     const addresses = await addressing(req, undo);
     // The caller gave up while this plugin waited (for IPAM): what was done is undone below.
     stopIfAborted(req.inv.signal);
+    const nl = pod.socket();
     if (addresses) {
       result.ips = addresses.ips.map((ip) => ({ ...ip, interface: 0 }));
       result.routes = addresses.routes;
       announceAddresses(netns, ifName);
-      await configureInterface(pod, netns, link, result, req.inv.signal);
+      await configureInterface(nl, netns, link, result, req.inv.signal);
     } else {
-      await setUp(pod, link);
+      await setUp(nl, link);
     }
     return convertResult(result, req.inv.cniVersion);
   } catch (e) {
     await rollBack(undo, e);
     throw e;
-  } finally {
-    pod.close();
   }
 }

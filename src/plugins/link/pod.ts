@@ -1,0 +1,69 @@
+import { closeSync, openSync } from 'node:fs';
+import type { CmdArgs } from '../../cni/environment';
+import { Rtnl } from '../../netlink/rtnl';
+import type { Master } from './master';
+
+/*
+ * What the ADDs of one pod share in this process. Multus runs a pod's macvlan and ipvlan ADDs one after the other
+ * in one process; each used to open the pod's namespace (for IFLA_NET_NS_FD) and a socket in it (seven system
+ * calls) and to look its master up again. A pod's handle lives while an ADD of that pod (same container and
+ * namespace) holds it, and until the event loop next turns after the last one let go: the next ADD of a multus call
+ * starts before that and takes it over. Then its fds are closed, so nothing stays open once the call is done,
+ * after a failed ADD too. What it holds is opened when first needed, so errors come in the order they always did.
+ */
+export class PodHandle {
+  private fd: number | undefined;
+  private nl: Rtnl | undefined;
+  private users = 0;
+  private closing: NodeJS.Immediate | undefined;
+  /**
+   * The masters these ADDs looked up, by namespace and name: within one call they do not change, and looking one
+   * up (or the default route's interface) is a request or two per attachment.
+   */
+  readonly masters = new Map<string, Master>();
+
+  private constructor(private readonly key: string, readonly netns: string) {}
+
+  private static readonly open = new Map<string, PodHandle>();
+
+  /** The handle of the pod `cmd` names; give it back with release(). */
+  static acquire(cmd: Pick<CmdArgs, 'containerId' | 'netns'>): PodHandle {
+    const key = `${cmd.containerId}\n${cmd.netns}`;
+    let pod = PodHandle.open.get(key);
+    if (pod === undefined) {
+      pod = new PodHandle(key, cmd.netns);
+      PodHandle.open.set(key, pod);
+    }
+    clearImmediate(pod.closing);
+    pod.closing = undefined;
+    pod.users++;
+    return pod;
+  }
+
+  release(): void {
+    if (--this.users > 0) return;
+    this.closing = setImmediate(() => this.close());
+  }
+
+  /** An open fd of the pod's namespace, for IFLA_NET_NS_FD. */
+  netnsFd(): number {
+    this.fd ??= openSync(this.netns, 'r');
+    return this.fd;
+  }
+
+  /** The socket in the pod's namespace; a new one when the last one failed (a reply may still be on its way). */
+  socket(): Rtnl {
+    if (this.nl && !this.nl.healthy) {
+      this.nl.close();
+      this.nl = undefined;
+    }
+    this.nl ??= Rtnl.open(this.netns);
+    return this.nl;
+  }
+
+  private close(): void {
+    PodHandle.open.delete(this.key);
+    this.nl?.close();
+    if (this.fd !== undefined) closeSync(this.fd);
+  }
+}
