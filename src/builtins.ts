@@ -5,6 +5,7 @@ import type { ExecOutcome, ExecRequest, PendingDel, PluginRunner } from './cni/r
 import { spawnRunner } from './delegation/exec-plugin';
 import { logDebug, logError } from './log/logger';
 import { readBoundedFd } from './util/bounded-read';
+import { bundleFor, bundleHolds, isBuiltinName, type BuiltinName, type BundleName } from './builtin-bundles';
 import { writeStdout } from './util/stdout';
 
 /*
@@ -15,12 +16,13 @@ import { writeStdout } from './util/stdout';
  * names: the runner is handed down through every Invocation.
  *
  * main.ts loads this module only for a CNI call (CNI_COMMAND set); the build bundles it, with everything it can
- * reach, into one file (scripts/bundle.mjs) that main.ts loads with its V8 code cache.
+ * reach, into one file (scripts/bundle.mjs) that main.ts loads with its V8 code cache, and once more without multus
+ * for the processes started as one of the other plugins (the names and their bundles: builtin-bundles.ts).
  */
 
 const MULTUS_ABOUT = 'CNI multus plugin (multus-ts): meta-plugin that delegates to other CNI plugins';
 
-const LOADERS: Record<string, () => Promise<CniPlugin>> = {
+const LOADERS: Record<BuiltinName, () => Promise<CniPlugin>> = {
   // Each verb loads only its own module (and what it imports): a STATUS, which the runtime may ask for often, never
   // loads ADD's code.
   multus: async () => ({
@@ -41,13 +43,12 @@ const LOADERS: Record<string, () => Promise<CniPlugin>> = {
 export const BUILTIN_PLUGINS: readonly string[] = Object.keys(LOADERS);
 
 export function isBuiltinPlugin(name: string): boolean {
-  return Object.hasOwn(LOADERS, name);
+  return isBuiltinName(name);
 }
 
 /** The plugin `name`; any other name is multus, the executable's own name. */
 export async function loadBuiltinPlugin(name: string): Promise<CniPlugin> {
-  const load = LOADERS[name] ?? LOADERS.multus!;
-  return load();
+  return LOADERS[isBuiltinName(name) ? name : 'multus']();
 }
 
 /** Runs one CNI call of `plugin` in this process: the call as skel.ts reads it, then the verb. */
@@ -80,7 +81,10 @@ export async function runPlugin(plugin: CniPlugin, env: NodeJS.ProcessEnv, readS
 
 /** The executable's own CNI call: the plugin `name` it was started under, with the runtime's environment and stdin. */
 export async function runCni(name: string): Promise<void> {
-  const out = await runPlugin(await loadBuiltinPlugin(name), process.env, () => readBoundedFd(0), { runner: builtinRunner });
+  // main.ts loaded the bundle of this name: the plugins it runs in-process are the ones that bundle holds.
+  const bundle = bundleFor(name);
+  const runner = bundle === 'builtins' ? builtinRunner : makeRunner(new Set(), bundle);
+  const out = await runPlugin(await loadBuiltinPlugin(name), process.env, () => readBoundedFd(0), { runner });
   writeStdout(out.stdout);
   process.exitCode = out.exitCode;
 }
@@ -95,10 +99,13 @@ function realpathOrEmpty(path: string | undefined): string {
 
 let self: string | undefined;
 
-/** The built-in a plugin binary stands for, when it is this very executable under a built-in's name. */
-function builtinAt(pluginPath: string): string | undefined {
+/**
+ * The built-in a plugin binary stands for, when it is this very executable under the name of a built-in whose code
+ * this process holds (`bundle`); any other is started, as any binary is.
+ */
+function builtinAt(pluginPath: string, bundle: BundleName): string | undefined {
   const name = basename(pluginPath);
-  if (!isBuiltinPlugin(name)) return undefined;
+  if (!isBuiltinName(name) || !bundleHolds(bundle, name)) return undefined;
   self ??= realpathOrEmpty(process.argv[1]);
   return self !== '' && realpathOrEmpty(pluginPath) === self ? name : undefined;
 }
@@ -153,11 +160,11 @@ const PINNED = 'builtin:';
  * in-process (no new process, no second start-up), anything else is started. The binary on the path decides, as in
  * every runtime, so installed reference plugins keep being executed, except for the types `pinned` names (multus's
  * `builtinPlugins`), which run in-process whatever the path holds. The plugins it runs get the same runner, so the
- * host-local IPAM of a built-in delegate is pinned too when host-local is.
+ * host-local IPAM of a built-in delegate is pinned too when host-local is. `bundle` is the one this process loaded.
  */
-function makeRunner(pinned: ReadonlySet<string>): PluginRunner {
+function makeRunner(pinned: ReadonlySet<string>, bundle: BundleName): PluginRunner {
   const at = (pluginPath: string): string | undefined =>
-    pluginPath.startsWith(PINNED) ? pluginPath.slice(PINNED.length) : builtinAt(pluginPath);
+    pluginPath.startsWith(PINNED) ? pluginPath.slice(PINNED.length) : builtinAt(pluginPath, bundle);
   const runner: PluginRunner = {
     async run(req) {
       const name = at(req.pluginPath);
@@ -170,7 +177,7 @@ function makeRunner(pinned: ReadonlySet<string>): PluginRunner {
 
     pinnedPath: (type) => (pinned.has(type) ? `${PINNED}${type}` : undefined),
 
-    pinning: (types) => makeRunner(new Set([...pinned, ...types.filter((t) => isBuiltinPlugin(t) && t !== 'multus')])),
+    pinning: (types) => makeRunner(new Set([...pinned, ...types.filter((t) => isBuiltinPlugin(t) && t !== 'multus')]), bundle),
 
     /** Offers the DELs to the built-ins that do part of a DEL better together (the link plugins' kernel batch). */
     async beforeDels(dels: PendingDel[]) {
@@ -186,4 +193,5 @@ function makeRunner(pinned: ReadonlySet<string>): PluginRunner {
   return runner;
 }
 
-export const builtinRunner: PluginRunner = makeRunner(new Set());
+/** The runner of a process that holds every built-in (multus, the command line, tests). */
+export const builtinRunner: PluginRunner = makeRunner(new Set(), 'builtins');

@@ -1,9 +1,10 @@
 /*
  * Entry point of bin/multus. kubelet starts this process for every pod, so only what the command needs is loaded:
- * VERSION answers from one small module, a CNI call loads builtins (one bundled file, with a V8 code cache) and a
- * person's command line run-human (another), never both.
+ * VERSION answers from one small module, a CNI call loads one bundled file with a V8 code cache (builtins, or plugins
+ * when started as a plugin other than multus) and a person's command line run-human (another), never two.
  */
 import { basename, join } from 'node:path';
+import { bundleFor } from './builtin-bundles';
 import { versionInfoJson } from './cni/version';
 import { writeStdout } from './util/stdout';
 
@@ -18,9 +19,11 @@ export function main(): void {
   // A CNI call's code (a bundle beside this file, in dist/bundle/ as in the compiler's dist/) comes with a code cache:
   // the runtime starts one such process per pod. A person's command line is loaded plainly.
   // (code-cache loads node:vm, which VERSION does not need.) The cache is kept per kind of call: plugin and verb.
+  // Both bundles are builtins.ts, one without multus: the same runCni.
   const run = command
     ? import('./code-cache').then(({ requireWithCodeCache }) => {
-      const cni = requireWithCodeCache<typeof import('./builtins')>(join(__dirname, 'builtins.js'), `${name}:${command}`, require);
+      const file = join(__dirname, `${bundleFor(name)}.js`);
+      const cni = requireWithCodeCache<typeof import('./builtins')>(file, `${name}:${command}`, require);
       return cni.runCni(name);
     })
     : import('./run-human').then(({ runHuman }) => runHuman(name));

@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { execPluginSync, ourPlugin } from '../helpers/plugin-exec';
+import { execPluginSync, ourPlugin, ROOT } from '../helpers/plugin-exec';
 import { runMultus, Workdir } from '../helpers/multus';
 
 /** The modules a call loaded (process.moduleLoadList at exit), through a hook that NODE_OPTIONS requires first. */
@@ -39,5 +39,40 @@ describe('what a built-in that runs no plugin loads', () => {
     const loaded = loadedModules(work, (env) => execPluginSync(hostLocal, { ...call, command: 'ADD', env }));
     expect(execPluginSync(hostLocal, { ...call, command: 'DEL' }).status).toBe(0);
     expect(loaded.filter((m) => /^NativeModule (child_process|net|dgram|stream)$/.test(m))).toEqual([]);
+  });
+});
+
+// A process started as another built-in than multus loads the plugins bundle (src/builtin-bundles.ts): the registry
+// without multus's code. What it does not hold it runs as a binary, as it would any other plugin.
+describe('the bundle of a built-in other than multus', () => {
+  const work = new Workdir();
+  afterAll(() => work.remove());
+  const bundleDir = join(ROOT, 'dist/bundle');
+
+  it('holds no code of multus, Kubernetes or the kubelet', () => {
+    const modules = readFileSync(join(bundleDir, 'plugins.js'), 'utf8').match(/^\/\/ src\/\S+/gm) ?? [];
+    expect(modules).toContain('// src/plugins/host-local/plugin.ts');
+    expect(modules.filter((m) => /src\/(multus|k8s|kubelet|grpc)\//.test(m))).toEqual([]);
+  });
+
+  it('is what host-local loads, with a code cache of its own', () => {
+    const hostLocal = ourPlugin(work.binDir, 'host-local');
+    const conf = { cniVersion: '1.0.0', name: 'startup-bundle', type: 'host-local', ipam: { type: 'host-local', subnet: '10.252.0.0/24', dataDir: work.ipamDir } };
+    const call = { conf, containerId: 'startup-bundle', netns: work.fakeNetns };
+    expect(execPluginSync(hostLocal, { ...call, command: 'ADD' }).status).toBe(0);
+    expect(execPluginSync(hostLocal, { ...call, command: 'DEL' }).status).toBe(0);
+    const caches = readdirSync(bundleDir).filter((f) => f.endsWith('.v8cache'));
+    expect(caches.filter((f) => /^plugins\.js\..*\.host-local:ADD\.v8cache$/.test(f))).toHaveLength(1);
+    expect(caches.filter((f) => f.includes('host-local:'))).toEqual(caches.filter((f) => /^plugins\.js\..*host-local:/.test(f)));
+  });
+
+  it('starts this executable under the name multus rather than running multus in-process', () => {
+    // A macvlan forwards STATUS to its IPAM; an IPAM that is multus answers with its own configuration error.
+    const macvlan = ourPlugin(work.binDir, 'macvlan');
+    ourPlugin(work.binDir, 'multus');
+    const conf = { cniVersion: '1.1.0', name: 'startup-mv', type: 'macvlan', master: 'lo', ipam: { type: 'multus' } };
+    const r = execPluginSync(macvlan, { command: 'STATUS', conf, path: work.binDir });
+    expect(r.status).toBe(1);
+    expect(r.json).toMatchObject({ code: 7, msg: expect.stringMatching(/^Multus: error loading netconf: /) });
   });
 });
