@@ -29,6 +29,7 @@ const GO_ERRNO_TEXT: Record<number, string> = {
   113: 'no route to host',
 };
 
+export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
 

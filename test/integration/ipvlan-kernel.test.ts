@@ -49,6 +49,8 @@ interface Scenario {
   del: Call;
   afterDel: PodState;
   delAgain: Call;
+  /** The kinds of the node's links named net1 (the scenarios where CNI_IFNAME is taken). */
+  nodeNet1?: string[];
 }
 
 /** Boots the VM once with the given reference plugin sets (label → directory) and returns the scenarios it ran. */
@@ -100,7 +102,8 @@ describe.skipIf(typeof vm === 'string' || missing !== undefined)('built-in ipvla
     const { kernel, version } = vm as { kernel: string; version: string };
     const scenarios = await boot(kernel, version, references, scratch);
     const impls = ['ours', ...Object.keys(references).sort()];
-    expect(scenarios.map((s) => `${s.mode}/${s.impl}`)).toEqual(['l2', 'l3', 'l3s'].flatMap((m) => impls.map((i) => `${m}/${i}`)));
+    const taken = ['net1 taken in the node', 'net1 taken in the pod'];
+    expect(scenarios.map((s) => `${s.mode}/${s.impl}`)).toEqual(['l2', 'l3', 'l3s', ...taken].flatMap((m) => impls.map((i) => `${m}/${i}`)));
     for (const mode of ['l2', 'l3', 'l3s']) {
       const ours = scenarios.find((s) => s.mode === mode && s.impl === 'ours')!;
       expect(ours.add, `${mode} ADD`).toMatchObject({ status: 0 });
@@ -119,6 +122,30 @@ describe.skipIf(typeof vm === 'string' || missing !== undefined)('built-in ipvla
         expect(s.delAgain, `${mode} ${s.impl} repeated DEL`).toMatchObject({ status: 0 });
         expect(s.afterDel, `${mode} ${s.impl} after DEL`).toEqual({ links: [], addrs: [], routes: [], store: { 'last_reserved_ip.0': '10.55.0.2' } });
       }
+    }
+    // A node link of the pod's interface name: the link is made all the same (ours: under a temporary name then, as
+    // the reference does it always), the same as the reference's, and the node's link is left alone.
+    const onNode = scenarios.filter((s) => s.mode === taken[0]);
+    const oursOnNode = onNode.find((s) => s.impl === 'ours')!;
+    expect(oursOnNode.add, 'ADD with net1 on the node').toMatchObject({ status: 0 });
+    expect(oursOnNode.afterAdd.links).toEqual([expect.objectContaining({ ifname: 'net1', kind: 'ipvlan', mode: 'l2', mtu: 1400 })]);
+    for (const s of onNode) {
+      expect(s.nodeNet1, `${s.impl}: the node's net1`).toEqual(['dummy']);
+      expect(s.del, `${s.impl} DEL with net1 on the node`).toMatchObject({ status: 0 });
+      if (s === oursOnNode) continue;
+      expect(oursOnNode.add.out, `net1 on the node: our result against ${s.impl}'s`).toEqual(withoutEmptyDns(s.add.out));
+      expect(oursOnNode.afterAdd, `net1 on the node: the pod and store against ${s.impl}'s`).toEqual(s.afterAdd);
+    }
+    // The pod's own link of that name: the reference's error, and nothing of ours left (the reference leaks its
+    // temporary link there).
+    const inPod = scenarios.filter((s) => s.mode === taken[1]);
+    const oursInPod = inPod.find((s) => s.impl === 'ours')!;
+    expect(oursInPod.add).toMatchObject({ status: 1, out: { code: 999, msg: 'failed to rename ipvlan to "net1": file exists' } });
+    expect(oursInPod.afterAdd.links).toEqual([expect.objectContaining({ ifname: 'net1', kind: 'dummy' })]);
+    expect(oursInPod.afterAdd.store).toEqual({});
+    for (const s of inPod.filter((x) => x !== oursInPod)) {
+      expect(s.add.status, `${s.impl} ADD with net1 in the pod`).toBe(1);
+      expect((s.add.out as Record<string, unknown>).msg, `${s.impl}'s error`).toBe('failed to rename ipvlan to "net1": file exists');
     }
   }, 20 * 60_000);
 });

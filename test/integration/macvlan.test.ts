@@ -196,6 +196,20 @@ for (const set of referenceSets()) describe.skipIf(!canUseNamespaces || set.miss
     expect(reservations()).toEqual([]);
   });
 
+  it('takes a CNI_IFNAME that a node link also has, as the reference does, and leaves the node link alone', () => {
+    // Older kernels look the name of a new link up where the request comes from (the node): our direct creation under
+    // the final name is refused there, and the temporary-name way must take over (ipvlan-kernel.test.ts meets that on
+    // Debian's 6.1; newer kernels look in the pod).
+    ipIn(f.node.nodeNs, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'peer1');
+    added(ours('ADD', conf(), { ifName: 'eth1' }));
+    expect(linkIn(podNs(), 'eth1')?.linkinfo?.info_kind).toBe('macvlan');
+    expect(podLinkNames()).toEqual(['eth1']);
+    expect(linkIn(f.node.nodeNs, 'eth1')?.linkinfo?.info_kind).toBe('veth');
+    expect(reservations()).toEqual(['10.99.0.10']);
+    expect(ours('DEL', conf(), { ifName: 'eth1' }).status).toBe(0);
+    expect(podLinkNames()).toEqual([]);
+  });
+
   it('removes the link when its MAC duplicates another macvlan of the same master', () => {
     const c = l2({ runtimeConfig: { mac: '02:00:00:00:00:77' } });
     added(ours('ADD', c, { ifName: 'eth1' }));
