@@ -7,9 +7,25 @@
 
 export type Family = 4 | 6;
 
-// Go rejects leading zeros in IPv4 fields (since 1.17).
-const V4_FIELD = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const V4 = new RegExp(`^${V4_FIELD}(?:\\.${V4_FIELD}){3}$`);
+/** One field of dotted IPv4: decimal 0-255, and (Go 1.17 on) no leading zero. */
+function isV4Field(field: string): boolean {
+  if (field.length === 0 || field.length > 3 || (field.length > 1 && field[0] === '0')) return false;
+  for (let i = 0; i < field.length; i++) {
+    const c = field.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return Number(field) <= 255;
+}
+
+/**
+ * Go's IPv4 syntax, checked by hand: the regular expression took V8 0.2-0.3 ms to compile in every process and as
+ * much again to compile to machine code at its second use (every CNI call parses addresses).
+ */
+function isIpv4(text: string): boolean {
+  const fields = text.split('.');
+  return fields.length === 4 && fields.every(isV4Field);
+}
+
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 /** Go's IPv6 syntax: eight groups, or fewer around one `::` that stands for at least one; an IPv4 tail; no zone. */
@@ -20,7 +36,7 @@ function isIpv6(text: string): boolean {
   const tail = text.slice(lastColon + 1);
   if (tail.includes('.')) {
     // A dotted IPv4 tail stands for the last two groups.
-    if (!V4.test(tail)) return false;
+    if (!isIpv4(tail)) return false;
     body = `${text.slice(0, lastColon + 1)}0:0`;
   }
   const halves = body.split('::');
@@ -35,7 +51,7 @@ function isIpv6(text: string): boolean {
  * expression costs milliseconds to compile in every process and which also takes a zone.
  */
 export function ipFamily(text: string): 0 | Family {
-  if (V4.test(text)) return 4;
+  if (isIpv4(text)) return 4;
   return isIpv6(text) ? 6 : 0;
 }
 
