@@ -1,6 +1,6 @@
 // Bundles the executable's code after the compiler has checked it, into dist/bundle/: main.js (the entry: VERSION
-// and the dispatch), builtins.js (a CNI call: everything it can reach), plugins.js (the same without multus, for a
-// process started as another built-in; src/builtin-bundles.ts) and run-human.js (the command line). The runtime
+// and the dispatch), builtins.js (a CNI call: everything it can reach), plugins.js and host-local.js (the same with
+// less, for a process started as another built-in: src/builtin-bundles.ts) and run-human.js (the command line). The runtime
 // starts a process per pod, and with one file per module Node spent most of a call resolving, reading and compiling
 // about a hundred files (the CommonJS loader's path and package.json look-ups); a bundle costs one read. Each
 // bundle is whole on its own, and one process loads main.js and at most one of the other two, so no module exists
@@ -47,32 +47,37 @@ await build({
   }],
 });
 
-// plugins.js: the registry (builtins.ts) once more, with the built-ins that src/builtin-bundles.ts puts in no other
-// bundle than builtins left out. Their loaders import their code from a directory of their name (./multus/…); here
-// those imports become a module that throws when loaded, which no call reaches: a process that loaded plugins.js runs
-// those names as binaries (builtins.ts, builtinAt). The tsc output is already there (npm run build runs tsc first).
-const { BUILTIN_BUNDLES } = createRequire(import.meta.url)(join(root, 'dist/builtin-bundles.js'));
-const leftOut = Object.keys(BUILTIN_BUNDLES).filter((name) => BUILTIN_BUNDLES[name] !== 'plugins');
-const leftOutImport = new RegExp(`^\\./(plugins/)?(${leftOut.join('|')})/`);
-let stubbed = 0;
-await build({
-  ...common,
-  entryPoints: [join(root, 'src/builtins.ts')],
-  outfile: join(root, 'dist/bundle/plugins.js'),
-  plugins: [{
-    name: 'leave-out',
-    setup(b) {
-      b.onResolve({ filter: leftOutImport }, (a) => {
-        if (a.importer !== join(root, 'src/builtins.ts')) return undefined;
-        stubbed++;
-        return { path: a.path, namespace: 'left-out' };
-      });
-      b.onLoad({ filter: /.*/, namespace: 'left-out' }, (a) => ({
-        contents: `throw new Error(${JSON.stringify(`${a.path} is not in the plugins bundle (src/builtin-bundles.ts)`)});`,
-        loader: 'js',
-      }));
-    },
-  }],
-});
-// A loader that stopped importing from its directory would bring its whole code back in unnoticed.
-if (leftOut.length > 0 && stubbed === 0) throw new Error(`bundle.mjs: builtins.ts imports nothing of ${leftOut.join(', ')} from their directories`);
+// The smaller bundles (src/builtin-bundles.ts): the registry (builtins.ts) once more for each, with the built-ins it
+// does not hold left out. Their loaders import their code from a directory of their name (./multus/…,
+// ./plugins/macvlan/…); here those imports become a module that throws when loaded, which no call reaches: a process
+// that loaded such a bundle runs what it does not hold as a binary (builtins.ts, builtinAt). The tsc output is already
+// there (npm run build runs tsc first).
+const { BUNDLES, BUILTIN_BUNDLES } = createRequire(import.meta.url)(join(root, 'dist/builtin-bundles.js'));
+for (const [index, bundle] of BUNDLES.entries()) {
+  if (index === 0) continue; // builtins.js, built above
+  const leftOut = Object.keys(BUILTIN_BUNDLES).filter((name) => BUNDLES.indexOf(BUILTIN_BUNDLES[name]) < index);
+  const leftOutImport = new RegExp(`^\\./(plugins/)?(${leftOut.join('|')})/`);
+  const replaced = new Set();
+  await build({
+    ...common,
+    entryPoints: [join(root, 'src/builtins.ts')],
+    outfile: join(root, `dist/bundle/${bundle}.js`),
+    plugins: [{
+      name: 'leave-out',
+      setup(b) {
+        b.onResolve({ filter: leftOutImport }, (a) => {
+          if (a.importer !== join(root, 'src/builtins.ts')) return undefined;
+          replaced.add(leftOutImport.exec(a.path)[2]);
+          return { path: a.path, namespace: 'left-out' };
+        });
+        b.onLoad({ filter: /.*/, namespace: 'left-out' }, (a) => ({
+          contents: `throw new Error(${JSON.stringify(`${a.path} is not in the ${bundle} bundle (src/builtin-bundles.ts)`)});`,
+          loader: 'js',
+        }));
+      },
+    }],
+  });
+  // A loader that stopped importing from its directory would bring its whole code back in unnoticed.
+  const kept = leftOut.filter((name) => !replaced.has(name));
+  if (kept.length > 0) throw new Error(`bundle.mjs: builtins.ts imports nothing of ${kept.join(', ')} from their directories`);
+}

@@ -1,21 +1,24 @@
 /*
  * The names the executable answers to, and which bundle a process started under each name loads. Data only, so that
  * main.ts picks a bundle without loading one; builtins.ts (the registry) gives each of these names its code, and
- * scripts/bundle.mjs builds both bundles from it. `builtins` holds every plugin. `plugins` holds all but multus,
- * whose configuration, delegation and Kubernetes client are more than half of the code: a process started as
- * host-local (a Go plugin's IPAM), macvlan or ipvlan (a runtime running a symlink) reads and deserializes less than
- * half as much.
+ * scripts/bundle.mjs builds every bundle from it. The bundles nest, largest first (BUNDLES): each holds the plugins
+ * listed under it and under every bundle after it. `builtins` holds every plugin; `plugins` all but multus, whose
+ * configuration, delegation and Kubernetes client are more than half of the code; `host-local` only host-local, the
+ * process a Go plugin starts for its IPAM, which needs neither the link plugins nor rtnetlink. A process reads and
+ * deserializes only what the plugin it was started as can run.
  */
+export const BUNDLES = ['builtins', 'plugins', 'host-local'] as const;
+
 export const BUILTIN_BUNDLES = {
   multus: 'builtins',
   macvlan: 'plugins',
   ipvlan: 'plugins',
-  'host-local': 'plugins',
   passthru: 'plugins',
-} as const;
+  'host-local': 'host-local',
+} as const satisfies Record<string, (typeof BUNDLES)[number]>;
 
 export type BuiltinName = keyof typeof BUILTIN_BUNDLES;
-export type BundleName = (typeof BUILTIN_BUNDLES)[BuiltinName];
+export type BundleName = (typeof BUNDLES)[number];
 
 export function isBuiltinName(name: string): name is BuiltinName {
   return Object.hasOwn(BUILTIN_BUNDLES, name);
@@ -26,7 +29,7 @@ export function bundleFor(name: string): BundleName {
   return isBuiltinName(name) ? BUILTIN_BUNDLES[name] : 'builtins';
 }
 
-/** Whether a process that loaded `bundle` holds the code of the built-in `name` (`builtins` holds every one). */
+/** Whether a process that loaded `bundle` holds the code of the built-in `name`. */
 export function bundleHolds(bundle: BundleName, name: BuiltinName): boolean {
-  return bundle === 'builtins' || BUILTIN_BUNDLES[name] === bundle;
+  return BUNDLES.indexOf(BUILTIN_BUNDLES[name]) >= BUNDLES.indexOf(bundle);
 }

