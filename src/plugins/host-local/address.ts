@@ -22,7 +22,11 @@ export function bitsOf(family: 4 | 6): 32 | 128 {
  * zone; `::ffff:a.b.c.d` becomes the IPv4 address, which is also the name its store file gets.
  */
 export function parseIp(text: string): IP | undefined {
-  if (ipFamily(text) === 0) return undefined;
+  const family = ipFamily(text);
+  if (family === 0) return undefined;
+  // Dotted IPv4 is its number directly: the bytes and their hex text cost every call the first use of three of
+  // Node's Buffer functions (about 0.3 ms, compiled on first use).
+  if (family === 4) return { family: 4, value: BigInt(text.split('.').reduce((n, field) => n * 256 + Number(field), 0)) };
   const bytes = ipToBytes(text);
   const v4 = ipv4Bytes(bytes);
   return v4 ? { family: 4, value: BigInt(`0x${v4.toString('hex')}`) } : { family: 6, value: BigInt(`0x${bytes.toString('hex')}`) };
@@ -41,7 +45,11 @@ export function parseCidr(text: string): Cidr | undefined {
 
 /** Go's net.IP.String(): dotted IPv4, RFC 5952 IPv6. This text names the store files, so both plugins must agree. */
 export function formatIp(ip: IP): string {
-  return bytesToIp(Buffer.from(ip.value.toString(16).padStart(ip.family === 4 ? 8 : 32, '0'), 'hex'));
+  if (ip.family === 4) {
+    const n = Number(ip.value);
+    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
+  return bytesToIp(Buffer.from(ip.value.toString(16).padStart(32, '0'), 'hex'));
 }
 
 export function sameIp(a: IP, b: IP): boolean {
