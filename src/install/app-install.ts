@@ -27,15 +27,29 @@ function entryPointOnHost(o: AppLayout, id: string): string {
   return join(o.installDir, id, ENTRY_FILE);
 }
 
+/**
+ * The node option bin/multus starts node with: what follows `node` on its `#!/usr/bin/env -S node <option>` line
+ * (none for `#!/usr/bin/env node`). Linux hands everything after a `#!` line's interpreter to it as one argument, so
+ * the installed copy, which names its node directly, can carry one option and no more.
+ */
+function nodeOption(firstLine: string): string {
+  const m = /^#!\/usr\/bin\/env(?: -S)? node(?: +(\S+))? *$/.exec(firstLine);
+  if (!m) {
+    throw new CniError(ErrorCode.IoFailure,
+      `cannot install the application: the first line of ${ENTRY_FILE} is not "#!/usr/bin/env node" with at most one node option: ${JSON.stringify(firstLine)}`);
+  }
+  return m[1] ?? '';
+}
+
 /** The installed copy of bin/multus runs the copied node binary, so the host needs no Node of its own. */
 export function entryScript(source: string, nodeOnHost: string): string {
-  if (!source.startsWith('#!')) throw new CniError(ErrorCode.IoFailure, `cannot install the application: ${ENTRY_FILE} does not start with "#!"`);
-  const shebang = `#!${nodeOnHost}`;
+  const eol = source.indexOf('\n');
+  const option = nodeOption(eol < 0 ? source : source.slice(0, eol));
+  const shebang = `#!${nodeOnHost}${option && ` ${option}`}`;
   if (shebang.length > MAX_SHEBANG) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `--install-dir: the node binary's path ${nodeOnHost} is too long for a "#!" line (${MAX_SHEBANG} bytes)`,
       'choose a shorter --install-dir');
   }
-  const eol = source.indexOf('\n');
   return `${shebang}${eol < 0 ? '\n' : source.slice(eol)}`;
 }
 

@@ -6,6 +6,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { CniError, ErrorCode } from '../cni/errors';
 import { logDebug, logVerbose } from '../log/logger';
 import type { ApiConnection } from './kubeconfig';
@@ -216,7 +217,9 @@ export class KubeClient {
     return new HttpsAgent({
       keepAlive: true,
       rejectUnauthorized: !c.insecure,
-      ...(c.ca && { ca: c.ca }),
+      // Without a certificate-authority, the CAs node ships, named: bin/multus starts node with --use-openssl-ca, under
+      // which node's default would be OpenSSL's CA directory instead (which a copied node may not find on the host).
+      ...(c.ca ? { ca: c.ca } : !c.insecure && { ca: [...rootCertificates] }),
       ...(c.clientCert && { cert: c.clientCert, key: c.clientKey }),
       ...(c.tlsServerName && { servername: c.tlsServerName }),
     });

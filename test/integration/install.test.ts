@@ -56,7 +56,7 @@ describe('multus install on a node', () => {
     const entry = realpathSync(join(work.binDir, MULTUS_LINK));
     const versionDir = join(entry, '../..');
     expect(versionDir.startsWith(`${realpathSync(sb.installDir)}/`)).toBe(true);
-    expect(readFileSync(entry, 'utf8').split('\n')[0]).toBe(`#!${join(versionDir, 'node')}`);
+    expect(readFileSync(entry, 'utf8').split('\n')[0]).toBe(`#!${join(versionDir, 'node')} --use-openssl-ca`);
     // The production dependencies travel, the development ones do not.
     expect(existsSync(join(versionDir, 'node_modules/commander/package.json'))).toBe(true);
     expect(existsSync(join(versionDir, 'node_modules/vitest'))).toBe(false);

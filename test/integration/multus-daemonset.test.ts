@@ -64,7 +64,7 @@ describe.skipIf(!canUseScratchRoot)('Go Multus\'s thin DaemonSet with our image'
     expect(link).toMatch(/^\/opt\/cni\/bin\/\.multus-ts\/[^/]+\/bin\/multus$/);
     const version = join(host.path(link), '../..');
     // The host path in the "#!" line, which the runtime's exec reads on the node.
-    expect(readFileSync(host.path(link), 'utf8').split('\n')[0]).toBe(`#!${join(link, '../../node')}`);
+    expect(readFileSync(host.path(link), 'utf8').split('\n')[0]).toBe(`#!${join(link, '../../node')} --use-openssl-ca`);
     const r = spawnSync(join(version, 'node'), [host.path(link)], { env: { CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
     expect(r.stdout).toBe(versionInfoJson());
     expect(readdirSync(host.path('/etc/cni/net.d'))).toEqual(['10-flannel.conflist']);

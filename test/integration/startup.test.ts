@@ -78,3 +78,19 @@ describe('the bundles of the built-ins other than multus', () => {
     expect(r.json).toMatchObject({ code: 7, msg: expect.stringMatching(/^Multus: error loading netconf: /) });
   });
 });
+
+// Every TLS context makes node parse the 144 root certificates it ships (25–45 ms of CPU), even one given its own
+// certificate-authority, unless node runs with --use-openssl-ca: a Kubernetes call pays it once per process.
+describe('how bin/multus starts node', () => {
+  const work = new Workdir();
+  afterAll(() => work.remove());
+
+  it('with --use-openssl-ca', () => {
+    const out = join(work.dir, 'exec-argv.json');
+    const hook = join(work.dir, 'argv-hook.js');
+    writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.execArgv)));`);
+    const r = runMultus({ command: 'VERSION', conf: '', env: { NODE_OPTIONS: `--require ${hook}` } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(['--use-openssl-ca']);
+  });
+});

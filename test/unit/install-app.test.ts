@@ -122,6 +122,14 @@ describe('installing a version', () => {
   it('refuses an install dir too long for a #! line', () => {
     expect(() => entryScript('#!/usr/bin/env node\n', `/${'x'.repeat(130)}/node`)).toThrow('is too long for a "#!" line');
   });
+
+  it('keeps the node option of the #! line, which must be a single argument', () => {
+    expect(entryScript('#!/usr/bin/env -S node --use-openssl-ca\nmain();\n', '/opt/v1/node')).toBe('#!/opt/v1/node --use-openssl-ca\nmain();\n');
+    expect(entryScript('#!/usr/bin/env node\nmain();\n', '/opt/v1/node')).toBe('#!/opt/v1/node\nmain();\n');
+    expect(() => entryScript('#!/usr/bin/env -S node --a --b\n', '/opt/v1/node')).toThrow('at most one node option');
+    expect(() => entryScript('#!/bin/sh\n', '/opt/v1/node')).toThrow('at most one node option');
+    expect(() => entryScript('no shebang\n', '/opt/v1/node')).toThrow('at most one node option');
+  });
 });
 
 describe('replacing a version', () => {
