@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readRegularFile } from '../../src/util/bounded-read';
+import { readBoundedFd, readRegularFile } from '../../src/util/bounded-read';
 import { parseJson } from '../../src/cni/json-text';
 import { makeDirs } from '../../src/util/atomic-file';
 import { caught } from '../helpers/caught';
@@ -92,4 +92,29 @@ describe('makeDirs', () => {
     }
     return undefined;
   }
+});
+
+describe('readBoundedFd (stdin)', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'multus-ts-readfd-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const readAll = (content: Buffer, maxBytes?: number): Buffer => {
+    const path = join(tmp, `in-${content.length}`);
+    writeFileSync(path, content);
+    const fd = openSync(path, 'r');
+    try {
+      return readBoundedFd(fd, maxBytes);
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => i % 251));
+
+  it('returns everything up to the end, whether it fills no, one or several of its buffers', () => {
+    for (const n of [0, 143, 65535, 65536, 65537, 3 * 65536 + 7]) expect(readAll(bytes(n)).equals(bytes(n))).toBe(true);
+  });
+
+  it('refuses more than its bound', () => {
+    expect(readAll(bytes(70000), 70000).length).toBe(70000);
+    expect(() => readAll(bytes(70001), 70000)).toThrow('more than 70000 bytes');
+  });
 });
