@@ -49,7 +49,7 @@ interface Scenario {
   del: Call;
   afterDel: PodState;
   delAgain: Call;
-  /** The kinds of the node's links named net1 (the scenarios where CNI_IFNAME is taken). */
+  /** The kinds of the node's links named net1 after the scenario (where CNI_IFNAME is taken). */
   nodeNet1?: string[];
 }
 

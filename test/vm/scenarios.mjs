@@ -53,48 +53,42 @@ function state(dataDir) {
   return { links, addrs, routes, store };
 }
 
+/**
+ * ADD, CHECK with its result, DEL and DEL again of one ipvlan in a fresh pod namespace, with what the pod and the
+ * store hold after ADD and after DEL; `before` prepares the pod (its namespace exists by then).
+ */
+function scenario(impl, mode, dataDir, before = () => {}) {
+  ip('netns', 'add', 'pod');
+  before();
+  const conf = {
+    cniVersion: '1.0.0', name: 'ipvl', type: 'ipvlan', master: 'master0', mode, mtu: 1400,
+    ipam: { type: 'host-local', subnet: '10.55.0.0/24', gateway: '10.55.0.1', dataDir, routes: [{ dst: '0.0.0.0/0' }] },
+  };
+  const add = call(impl, 'ADD', conf);
+  const afterAdd = state(dataDir);
+  const withPrev = { ...conf, prevResult: add.out };
+  const check = call(impl, 'CHECK', withPrev);
+  const del = call(impl, 'DEL', withPrev);
+  const afterDel = state(dataDir);
+  const delAgain = call(impl, 'DEL', conf);
+  ip('netns', 'del', 'pod');
+  return { add, afterAdd, check, del, afterDel, delAgain };
+}
+
 const out = [];
 for (const mode of ['l2', 'l3', 'l3s']) {
-  for (const impl of Object.keys(plugins)) {
-    ip('netns', 'add', 'pod');
-    const dataDir = `/tmp/ipam-${impl}-${mode}`;
-    const conf = {
-      cniVersion: '1.0.0', name: 'ipvl', type: 'ipvlan', master: 'master0', mode, mtu: 1400,
-      ipam: { type: 'host-local', subnet: '10.55.0.0/24', gateway: '10.55.0.1', dataDir, routes: [{ dst: '0.0.0.0/0' }] },
-    };
-    const add = call(impl, 'ADD', conf);
-    const afterAdd = state(dataDir);
-    const withPrev = { ...conf, prevResult: add.out };
-    const check = call(impl, 'CHECK', withPrev);
-    const del = call(impl, 'DEL', withPrev);
-    const afterDel = state(dataDir);
-    const delAgain = call(impl, 'DEL', conf);
-    ip('netns', 'del', 'pod');
-    out.push({ mode, impl, add, afterAdd, check, del, afterDel, delAgain });
-  }
+  for (const impl of Object.keys(plugins)) out.push({ mode, impl, ...scenario(impl, mode, `/tmp/ipam-${impl}-${mode}`) });
 }
 // CNI_IFNAME already taken, on the node or in the pod (mode l2): this kernel (6.1) looks a new link's name up in the
 // namespace the request comes from, which our direct creation under the final name meets on the node.
 for (const where of ['node', 'pod']) {
   for (const impl of Object.keys(plugins)) {
-    ip('netns', 'add', 'pod');
-    ip(...(where === 'pod' ? ['-n', 'pod'] : []), 'link', 'add', 'net1', 'type', 'dummy');
-    const dataDir = `/tmp/ipam-${impl}-taken-${where}`;
-    const conf = {
-      cniVersion: '1.0.0', name: 'ipvl', type: 'ipvlan', master: 'master0', mode: 'l2', mtu: 1400,
-      ipam: { type: 'host-local', subnet: '10.55.0.0/24', gateway: '10.55.0.1', dataDir, routes: [{ dst: '0.0.0.0/0' }] },
-    };
-    const add = call(impl, 'ADD', conf);
-    const afterAdd = state(dataDir);
+    const s = scenario(impl, 'l2', `/tmp/ipam-${impl}-taken-${where}`,
+      () => ip(...(where === 'pod' ? ['-n', 'pod'] : []), 'link', 'add', 'net1', 'type', 'dummy'));
+    // The node's net1 after all that: it must still be there, untouched.
     const nodeNet1 = json('-d', 'link', 'show').filter((l) => l.ifname === 'net1').map((l) => l.linkinfo?.info_kind);
-    const withPrev = { ...conf, prevResult: add.out };
-    const check = call(impl, 'CHECK', withPrev);
-    const del = call(impl, 'DEL', withPrev);
-    const afterDel = state(dataDir);
-    const delAgain = call(impl, 'DEL', conf);
-    ip('netns', 'del', 'pod');
     if (where === 'node') ip('link', 'del', 'net1');
-    out.push({ mode: `net1 taken in the ${where}`, impl, add, afterAdd, nodeNet1, check, del, afterDel, delAgain });
+    out.push({ mode: `net1 taken in the ${where}`, impl, ...s, nodeNet1 });
   }
 }
 process.stdout.write(`VMRESULT ${JSON.stringify(out)}\n`);
