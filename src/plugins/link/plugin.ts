@@ -11,7 +11,7 @@ import { ipamTypeOf } from './config';
 import { announceAddresses, configureInterface, setUp } from './configure';
 import { detach } from './detach';
 import { execIpam, forwardToIpam, ipamResult } from './ipam';
-import { podMaster, type Master } from './master';
+import type { Master } from './master';
 import { PodHandle } from './pod';
 import { removeLinksTogether } from './teardown';
 import { stopIfAborted } from '../../cni/runner';
@@ -163,7 +163,7 @@ async function attach(spec: LinkKindSpec, inv: Invocation): Promise<Record<strin
   requireNetns(inv.cmd.netns);
   const pod = PodHandle.acquire(inv.cmd);
   try {
-    const master = await podMaster(pod, conf.master, conf.linkInContainer);
+    const master = await pod.master(conf.master, conf.linkInContainer);
     spec.checkMaster?.(conf, master);
     return await attachTo(pod, { inv, kind: spec.kind, conf, master });
   } finally {

@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import type { CmdArgs } from '../../cni/environment';
-import { Rtnl } from '../../netlink/rtnl';
-import type { Master } from './master';
+import { Rtnl, withRtnl } from '../../netlink/rtnl';
+import { lookupMaster, type Master } from './master';
 
 /*
  * What the ADDs of one pod share in this process. Multus runs a pod's macvlan and ipvlan ADDs one after the other
@@ -20,7 +20,7 @@ export class PodHandle {
    * The masters these ADDs looked up, by namespace and name: within one call they do not change, and looking one
    * up (or the default route's interface) is a request or two per attachment.
    */
-  readonly masters = new Map<string, Master>();
+  private readonly masters = new Map<string, Master>();
 
   private constructor(private readonly key: string, readonly netns: string) {}
 
@@ -59,6 +59,20 @@ export class PodHandle {
     }
     this.nl ??= Rtnl.open(this.netns);
     return this.nl;
+  }
+
+  /**
+   * findMaster (master.ts) for an ADD into this pod: looked up once for the pod's ADDs of one call, through the
+   * pod's socket when the master is in the pod.
+   */
+  async master(name: string, inContainer: boolean): Promise<Master> {
+    const key = `${inContainer}\n${name}`;
+    let master = this.masters.get(key);
+    if (master === undefined) {
+      master = inContainer ? await lookupMaster(this.socket(), name, this.netns) : await withRtnl(undefined, (nl) => lookupMaster(nl, name, undefined));
+      this.masters.set(key, master);
+    }
+    return master;
   }
 
   private close(): void {
