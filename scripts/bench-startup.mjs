@@ -2,7 +2,8 @@
 // Start-up cost of the executable, the part every pod pays: `CNI_COMMAND=VERSION bin/multus` against a bare
 // `node -e 0`, interleaved so that machine noise hits both alike. Prints medians and the ratio (target <= 1.25).
 // Also what loading the CNI bundle costs (dist/bundle/builtins.js through its code cache, as a CNI call loads it,
-// without running anything): the part of every CNI call's start beyond VERSION's. After `npm run build`.
+// without running anything): the part of every CNI call's start beyond VERSION's; and the same for host-local's own
+// bundle, which a process started as host-local loads. After `npm run build`.
 // Usage: node scripts/bench-startup.mjs [runs]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,12 +11,14 @@ import { fileURLToPath } from 'node:url';
 const runs = Number(process.argv[2] ?? 40);
 const multus = fileURLToPath(new URL('../bin/multus', import.meta.url));
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
-const loadBundle = `require(${JSON.stringify(`${dist}code-cache.js`)})
-  .requireWithCodeCache(${JSON.stringify(`${dist}bundle/builtins.js`)}, 'bench:load', require)`;
+const loadBundle = (bundle) => `require(${JSON.stringify(`${dist}code-cache.js`)})
+  .requireWithCodeCache(${JSON.stringify(`${dist}bundle/${bundle}.js`)}, 'bench:load', require)`;
 const cases = {
   'node -e 0': [process.execPath, ['-e', '0'], {}],
   'multus VERSION': [multus, [], { CNI_COMMAND: 'VERSION' }],
-  'CNI bundle loaded': [process.execPath, ['-e', loadBundle], {}],
+  'CNI bundle loaded': [process.execPath, ['-e', loadBundle('builtins')], {}],
+  // What a process started as host-local loads instead (src/builtin-bundles.ts).
+  'host-local bundle': [process.execPath, ['-e', loadBundle('host-local')], {}],
 };
 
 function timeOnce([cmd, args, env]) {
@@ -35,4 +38,6 @@ for (let i = 0; i < runs; i++) for (const [k, c] of Object.entries(cases)) sampl
 for (const [k, xs] of Object.entries(samples)) console.log(`${k.padEnd(18)} median ${median(xs).toFixed(1)} ms over ${runs} runs`);
 const ratio = median(samples['multus VERSION']) / median(samples['node -e 0']);
 console.log(`ratio ${ratio.toFixed(3)} (target <= 1.25) ${ratio <= 1.25 ? 'OK' : 'OVER TARGET'}`);
-console.log(`CNI bundle loaded / node -e 0: ${(median(samples['CNI bundle loaded']) / median(samples['node -e 0'])).toFixed(3)}`);
+for (const k of ['CNI bundle loaded', 'host-local bundle']) {
+  console.log(`${k} / node -e 0: ${(median(samples[k]) / median(samples['node -e 0'])).toFixed(3)}`);
+}
