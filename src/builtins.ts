@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { answer, failure, readCall, type CniPlugin, type PluginHost, type PluginOutput } from './cni/skel';
-import type { ExecOutcome, ExecRequest, PendingDel, PluginRunner } from './cni/runner';
+import { Stop, type ExecOutcome, type ExecRequest, type PendingDel, type PluginRunner } from './cni/runner';
 import { spawnRunner } from './delegation/exec-plugin';
 import { logDebug, logError } from './log/logger';
 import { readBoundedFd } from './util/bounded-read';
@@ -121,17 +121,20 @@ const UNDO_GRACE_MS = 5_000;
  */
 export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runner: PluginRunner,
   graceMs = UNDO_GRACE_MS): Promise<ExecOutcome> {
-  const stop = new AbortController();
-  const abort = () => stop.abort();
-  req.signal?.addEventListener('abort', abort, { once: true });
+  const stop = new Stop();
   let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<'expired'>((resolve) => {
-    timer = setTimeout(() => resolve('expired'), req.timeoutMs);
+  let giveUp = (): void => undefined;
+  // Settles at the deadline, or when the caller gives up (its own deadline passed), whichever comes first.
+  const ended = new Promise<'ended'>((resolve) => {
+    giveUp = () => resolve('ended');
+    timer = setTimeout(giveUp, req.timeoutMs);
   });
-  const call = runPlugin(plugin, req.env, () => req.stdin, { runner, signal: stop.signal });
+  if (req.signal?.aborted) giveUp();
+  req.signal?.addEventListener('abort', giveUp, { once: true });
+  const call = runPlugin(plugin, req.env, () => req.stdin, { runner, signal: stop });
   try {
-    const first = await Promise.race([call, expired, ...(req.signal ? [aborted(req.signal)] : [])]);
-    if (first !== 'expired' && first !== 'aborted') return { code: first.exitCode, stdout: first.stdout, stderr: '', timedOut: false };
+    const first = await Promise.race([call, ended]);
+    if (first !== 'ended') return { code: first.exitCode, stdout: first.stdout, stderr: '', timedOut: false };
     stop.abort();
     let grace: NodeJS.Timeout | undefined;
     const settled = await Promise.race([call, new Promise<undefined>((r) => { grace = setTimeout(() => r(undefined), graceMs); })]);
@@ -141,15 +144,8 @@ export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runne
     return { code: null, stdout: settled?.exitCode ? settled.stdout : '', stderr: '', timedOut: true };
   } finally {
     clearTimeout(timer);
-    req.signal?.removeEventListener('abort', abort);
+    req.signal?.removeEventListener('abort', giveUp);
   }
-}
-
-function aborted(signal: AbortSignal): Promise<'aborted'> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve('aborted');
-    else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
 }
 
 // How a pinned built-in shows up where a binary's path would: in log lines and errors.

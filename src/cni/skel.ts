@@ -3,7 +3,7 @@ import { CniError, ErrorCode, toCniError } from './errors';
 import { formatResult } from './result';
 import { collect, goField, Problems, shown } from './config-reader';
 import { readCmdArgs, isSafeName, type CmdArgs, type Command } from './environment';
-import type { PendingDel, PluginRunner } from './runner';
+import type { PendingDel, PluginRunner, StopSignal } from './runner';
 import { configVersion, versionAtLeast, versionInfoJson, SUPPORTED_VERSIONS, type CniVersion } from './version';
 import { parseJson } from './json-text';
 
@@ -19,15 +19,15 @@ export interface Invocation {
   runner: PluginRunner;
   /**
    * Aborted when the caller stopped waiting: stop, and undo what was done. Undefined when nobody can: the process's
-   * own call (an AbortController costs every process a Node module).
+   * own call.
    */
-  signal?: AbortSignal;
+  signal?: StopSignal;
 }
 
 /** What the code that starts a plugin gives it: the runner for the plugins it calls, and its abort signal. */
 export interface PluginHost {
   runner: PluginRunner;
-  signal?: AbortSignal;
+  signal?: StopSignal;
 }
 
 export interface CniPlugin {

@@ -1,14 +1,15 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { runWithDeadline } from '../../src/builtins';
 import type { CniPlugin, Invocation } from '../../src/cni/skel';
-import type { ExecRequest, PluginRunner } from '../../src/cni/runner';
+import { Stop, type ExecRequest, type PluginRunner, type StopSignal } from '../../src/cni/runner';
 import { spawnRunner } from '../../src/delegation/exec-plugin';
 
 // A built-in runs inside multus: it cannot be killed, so at the deadline it is told to stop and must undo its work.
 
 const CONF = JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'fake' });
 
-function request(timeoutMs: number, signal?: AbortSignal): ExecRequest {
+function request(timeoutMs: number, signal?: StopSignal): ExecRequest {
   return {
     pluginPath: '/nonexistent/fake',
     env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'ctr-1', CNI_NETNS: '/var/run/netns/none-builtin-runner-test', CNI_IFNAME: 'net1', CNI_PATH: '/x' },
@@ -68,5 +69,38 @@ describe('runWithDeadline: a built-in under delegateTimeoutSeconds', () => {
     const out = await runWithDeadline(waits, request(60_000, caller.signal), runner);
     expect(out.timedOut).toBe(true);
     expect(stopped).toBe(true);
+  });
+
+  it('stops the built-in at once when its caller had already given up', async () => {
+    const caller = new Stop();
+    caller.abort();
+    const out = await runWithDeadline(plugin((inv) => new Promise((_, reject) => {
+      if (inv.signal!.aborted) reject(new Error('stopped'));
+      else inv.signal!.addEventListener('abort', () => reject(new Error('stopped')));
+    })), request(60_000, caller), runner);
+    expect(out.timedOut).toBe(true);
+  });
+
+  it("leaves no listener on its caller's signal, whichever way the call ends", async () => {
+    // A multus call hands one signal to many delegate calls in turn; listeners left behind would pile up on it.
+    const caller = new AbortController();
+    await runWithDeadline(plugin(async () => ({ cniVersion: '1.0.0' })), request(5_000, caller.signal), runner);
+    await runWithDeadline(plugin(() => new Promise(() => undefined)), request(20, caller.signal), runner, 20);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('Stop: the signal an in-process plugin is told to stop by', () => {
+  it('runs each listener once, at the first abort, and not a removed one', () => {
+    const stop = new Stop();
+    const calls: string[] = [];
+    const gone = () => calls.push('removed');
+    stop.addEventListener('abort', () => calls.push('kept'), { once: true });
+    stop.addEventListener('abort', gone);
+    stop.removeEventListener('abort', gone);
+    stop.abort();
+    stop.abort();
+    expect(stop.aborted).toBe(true);
+    expect(calls).toEqual(['kept']);
   });
 });

@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors';
+import type { StopSignal } from '../../cni/runner';
 import { LOCK_EX, LOCK_NB, nativeHelper } from '../../netlink/native';
 import { goErrorText } from './go-error';
 import { lockHolders } from '../../util/lock-holder';
@@ -55,7 +56,7 @@ function openLockFile(path: string, ifStoreExists: boolean): number | undefined 
   return fd;
 }
 
-async function flockBefore(fd: number, deadline: number, path: string, dir: string, signal?: AbortSignal): Promise<void> {
+async function flockBefore(fd: number, deadline: number, path: string, dir: string, signal?: StopSignal): Promise<void> {
   const { flock } = nativeHelper();
   for (let delay = 1; !flock(fd, LOCK_EX | LOCK_NB); delay = Math.min(delay * 2, MAX_POLL_MS)) {
     const expired = Date.now() >= deadline;
@@ -70,7 +71,7 @@ async function flockBefore(fd: number, deadline: number, path: string, dir: stri
 }
 
 /** Takes the lock of the network directory `dir`; the returned function releases it. `signal` ends the wait. */
-export async function lockStore(dir: string, signal?: AbortSignal): Promise<Unlock> {
+export async function lockStore(dir: string, signal?: StopSignal): Promise<Unlock> {
   return (await lockFile(dir, false, signal))!;
 }
 
@@ -78,11 +79,11 @@ export async function lockStore(dir: string, signal?: AbortSignal): Promise<Unlo
  * The same for a store that may not exist: undefined, and nothing created, when `dir` does not exist. One open tells
  * both, where looking for the directory first cost every DEL a system call more.
  */
-export async function lockExistingStore(dir: string, signal?: AbortSignal): Promise<Unlock | undefined> {
+export async function lockExistingStore(dir: string, signal?: StopSignal): Promise<Unlock | undefined> {
   return lockFile(dir, true, signal);
 }
 
-async function lockFile(dir: string, ifStoreExists: boolean, signal?: AbortSignal): Promise<Unlock | undefined> {
+async function lockFile(dir: string, ifStoreExists: boolean, signal?: StopSignal): Promise<Unlock | undefined> {
   const path = join(dir, LOCK_FILE);
   const fd = openLockFile(path, ifStoreExists);
   if (fd === undefined) return undefined;

@@ -1,5 +1,6 @@
 import { CniError, ErrorCode } from '../../cni/errors';
 import { convertResult, type DNS } from '../../cni/result';
+import type { StopSignal } from '../../cni/runner';
 import type { CniPlugin, Invocation } from '../../cni/skel';
 import { CURRENT_VERSION } from '../../cni/version';
 import { readValidAttachments } from '../../cni/gc';
@@ -17,7 +18,7 @@ import { NetworkStore } from './store';
  * it covers every moment the reference would hold the lock, the two still exclude each other.
  */
 
-async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, signal?: AbortSignal): Promise<T> {
+async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, signal?: StopSignal): Promise<T> {
   const store = NetworkStore.at(conf.dataDir, conf.name);
   // Taking the lock tells whether the directory exists, so only a network's first ADD looks for it and makes it.
   let unlock = await lockExistingStore(store.dir, signal);
@@ -29,7 +30,7 @@ async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStor
 }
 
 /** The same for commands that only read or release: a network without a store has nothing, and gets no store. */
-async function withExistingStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, nothing: T, signal?: AbortSignal): Promise<T> {
+async function withExistingStore<T>(conf: HostLocalConfig, fn: (store: NetworkStore) => T, nothing: T, signal?: StopSignal): Promise<T> {
   const store = NetworkStore.at(conf.dataDir, conf.name);
   const unlock = await lockExistingStore(store.dir, signal);
   return unlock ? withUnlock(unlock, () => fn(store)) : nothing;

@@ -6,7 +6,7 @@ import { familyOf, parseCidr } from '../../cni/ip';
 import { IFA_F_DADFAILED, IFA_F_TENTATIVE, type LinkState } from '../../netlink/messages';
 import type { Rtnl } from '../../netlink/rtnl';
 import { inNetns, readSysctl, writeSysctl } from '../../netlink/sysctl';
-import { stopIfAborted } from '../../cni/runner';
+import { stopIfAborted, type StopSignal } from '../../cni/runner';
 
 // How long IPv6 duplicate address detection may take before routes via an IPv6 gateway are added (the reference's
 // SettleAddresses: 5 s in current releases), and how often to look.
@@ -83,7 +83,7 @@ export async function setUp(nl: Rtnl, link: LinkState): Promise<void> {
 }
 
 /** Waits until no address of the link is tentative, so that a route via an IPv6 gateway can be added. */
-async function settleAddresses(nl: Rtnl, link: LinkState, signal: AbortSignal | undefined): Promise<void> {
+async function settleAddresses(nl: Rtnl, link: LinkState, signal: StopSignal | undefined): Promise<void> {
   const deadline = Date.now() + DAD_TIMEOUT_S * 1000;
   for (;;) {
     const addrs = await nl.addresses(link.index);
@@ -102,7 +102,7 @@ async function settleAddresses(nl: Rtnl, link: LinkState, signal: AbortSignal | 
  * `nl` is a socket in the pod's namespace `netns`.
  */
 export async function configureInterface(nl: Rtnl, netns: string, link: LinkState, result: Pick<Result, 'ips' | 'routes'>,
-  signal: AbortSignal | undefined): Promise<void> {
+  signal: StopSignal | undefined): Promise<void> {
   const gateways: { 4?: string; 6?: string } = {};
   let ipv6Enabled = false;
   for (const ip of result.ips) {
