@@ -18,15 +18,15 @@ const pod = `addpath-pod-${id}`;
 const work = mkdtempSync(join(tmpdir(), 'add-path-'));
 const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'inherit'] });
 
-// Wraps every function of the native helper: the first call whose first argument is the pod's namespace prints
+// Wraps every function of the native helper (loaded with process.dlopen): the first call whose first argument is the pod's namespace prints
 // the stack, every frame of it.
 const hook = `
 Error.stackTraceLimit = Infinity;
-const Module = require('node:module');
-const load = Module._load;
-Module._load = function (request, ...rest) {
-  const m = load.call(this, request, ...rest);
-  if (!request.endsWith('netns.node')) return m;
+const dlopen = process.dlopen;
+process.dlopen = function (module, filename, ...rest) {
+  dlopen.call(this, module, filename, ...rest);
+  if (!filename.endsWith('netns.node')) return;
+  const m = module.exports;
   const traced = {};
   for (const k of Object.getOwnPropertyNames(m)) {
     const f = m[k];
@@ -38,7 +38,7 @@ Module._load = function (request, ...rest) {
       return f.apply(this, a);
     };
   }
-  return traced;
+  module.exports = traced;
 };
 require(${JSON.stringify(join(root, 'dist/main.js'))}).main();`;
 

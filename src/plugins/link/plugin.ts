@@ -109,7 +109,7 @@ async function rollBack(steps: Undo[], cause: unknown): Promise<void> {
  */
 async function createInPod(req: AttachRequest, pod: PodHandle, undo: Undo[]): Promise<LinkState> {
   const { ifName } = req.inv.cmd;
-  const nl = pod.socket();
+  const nl = podSocket(pod);
   // With linkInContainer the master is in the pod, and so must be the socket that names it by index.
   const fromMaster = req.master.netns === undefined ? Rtnl.open() : nl;
   /** The link created under `name`; undefined when `mayBeTaken` and a link of that name is in the way. */
@@ -154,6 +154,11 @@ async function addressing(req: AttachRequest, undo: Undo[]): Promise<Result | un
   return prevResult?.ips.length ? prevResult : undefined;
 }
 
+/** The socket in the pod's namespace that this call's ADDs into the pod share: opened by the first. */
+function podSocket(pod: PodHandle): Rtnl {
+  return pod.socket ?? pod.keep(Rtnl.open(pod.netns));
+}
+
 /**
  * ADD of a macvlan or ipvlan link into CNI_NETNS, as the reference plugins do it; unlike them, any failure
  * removes the link and releases the addresses again. Returns the result in the configuration's version.
@@ -163,7 +168,7 @@ async function attach(spec: LinkKindSpec, inv: Invocation): Promise<Record<strin
   requireNetns(inv.cmd.netns);
   const pod = PodHandle.acquire(inv.cmd);
   try {
-    const master = await pod.master(conf.master, conf.linkInContainer);
+    const master = await pod.master(conf.master, conf.linkInContainer ? () => podSocket(pod) : undefined);
     spec.checkMaster?.(conf, master);
     return await attachTo(pod, { inv, kind: spec.kind, conf, master });
   } finally {
@@ -186,7 +191,7 @@ async function attachTo(pod: PodHandle, req: AttachRequest): Promise<Record<stri
     const addresses = await addressing(req, undo);
     // The caller gave up while this plugin waited (for IPAM): what was done is undone below.
     stopIfAborted(req.inv.signal);
-    const nl = pod.socket();
+    const nl = podSocket(pod);
     if (addresses) {
       result.ips = addresses.ips.map((ip) => ({ ...ip, interface: 0 }));
       result.routes = addresses.routes;

@@ -51,25 +51,32 @@ export class PodHandle {
     return this.fd;
   }
 
-  /** The socket in the pod's namespace; a new one when the last one failed (a reply may still be on its way). */
-  socket(): Rtnl {
+  /**
+   * The socket in the pod's namespace these ADDs share, if one is open and has not failed (a failed one is closed: a
+   * reply may still be on its way). The link plugin opens it (so that opening it reads as its own step) and keep()s it.
+   */
+  get socket(): Rtnl | undefined {
     if (this.nl && !this.nl.healthy) {
       this.nl.close();
       this.nl = undefined;
     }
-    this.nl ??= Rtnl.open(this.netns);
     return this.nl;
   }
 
+  keep(nl: Rtnl): Rtnl {
+    this.nl = nl;
+    return nl;
+  }
+
   /**
-   * findMaster (master.ts) for an ADD into this pod: looked up once for the pod's ADDs of one call, through the
-   * pod's socket when the master is in the pod.
+   * findMaster (master.ts) for an ADD into this pod: looked up once for the pod's ADDs of one call, through
+   * `inPod()`, the pod's socket, when the master is in the pod.
    */
-  async master(name: string, inContainer: boolean): Promise<Master> {
-    const key = `${inContainer}\n${name}`;
+  async master(name: string, inPod: (() => Rtnl) | undefined): Promise<Master> {
+    const key = `${inPod !== undefined}\n${name}`;
     let master = this.masters.get(key);
     if (master === undefined) {
-      master = inContainer ? await lookupMaster(this.socket(), name, this.netns) : await withRtnl(undefined, (nl) => lookupMaster(nl, name, undefined));
+      master = inPod ? await lookupMaster(inPod(), name, this.netns) : await withRtnl(undefined, (nl) => lookupMaster(nl, name, undefined));
       this.masters.set(key, master);
     }
     return master;
