@@ -36,7 +36,8 @@ export class Stop implements StopSignal {
   aborted = false;
   private readonly listeners = new Set<() => void>();
 
-  addEventListener(_type: 'abort', listener: () => void): void {
+  // Listeners run once whatever `options` say: a Stop aborts once.
+  addEventListener(_type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
     if (!this.aborted) this.listeners.add(listener);
   }
 
