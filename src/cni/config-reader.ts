@@ -14,7 +14,9 @@ import { CniError, ErrorCode } from './errors';
 export function goField(obj: Record<string, unknown>, name: string): unknown {
   const lower = name.toLowerCase();
   let found: unknown;
-  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) found = obj[k];
+  // Only a key of the same length can match (field names are ASCII, and lowercasing keeps a key's length but for
+  // 'İ', which no ASCII name matches): this skips lowercasing every other key, in the hottest function of a call.
+  for (const k of Object.keys(obj)) if (k.length === lower.length && k.toLowerCase() === lower) found = obj[k];
   return found;
 }
 

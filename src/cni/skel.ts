@@ -100,12 +100,18 @@ export function checkNetConf(conf: Record<string, unknown>, problems: Problems):
 // This process's own namespace, looked at once: entering a pod's namespace (native/netns.c) always comes back to it
 // before returning, so every in-process plugin call of the process compares against the same file.
 let ownNetns: { dev: number; ino: number } | undefined;
+// The paths found to be another namespace, so that the ADD of a delegate and of its IPAM plugin, and those of the
+// next delegates of the same pod, do not look again (two `stat`s per attachment).
+const notOwn = new Set<string>();
 
 function isOwnNetns(path: string): boolean {
+  if (notOwn.has(path)) return false;
   try {
     ownNetns ??= statSync('/proc/self/ns/net');
     const s = statSync(path);
-    return s.dev === ownNetns.dev && s.ino === ownNetns.ino;
+    if (s.dev === ownNetns.dev && s.ino === ownNetns.ino) return true;
+    notOwn.add(path);
+    return false;
   } catch {
     return false;
   }

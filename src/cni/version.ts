@@ -27,6 +27,10 @@ export function compareVersions(a: string, b: string): number {
 }
 
 export function versionAtLeast(v: string, min: string): boolean {
+  // Both are nearly always versions of the list, which is in order: no splitting and number parsing per call.
+  const iv = (SUPPORTED_VERSIONS as readonly string[]).indexOf(v);
+  const im = (SUPPORTED_VERSIONS as readonly string[]).indexOf(min);
+  if (iv >= 0 && im >= 0) return iv >= im;
   return compareVersions(v, min) >= 0;
 }
 

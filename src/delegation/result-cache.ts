@@ -1,5 +1,6 @@
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { childPath } from '../util/child-path';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
 import type { ArgPairs } from '../cni/cni-args';
 import type { NetworkConfig } from './network-config';
@@ -22,8 +23,13 @@ export interface CachedAttachment extends AttachmentKey {
   result: Record<string, unknown>;
 }
 
+// The results directory of the cache directories of this process (one in practice), normalised once.
+const resultsDirs = new Map<string, string>();
+
 export function resultCachePath(cacheDir: string, key: AttachmentKey): string {
-  return join(cacheDir, 'results', `${key.networkName}-${key.containerId}-${key.ifName}`);
+  let dir = resultsDirs.get(cacheDir);
+  if (dir === undefined) resultsDirs.set(cacheDir, dir = join(cacheDir, 'results'));
+  return childPath(dir, `${key.networkName}-${key.containerId}-${key.ifName}`);
 }
 
 const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;

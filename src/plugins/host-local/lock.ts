@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { childPath } from '../../util/child-path';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { StopSignal } from '../../cni/runner';
 import { LOCK_EX, LOCK_NB, nativeHelper } from '../../netlink/native';
@@ -84,7 +84,7 @@ export async function lockExistingStore(dir: string, signal?: StopSignal): Promi
 }
 
 async function lockFile(dir: string, ifStoreExists: boolean, signal?: StopSignal): Promise<Unlock | undefined> {
-  const path = join(dir, LOCK_FILE);
+  const path = childPath(dir, LOCK_FILE);
   const fd = openLockFile(path, ifStoreExists);
   if (fd === undefined) return undefined;
   try {

@@ -1,11 +1,12 @@
 import { closeSync, constants, ftruncateSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { isSafeName } from '../../cni/environment';
 import { formatIp, parseIp, type IP } from './address';
 import { goErrorText } from './go-error';
 import { readRegularFile } from '../../util/bounded-read';
 import { makeDirs } from '../../util/atomic-file';
+import { childPath } from '../../util/child-path';
 
 /*
  * The reference plugin's on-disk store, byte for byte, so that a node can switch between the two plugins either way
@@ -45,7 +46,7 @@ function storeError(err: unknown, syscall: string, path: string): Error {
 /** `<dataDir>/<name>`, refusing any name that would not be a single directory right under dataDir. */
 export function networkDir(dataDir: string, name: string): string {
   const base = resolve(dataDir);
-  const dir = join(base, name);
+  const dir = childPath(base, name);
   // Skel already requires a safe name; this keeps the store safe for any other caller too.
   if (!isSafeName(name) || dirname(dir) !== base) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', name);
@@ -89,7 +90,7 @@ export class NetworkStore {
    * win it. Records the address as the set's last reserved one. False when the address is taken.
    */
   reserve(ip: IP, owner: string, rangeId: number): boolean {
-    const path = join(this.dir, formatIp(ip));
+    const path = childPath(this.dir, formatIp(ip));
     let fd: number;
     try {
       fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, FILE_MODE);
@@ -120,7 +121,7 @@ export class NetworkStore {
    * reservation itself. The content is the same either way; a torn one only costs round robin its place.
    */
   private writeLastReserved(ip: IP, rangeId: number): void {
-    const path = join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`);
+    const path = childPath(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`);
     const text = formatIp(ip);
     try {
       // Never blocks on a FIFO planted at the name.
@@ -142,7 +143,7 @@ export class NetworkStore {
   /** The set's last reserved address; unset or unreadable content only costs round robin its place. */
   lastReserved(rangeId: number): IP | undefined {
     try {
-      const content = readRegularFile(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`));
+      const content = readRegularFile(childPath(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`));
       this.lastLength.set(rangeId, content.length);
       return parseIp(content.toString('utf8'));
     } catch {
@@ -167,7 +168,7 @@ export class NetworkStore {
       const ip = parseIp(name);
       if (!ip) continue;
       try {
-        out.push({ name, ip, owner: readRegularFile(join(this.dir, name)).toString('utf8').trim() });
+        out.push({ name, ip, owner: readRegularFile(childPath(this.dir, name)).toString('utf8').trim() });
       } catch {
         // Not a regular file (a directory, a link), or released by someone else between the listing and the read.
       }
@@ -179,9 +180,9 @@ export class NetworkStore {
   /** Deletes a reservation; one that is already gone is what the caller wanted. */
   remove(name: string): void {
     try {
-      unlinkSync(join(this.dir, name));
+      unlinkSync(childPath(this.dir, name));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw storeError(e, 'remove', join(this.dir, name));
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw storeError(e, 'remove', childPath(this.dir, name));
     }
   }
 }

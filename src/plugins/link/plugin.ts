@@ -165,9 +165,13 @@ function podSocket(pod: PodHandle): Rtnl {
  */
 async function attach(spec: LinkKindSpec, inv: Invocation): Promise<Record<string, unknown>> {
   const conf = spec.readAddConf(inv);
-  requireNetns(inv.cmd.netns);
   const pod = PodHandle.acquire(inv.cmd);
   try {
+    // Once per handle: the ADDs that share it share its fd of the namespace and its socket there too.
+    if (!pod.netnsChecked) {
+      requireNetns(inv.cmd.netns);
+      pod.netnsChecked = true;
+    }
     const master = await pod.master(conf.master, conf.linkInContainer ? () => podSocket(pod) : undefined);
     spec.checkMaster?.(conf, master);
     return await attachTo(pod, { inv, kind: spec.kind, conf, master });

@@ -21,6 +21,8 @@ export class PodHandle {
    * up (or the default route's interface) is a request or two per attachment.
    */
   private readonly masters = new Map<string, Master>();
+  /** CNI_NETNS was found to be a network namespace (requireNetns) by an ADD that held this handle. */
+  netnsChecked = false;
 
   private constructor(private readonly key: string, readonly netns: string) {}
 
