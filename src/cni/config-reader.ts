@@ -94,11 +94,14 @@ export function collect<T>(problems: Problems, where: string, check: () => T, sa
  */
 export type ReaderVoice = (field: string, got: unknown, what: string, fix: string, expected?: string) => ConfigProblem;
 
-/** The voice of configuration files: the problem is at the field; the runtime says `<context>: "<field>" must be ...`. */
-export function configVoice(context: string): ReaderVoice {
+/**
+ * The voice of configuration files: the problem is at the field; the runtime says `<context>: "<field>" must be ...`
+ * with `code` (host-local keeps the reference's 999).
+ */
+export function configVoice(context: string, code: number = ErrorCode.InvalidNetworkConfig): ReaderVoice {
   return (field, got, what, fix, expected) => ({
     where: field, problem: `${shown(got)} ${what}`, fix,
-    error: new CniError(ErrorCode.InvalidNetworkConfig, expected !== undefined
+    error: new CniError(code, expected !== undefined
       ? `${context}: "${field}" must be ${expected}, got ${JSON.stringify(got)}`
       : `${context}: "${field}": ${shown(got)} ${what}`),
   });
@@ -117,7 +120,8 @@ export class ConfigReader {
     readonly value: Record<string, unknown>,
     /** Says whose configuration this is in messages, e.g. `multus configuration`. */
     context: string,
-    private readonly path = '',
+    /** Where `value` is, from the top of what is read (`ipam.`): the start of every field path in problems. */
+    readonly path = '',
     readonly problems?: Problems,
     voice?: ReaderVoice,
   ) {

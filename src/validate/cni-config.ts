@@ -1,10 +1,9 @@
-import type { CniError } from '../cni/errors';
 import { ConfigReader, goField, Problems } from '../cni/config-reader';
 import { CURRENT_VERSION } from '../cni/version';
 import { checkNetworkConfig } from '../delegation/network-config';
 import { checkNetworkFile } from '../delegation/network-files';
 import { cidrContains, cidrFamily, ipFamily, ipToBytes, parseCidr } from '../cni/ip';
-import { loadConfig as loadHostLocalConfig } from '../plugins/host-local/config';
+import { checkHostLocal as checkHostLocalConf } from '../plugins/host-local/config';
 import { isObject, Scope, shown } from './findings';
 import { checkIpvlanConf } from '../plugins/ipvlan/config';
 import { NETCONF } from '../plugins/link/config';
@@ -14,7 +13,7 @@ import { checkMacvlanConf } from '../plugins/macvlan/config';
  * One CNI network configuration (a NAD's spec.config, a multus delegate, a plain configuration or conflist): the
  * runtime's own checker (delegation/network-config.ts) says what multus refuses; what follows here adds what only the
  * plugin would refuse once it runs, for the plugins whose configuration is known here (macvlan and ipvlan by their
- * own checks, host-local by its own parser; static and whereabouts IPAM, which multus-ts does not ship, by the rules
+ * own checks, host-local by its own checker; static and whereabouts IPAM, which multus-ts does not ship, by the rules
  * below), and notes. Any other type is accepted as it is, since it may well be
  * installed on the nodes (sriov, ...).
  */
@@ -39,7 +38,7 @@ function checkIpam(plugin: Record<string, unknown>, s: Scope, network: { name: u
     at.at('type').problem('is missing although "ipam" has settings', 'add "type": the IPAM plugin, e.g. "host-local", "static", "dhcp" or "whereabouts"');
     return;
   }
-  if (type === 'host-local') checkHostLocal(plugin, ipam, at, network);
+  if (type === 'host-local') checkHostLocal(plugin, s, network);
   if (type === 'static') checkStatic(ipam, at);
   if (type === 'whereabouts') checkWhereabouts(ipam, at);
 }
@@ -116,32 +115,15 @@ function checkWhereaboutsRange(r: Record<string, unknown>, s: Scope): void {
   });
 }
 
-/** host-local's own parser, on the configuration the plugin would receive; it stops at the first problem. */
-function checkHostLocal(plugin: Record<string, unknown>, ipam: Record<string, unknown>, s: Scope, network: { name: unknown; cniVersion: unknown }): void {
-  const ranges = goField(ipam, 'ranges');
-  if (Array.isArray(ranges) && ranges.some(isObject)) {
-    s.at('ranges').problem('is a list of ranges, but host-local wants a list of range sets (one per address family)',
-      `add the inner brackets: "ranges": [${JSON.stringify(ranges.filter(isObject))}]`);
-    return;
-  }
-  try {
-    loadHostLocalConfig({ ...plugin, name: network.name, cniVersion: network.cniVersion });
-  } catch (e) {
-    const err = e as CniError;
-    const fix = HOST_LOCAL_FIXES.find(([pattern]) => pattern.test(err.message));
-    s.problem(`host-local would refuse it: ${err.message}${fix && err.details ? ` (${err.details})` : ''}`,
-      fix ? fix[1](err.message.match(fix[0])!) : err.details || 'correct the IPAM settings the message names');
-  }
+/**
+ * host-local's own checker, on the configuration the plugin would receive: every problem it would refuse, each at its
+ * field. "args" and "args.cni" being objects is the plugin's own part too, but said already (checkObjectOf).
+ */
+function checkHostLocal(plugin: Record<string, unknown>, s: Scope, network: { name: unknown; cniVersion: unknown }): void {
+  const problems = new Problems();
+  checkHostLocalConf({ ...plugin, name: network.name, cniVersion: network.cniVersion }, problems);
+  for (const p of problems.list) if (p.where !== 'args' && p.where !== 'args.cni') s.under(p.where).problem(p.problem, p.fix, p.error);
 }
-
-// host-local's messages are the reference plugin's; these turn the common ones into what to change.
-const HOST_LOCAL_FIXES: Array<[RegExp, (m: RegExpMatchArray) => string]> = [
-  [/(?:RangeStart|RangeEnd) \S+ not in network (\S+)/, (m) => `choose rangeStart and rangeEnd inside ${m[1]}, with rangeStart before rangeEnd`],
-  [/mask of length (\d+) the network address is (\S+)/, (m) => `write the subnet with its network address: ${m[2]}/${m[1]}`],
-  [/too small to allocate from/, () => 'use a subnet of /30 (IPv6: /126) or larger'],
-  [/mixed address families/, () => 'put IPv4 and IPv6 ranges in separate range sets: "ranges": [[{IPv4 ranges}], [{IPv6 ranges}]]'],
-  [/overlap/, () => 'make the ranges disjoint'],
-];
 
 function checkStatic(ipam: Record<string, unknown>, s: Scope): void {
   const addresses = goField(ipam, 'addresses');
@@ -183,7 +165,7 @@ function lintPlugin(plugin: Record<string, unknown>, s: Scope, network: { name: 
     const problems = new Problems();
     check(new ConfigReader(plugin, NETCONF, '', problems));
     // "ipam" and "dns" are libcni's NetConf, which multus's own checker (above) reads; the rest is the plugin's.
-    for (const p of problems.list) if (!/^(ipam|dns)\b/.test(p.where)) s.under(p.where).problem(p.problem, p.fix);
+    for (const p of problems.list) if (!/^(ipam|dns)\b/.test(p.where)) s.under(p.where).problem(p.problem, p.fix, p.error);
   }
   checkIpam(plugin, s, network);
 }

@@ -269,3 +269,63 @@ describe('validate reads every key as Go does, like the runtime', () => {
       .toEqual(['input: ipam.addresses[0].address: "10.1.1.5" is not an address with a prefix length']);
   });
 });
+
+describe('host-local configuration: runtime and validate agree', () => {
+  const net = (ipam: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    ({ cniVersion: '1.0.0', name: 'hl-agree', type: 'bridge', ipam: { type: 'host-local', ...ipam }, ...extra });
+
+  /** What host-local, run by a container runtime (or a plugin as its IPAM), answers for this configuration. */
+  async function hostLocalAnswer(conf: unknown): Promise<{ code: number; msg: string }> {
+    const env = {
+      CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'checkers-agree-hl', CNI_NETNS: '/var/run/netns/checkers-agree-none', CNI_IFNAME: 'eth0',
+      CNI_PATH: '/nonexistent-checkers-agree', CNI_ARGS: '',
+    };
+    const out = await runPlugin(await loadBuiltinPlugin('host-local'), env, () => Buffer.from(JSON.stringify(conf)), { runner: spawnRunner });
+    expect(out.exitCode).toBe(1);
+    return JSON.parse(out.stdout) as { code: number; msg: string };
+  }
+
+  const BAD: Array<[string, Record<string, unknown>]> = [
+    ['a subnet with host bits', net({ subnet: '10.1.0.1/24' })],
+    ['a rangeStart outside the subnet', net({ ranges: [[{ subnet: '10.1.0.0/24' }, { subnet: '10.2.0.0/24', rangeStart: '10.3.0.1' }]] })],
+    ['ranges without the inner brackets', net({ ranges: [{ subnet: '10.1.0.0/24' }] })],
+    ['a gateway that is not an address', net({ subnet: '10.1.0.0/24', gateway: '10.1.0.1/24' })],
+    ['a subnet that is not a string', net({ ranges: [[{ subnet: 24 }]] })],
+    ['a dataDir that is not a string', net({ subnet: '10.1.0.0/24', dataDir: 5 })],
+    ['a route without a network', net({ subnet: '10.1.0.0/24', routes: [{ dst: 'x' }] })],
+    ['overlapping range sets', net({ subnet: '10.1.0.0/24', ranges: [[{ subnet: '10.1.0.0/25' }]] })],
+    ['no range', net({ dataDir: '/tmp' })],
+    ['an empty range set', net({ ranges: [null] })],
+    ['two IPv4 sets before 0.3.0', net({ ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: '10.2.0.0/24' }]] }, { cniVersion: '0.2.0' })],
+    ['a requested address that is not one', net({ subnet: '10.1.0.0/24' }, { args: { cni: { ips: ['10.1.0.300'] } } })],
+    ['several problems at once', net({ subnet: '10.1.0.1/24', rangeEnd: 'x', ranges: [[{ subnet: 'fd00::/64' }, { subnet: '10.9.0.0/24' }]], dataDir: 5 })],
+  ];
+
+  it.each(BAD)('%s: host-local fails with the first problem validate prints', async (_name, conf) => {
+    const answer = await hostLocalAnswer(conf);
+    const { errors, first } = await validated(JSON.stringify(conf), 'cni');
+    expect(errors.length).toBeGreaterThan(0);
+    expect(first).toBe(errors[0]);
+    expect({ code: answer.code, msg: answer.msg }).toEqual({ code: errors[0]!.code, msg: errors[0]!.message });
+  });
+
+  it('prints every problem of one IPAM block, each at its field', async () => {
+    const conf = net({
+      subnet: '10.1.0.1/24', gateway: 5, rangeEnd: '10.1.0.300', dataDir: 5, resolvConf: [], routes: [{ dst: '10.5.0.0/16', gw: 'x' }],
+      ranges: [[{ subnet: 'fd00::/64' }, { subnet: '10.9.0.0/24' }], [{ subnet: '10.8.0.0/33' }], [{ subnet: '10.7.0.0/24', rangeStart: '10.6.0.1' }]],
+    }, { runtimeConfig: { ips: ['bogus'] } });
+    const { errors, lines } = await validated(JSON.stringify(conf), 'cni');
+    expect(errors).toHaveLength(9);
+    expect(lines.map((l) => l.split(' — ')[0])).toEqual([
+      'input: ipam.rangeEnd: "10.1.0.300" is not an IP address',
+      'input: ipam.gateway: 5 is not a string',
+      'input: ipam.ranges[1][0].subnet: "10.8.0.0/33" is not a network',
+      'input: ipam.ranges[0][1]: invalid range set 1: mixed address families',
+      'input: ipam.ranges[2][0].rangeStart: invalid range set 3: RangeStart 10.6.0.1 not in network 10.7.0.0/24',
+      'input: ipam.dataDir: 5 is not a string',
+      'input: ipam.routes[0].gw: "x" is not an IP address',
+      'input: ipam.resolvConf: [] is not a string',
+      'input: runtimeConfig.ips[0]: "bogus" is not an IP address',
+    ]);
+  });
+});

@@ -167,9 +167,9 @@ spec:
     ['a bad network name', (c: Record<string, unknown>) => { c.name = 'my net'; }, 'spec.config.name: "my net" has characters a network name cannot have'],
     ['ipam settings without a type', (c: Record<string, unknown>) => { c.ipam = { subnet: '10.1.1.0/24' }; }, 'spec.config.ipam.type: is missing although "ipam" has settings'],
     ['a rangeStart outside the subnet', (c: Record<string, unknown>) => { (c.ipam as Record<string, unknown>).rangeStart = '192.168.2.200'; },
-      'host-local would refuse it: invalid range set 0: RangeStart 192.168.2.200 not in network 192.168.1.0/24'],
+      'spec.config.ipam.rangeStart: invalid range set 0: RangeStart 192.168.2.200 not in network 192.168.1.0/24'],
     ['a subnet with host bits', (c: Record<string, unknown>) => { (c.ipam as Record<string, unknown>).subnet = '192.168.1.1/24'; }, 'fix: write the subnet with its network address: 192.168.1.0/24'],
-    ['an address with a prefix as rangeEnd', (c: Record<string, unknown>) => { (c.ipam as Record<string, unknown>).rangeEnd = '192.168.1.216/24'; }, 'invalid IP address: 192.168.1.216/24'],
+    ['an address with a prefix as rangeEnd', (c: Record<string, unknown>) => { (c.ipam as Record<string, unknown>).rangeEnd = '192.168.1.216/24'; }, 'spec.config.ipam.rangeEnd: "192.168.1.216/24" is not an IP address'],
     ['a static address without prefix', (c: Record<string, unknown>) => { c.ipam = { type: 'static', addresses: [{ address: '10.1.1.5' }] }; },
       'spec.config.ipam.addresses[0].address: "10.1.1.5" is not an address with a prefix length'],
     ['an ipvlan mode typo', (c: Record<string, unknown>) => { c.type = 'ipvlan'; c.mode = 'l4'; }, 'spec.config.mode: "l4" is not one of ipvlan\'s modes'],
@@ -298,7 +298,7 @@ describe('validate: multus configuration', () => {
       'input: allowTryDeleteOnErr: is not a multus configuration key and is ignored',
       'input: logLevel: "trace" is not a log level (multus would keep logging at "panic")',
       'input: globalNamespaces: "Kube_System" is not a valid namespace name',
-      'input: delegates[0].ipam: host-local would refuse it: invalid range set 0: Network has host bits set. For a subnet mask of length 24 the network address is 10.244.0.0 (range set 0 is ipam (subnet, rangeStart, rangeEnd, gateway))',
+      'input: delegates[0].ipam.subnet: invalid range set 0: Network has host bits set. For a subnet mask of length 24 the network address is 10.244.0.0',
     ]);
     const out = await problems(conf);
     expect(out[1]).toContain('fix: did you mean "clusterNetwork"?');

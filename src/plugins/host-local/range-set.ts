@@ -4,18 +4,30 @@ import type { IP } from './address';
 /** The ranges one address is allocated from: a dual-stack network has one set per family. */
 export type RangeSet = readonly Range[];
 
-/** Checks a set as the reference does; throws its message, without the `invalid range set N: ` prefix. */
+/** The reference's message for a set, without the `invalid range set N: ` prefix; `range` is the range it is about. */
+export class RangeSetError extends Error {
+  constructor(message: string, readonly range?: number) {
+    super(message);
+  }
+}
+
+/** Checks a set as the reference does; throws a RangeSetError with its message. */
 export function canonicaliseRangeSet(specs: readonly RangeSpec[]): RangeSet {
-  if (specs.length === 0) throw new Error('empty range set');
+  if (specs.length === 0) throw new RangeSetError('empty range set');
   const set: Range[] = [];
-  for (const spec of specs) {
-    const r = canonicaliseRange(spec);
-    if (set.length > 0 && r.network.family !== set[0]!.network.family) throw new Error('mixed address families');
+  for (let j = 0; j < specs.length; j++) {
+    let r: Range;
+    try {
+      r = canonicaliseRange(specs[j]!);
+    } catch (e) {
+      throw new RangeSetError((e as Error).message, j);
+    }
+    if (set.length > 0 && r.network.family !== set[0]!.network.family) throw new RangeSetError('mixed address families', j);
     set.push(r);
   }
   for (let i = 0; i < set.length; i++) {
     for (let j = i + 1; j < set.length; j++) {
-      if (rangesOverlap(set[i]!, set[j]!)) throw new Error(`subnets ${rangeText(set[i]!)} and ${rangeText(set[j]!)} overlap`);
+      if (rangesOverlap(set[i]!, set[j]!)) throw new RangeSetError(`subnets ${rangeText(set[i]!)} and ${rangeText(set[j]!)} overlap`, j);
     }
   }
   return set;
