@@ -12,12 +12,15 @@ const IFLA_MACVLAN_MODE = 1;
 const IFLA_MACVLAN_BC_QUEUE_LEN = 7;
 const IFLA_IPVLAN_MODE = 1;
 
-/** linux/if_link.h MACVLAN_MODE_* (a bit each). */
-const MACVLAN_MODES = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 } as const;
+/**
+ * linux/if_link.h MACVLAN_MODE_* (a bit each): the one list of macvlan's modes (the plugin's accepted modes come from
+ * it), in the order the plugin's messages list them.
+ */
+export const MACVLAN_MODES = { bridge: 4, private: 1, vepa: 2, passthru: 8, source: 16 } as const;
 export type MacvlanMode = keyof typeof MACVLAN_MODES;
 
-/** linux/if_link.h IPVLAN_MODE_* (an enum, sent as u16). */
-const IPVLAN_MODES = { l2: 0, l3: 1, l3s: 2 } as const;
+/** linux/if_link.h IPVLAN_MODE_* (an enum, sent as u16): the one list of ipvlan's modes, as for macvlan. */
+export const IPVLAN_MODES = { l2: 0, l3: 1, l3s: 2 } as const;
 export type IpvlanMode = keyof typeof IPVLAN_MODES;
 
 export function macvlanLinkInfo(mode: MacvlanMode, bcQueueLen?: number): Buffer {

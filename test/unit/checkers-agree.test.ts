@@ -237,6 +237,21 @@ describe('built-in plugin configuration in validate: the plugin\'s own check', (
   });
 });
 
+describe('macvlan and ipvlan modes: the reference\'s set, from the kernel\'s list', () => {
+  it.each([
+    ['macvlan', ['bridge', 'private', 'vepa', 'passthru'], ['source', 'l2', 'Bridge']],
+    ['ipvlan', ['l2', 'l3', 'l3s'], ['l4', 'bridge', 'L2']],
+  ] as const)('%s accepts exactly its modes and lists them in the fix', async (type, good, bad) => {
+    const conf = (mode: string) => JSON.stringify({ cniVersion: '1.0.0', name: 'm', type, master: 'eth0', mode });
+    for (const mode of good) expect((await validated(conf(mode), 'cni')).lines).toEqual(['ok']);
+    for (const mode of bad) {
+      const { lines, errors } = await validated(conf(mode), 'cni');
+      expect(lines).toEqual([`input: mode: "${mode}" is not one of ${type}'s modes — fix: use ${good.map((m) => `"${m}"`).join(', ')}`]);
+      expect(errors[0]).toMatchObject({ code: 7, message: `unknown ${type} mode: "${mode}"`, details: `"mode" must be one of ${good.join(', ')}` });
+    }
+  });
+});
+
 describe('a CNI configuration file (--kind cni with its name): checked as libcni reads it by its extension', () => {
   const dir = mkdtempSync(join(tmpdir(), 'checkers-agree-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import { toCniError } from '../../cni/errors';
 import { parseResult, type Result } from '../../cni/result';
 import type { Invocation } from '../../cni/skel';
-import type { IpvlanMode } from '../../netlink/link-info';
+import { IPVLAN_MODES as KERNEL_MODES, type IpvlanMode } from '../../netlink/link-info';
 import { ConfigReader } from '../../cni/config-reader';
 import { invalidConf, modeProblem, NETCONF, parseLinkConf, type LinkConf } from '../link/config';
 
@@ -11,7 +11,8 @@ export interface IpvlanConf extends LinkConf {
   prevResult?: Result;
 }
 
-export const IPVLAN_MODES: readonly IpvlanMode[] = ['l2', 'l3', 'l3s'];
+// Every mode the kernel has, as in the reference plugin.
+const IPVLAN_MODES = Object.keys(KERNEL_MODES) as IpvlanMode[];
 
 /**
  * What ipvlan requires of its configuration itself, before ADD's part (the chained master). With a collecting reader

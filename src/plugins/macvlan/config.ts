@@ -2,7 +2,7 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import { parseCniArgs } from '../../cni/cni-args';
 import { parseMac } from '../../cni/ip';
 import type { Invocation } from '../../cni/skel';
-import type { MacvlanMode } from '../../netlink/link-info';
+import { MACVLAN_MODES as KERNEL_MODES, type MacvlanMode } from '../../netlink/link-info';
 import { ConfigReader } from '../../cni/config-reader';
 import { modeProblem, NETCONF, parseLinkConf, type LinkConf } from '../link/config';
 
@@ -14,8 +14,9 @@ export interface MacvlanConf extends LinkConf {
   bcQueueLen: number;
 }
 
-// `source` needs a list of source MACs, which the reference plugin has no key for, so it refuses the mode.
-export const MACVLAN_MODES: readonly MacvlanMode[] = ['bridge', 'private', 'vepa', 'passthru'];
+// The kernel's modes but `source`: it needs a list of source MACs, which the reference plugin has no key for, so it
+// refuses the mode.
+const MACVLAN_MODES: readonly MacvlanMode[] = (Object.keys(KERNEL_MODES) as MacvlanMode[]).filter((m) => m !== 'source');
 
 function mac(text: string, code: number, source: string): Buffer {
   const b = parseMac(text);
