@@ -64,8 +64,11 @@ export function checkNadObject(raw: unknown, fallback: { namespace: string; name
   };
 }
 
-/** spec.config as a JSON object, or its problem at '' (the place is spec.config itself). */
-function configObject(nad: NetworkAttachmentDefinition, where: string, problems: Problems): Json | undefined {
+/**
+ * spec.config as a JSON object, or its problem at '' (the place is spec.config itself); `where` names the NAD in the
+ * runtime's error (nadLabel).
+ */
+export function nadConfigObject(nad: NetworkAttachmentDefinition, where: string, problems: Problems): Json | undefined {
   let raw: unknown;
   try {
     raw = parseJson(nad.config);
@@ -129,9 +132,9 @@ function pluginObjects(conf: Json, where: string): Array<{ plugin: Json; field: 
 }
 
 /** The configuration to run as a JSON object to edit, the bytes it was read from, and how to name it in messages. */
-function sourceConfig(nad: NetworkAttachmentDefinition, options: NadOptions, where: string, problems: Problems): { conf: Json; bytes: Buffer; where: string } | undefined {
+function sourceConfig(nad: NetworkAttachmentDefinition, options: NadOptions, where: string, problems: Problems, parsed?: Json): { conf: Json; bytes: Buffer; where: string } | undefined {
   if (nad.config.trim() !== '') {
-    const conf = configObject(nad, where, problems);
+    const conf = parsed ?? nadConfigObject(nad, where, problems);
     return conf && { conf, bytes: Buffer.from(nad.config), where: `${where}: spec.config` };
   }
   let net: NetworkConfig | undefined;
@@ -153,11 +156,12 @@ function sourceConfig(nad: NetworkAttachmentDefinition, options: NadOptions, whe
  * field below spec.config); the network when there is none. spec.config may be a single configuration or a conflist;
  * without a `name` it gets the NAD's (spec §3.4.2). The element's cni-args go into `args.cni` of the configuration or
  * of every plugin of a list; a resource device ID into `deviceID`/`pciBusID` likewise. An empty spec.config names a
- * file in confDir: what is wrong with that is thrown, as it is no fault of the NAD's.
+ * file in confDir: what is wrong with that is thrown, as it is no fault of the NAD's. `parsed` is spec.config as
+ * nadConfigObject read it, for a caller that looks at it too (it is changed as described).
  */
-export function checkNadNetwork(nad: NetworkAttachmentDefinition, selection: NetworkSelection, options: NadOptions, problems: Problems): NetworkConfig | undefined {
+export function checkNadNetwork(nad: NetworkAttachmentDefinition, selection: NetworkSelection, options: NadOptions, problems: Problems, parsed?: Json): NetworkConfig | undefined {
   const label = nadLabel(nad);
-  const source = sourceConfig(nad, options, label, problems);
+  const source = sourceConfig(nad, options, label, problems, parsed);
   if (!source) return undefined;
   const { conf, bytes, where } = source;
   let changed = false;

@@ -1,11 +1,10 @@
 import { Problems } from '../cni/config-reader';
 import { CniError, ErrorCode } from '../cni/errors';
 import { CURRENT_VERSION } from '../cni/version';
-import { checkNadNetwork, checkNadObject, type NetworkAttachmentDefinition, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
+import { checkNadNetwork, checkNadObject, nadConfigObject, nadLabel, type NetworkAttachmentDefinition, RESOURCE_NAME_ANNOTATION } from '../k8s/nad';
 import { isDns1123Label, isDns1123Subdomain, LABEL_RULE, SUBDOMAIN_RULE } from '../k8s/names';
 import { checkCniConfig, lintCniConfig } from './cni-config';
 import { Findings, isObject, Scope, shown } from './findings';
-import { parseJson } from '../cni/json-text';
 
 const API_VERSION = 'k8s.cni.cncf.io/v1';
 const KIND = 'NetworkAttachmentDefinition';
@@ -43,15 +42,11 @@ function checkConfig(nad: NetworkAttachmentDefinition, s: Scope): void {
     return;
   }
   const problems = new Problems();
-  checkNadNetwork(nad, { name: nad.name, namespace: nad.namespace }, { confDir: '', cniVersion: CURRENT_VERSION }, problems);
+  // Parsed once, as the runtime parses it; the checker gets its own top level, since it fills in the NAD's name.
+  const parsed = nadConfigObject(nad, nadLabel(nad), problems);
+  if (parsed) checkNadNetwork(nad, { name: nad.name, namespace: nad.namespace }, { confDir: '', cniVersion: CURRENT_VERSION }, problems, { ...parsed });
   cs.addAll(problems);
-  let parsed: unknown;
-  try {
-    parsed = parseJson(nad.config);
-  } catch {
-    return; // the checker said where it breaks
-  }
-  lintCniConfig(parsed, cs, { nadName: nad.name });
+  if (parsed) lintCniConfig(parsed, cs, { nadName: nad.name });
 }
 
 /** One NetworkAttachmentDefinition object (from YAML or JSON), every problem reported. */
