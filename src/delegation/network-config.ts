@@ -168,6 +168,16 @@ export function parseNetworkConfig(raw: unknown, where: string, inheritedVersion
   return net!;
 }
 
+// Both caches of an attachment (multus's delegate list and libcni's result) hold its configuration in base64.
+const base64Of = new WeakMap<Buffer, string>();
+
+/** The network's configuration bytes in base64, as the caches hold them; encoded once per network. */
+export function configBase64(net: NetworkConfig): string {
+  let text = base64Of.get(net.bytes);
+  if (text === undefined) base64Of.set(net.bytes, text = net.bytes.toString('base64'));
+  return text;
+}
+
 /** The `type` of a plugin of a parsed network (checked by parseNetworkConfig), however its key is spelled. */
 export function pluginType(plugin: Record<string, unknown>): string {
   return goField(plugin, 'type') as string;

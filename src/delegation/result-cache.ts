@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { childPath } from '../util/child-path';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
 import type { ArgPairs } from '../cni/cni-args';
-import type { NetworkConfig } from './network-config';
+import { configBase64, type NetworkConfig } from './network-config';
 import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
 
@@ -61,7 +61,7 @@ export function writeCachedResult(cacheDir: string, net: NetworkConfig, entry: O
   const record = {
     kind: 'cniCacheV1',
     containerId: entry.containerId,
-    config: net.bytes.toString('base64'),
+    config: configBase64(net),
     ifName: entry.ifName,
     networkName: net.name,
     netns: entry.netns,

@@ -1,6 +1,6 @@
 import { CniError, ErrorCode } from '../cni/errors';
 import { join } from 'node:path';
-import { parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
+import { configBase64, parseNetworkConfig, type NetworkConfig } from '../delegation/network-config';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
 import { goField } from '../cni/config-reader';
 import { REQUESTS, requestGiven, type Delegate } from './delegate';
@@ -48,7 +48,7 @@ function toGo(d: Delegate): Record<string, unknown> {
       out.IsFilterV6Gateway = d.isFilterV6Gateway;
     }
   }
-  out.Bytes = n.bytes.toString('base64');
+  out.Bytes = configBase64(n);
   return out;
 }
 

@@ -126,8 +126,11 @@ function decodeRangeSets(r: ConfigReader, key: string): SourcedSpecs[] {
 
 function decodeRoutes(r: ConfigReader): Route[] {
   // Routes are read as a result's routes are: the same rules, and every problem at its field.
+  const raw = r.raw('routes');
+  // None given (the usual case): no result reader built and run for an empty list.
+  if (raw === undefined) return [];
   const found = new Problems();
-  const routes = checkResult({ routes: r.raw('routes') }, '1.1.0', found)?.routes;
+  const routes = checkResult({ routes: raw }, '1.1.0', found)?.routes;
   for (const p of found.list) {
     r.report({ ...p, where: `${r.path}${p.where}`, error: configError(`host-local configuration: invalid "${r.path}routes": ${p.error.message}`) });
   }
