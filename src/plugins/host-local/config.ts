@@ -41,15 +41,16 @@ const VOICE = configVoice('host-local configuration', ErrorCode.Internal);
 // Module-level predicates: the reader's own typed getters would make a closure per field read.
 const isString = (v: unknown): boolean => typeof v === 'string';
 
-/** An object field as a reader of its own (empty when absent, null or refused). */
-function obj(r: ConfigReader, key: string): ConfigReader {
-  return r.nested(r.record(key, undefined, 'an object') ?? {}, `${key}.`);
+/** An object field as a reader of its own; none when absent, null or refused (nothing in it can then be wrong). */
+function obj(r: ConfigReader | undefined, key: string): ConfigReader | undefined {
+  const value = r?.record(key, undefined, 'an object');
+  return value && r!.nested(value, `${key}.`);
 }
 
 /** A string field; '' when absent, null or refused. */
-function str(r: ConfigReader, key: string, fix?: string): string {
+function str(r: ConfigReader, key: string): string {
   const v = r.raw(key);
-  return v === undefined ? '' : (r.checked<string>(key, v, isString, 'a string', fix) ?? '');
+  return v === undefined ? '' : (r.checked<string>(key, v, isString, 'a string') ?? '');
 }
 
 /** A net.IP field: empty means unset. */
@@ -196,7 +197,7 @@ export function checkHostLocalConf(r: ConfigReader): HostLocalConfig | undefined
   const single = decodeRange(ipam);
   const singleBad = (r.problems?.count ?? 0) !== before;
   const sets: SourcedSpecs[] = [
-    ...decodeRangeSets(runtimeConfig, 'ipRanges'),
+    ...(runtimeConfig ? decodeRangeSets(runtimeConfig, 'ipRanges') : []),
     ...(single.subnet ? [{ specs: [single], source: 'ipam (subnet, rangeStart, rangeEnd, gateway)', where: 'ipam', single: true, bad: singleBad }] : []),
     ...decodeRangeSets(ipam, 'ranges'),
   ];
@@ -265,8 +266,9 @@ function parseRequestedIp(text: string): IP | undefined {
   return text.includes('/') ? parseCidr(text)?.ip : parseIp(text);
 }
 
-function requestedList(r: ConfigReader, key: string): IP[] {
-  const list = r.list(key) ?? [];
+function requestedList(r: ConfigReader | undefined, key: string): IP[] {
+  const list = r?.list(key);
+  if (!r || !list) return [];
   const out: IP[] = [];
   for (let i = 0; i < list.length; i++) {
     const text = r.checked<string>(`${key}[${i}]`, list[i], isString, 'a string');
