@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs the initramfs of the ipvlan VM (test/integration/ipvlan-kernel.test.ts): busybox, node and ip(8) with
+# Packs the initramfs of the ipvlan VM (test/integration/ipvlan-kernel.test.ts): busybox, node, ip(8) and env(1) with
 # their libraries, this project's runtime files, a directory of reference plugins, the kernel modules the
 # scenarios need (dummy for the master, ipvlan), and test/vm/init as /init.
 # Usage: build-initramfs.sh <output.cpio> <kernel version> <label>=<reference plugin dir> …
@@ -43,7 +43,8 @@ for set in "$@"; do
   cp "${set#*=}/ipvlan" "${set#*=}/host-local" "$root/ref/${set%%=*}/"
 done
 
-mkdir -p "$root/usr/bin" && ln -sf /bin/busybox "$root/usr/bin/env"
+# bin/multus starts node through `#!/usr/bin/env -S node …`, which busybox's env cannot split: the node's own env.
+with_libs /usr/bin/env
 cp "$here/init" "$root/init"
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet) >"$out"
