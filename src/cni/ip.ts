@@ -139,14 +139,15 @@ export function bytesToIp(b: Buffer): string {
 /** The address with its host bits cleared, as bytes. */
 export function maskBytes(ip: Buffer, prefix: number): Buffer {
   const out = Buffer.from(ip);
-  for (let bit = prefix; bit < out.length * 8; bit++) out[bit >> 3] &= ~(0x80 >> (bit & 7));
+  // Byte by byte (the first one partly), not bit by bit: an address of every attachment goes through here.
+  for (let i = prefix >> 3; i < out.length; i++) out[i] &= ~(0xff >> (i === prefix >> 3 ? prefix & 7 : 0));
   return out;
 }
 
 /** The address with its host bits set: the IPv4 broadcast address of its subnet. */
 export function broadcastBytes(ip: Buffer, prefix: number): Buffer {
   const out = Buffer.from(ip);
-  for (let bit = prefix; bit < out.length * 8; bit++) out[bit >> 3] |= 0x80 >> (bit & 7);
+  for (let i = prefix >> 3; i < out.length; i++) out[i] |= 0xff >> (i === prefix >> 3 ? prefix & 7 : 0);
   return out;
 }
 
