@@ -153,10 +153,9 @@ describe('hardening: state files that are not what they should be', () => {
   });
 
   it.each([
-    ['the lock directory is a file', (_id: string) => writeFileSync(join(work.cniDir, '.locks'), 'x')],
-    ['the lock file is a directory', (id: string) => mkdirSync(join(work.cniDir, '.locks', id), { recursive: true })],
-    ['the lock file is a FIFO', (id: string) => { mkdirSync(join(work.cniDir, '.locks'), { recursive: true }); execFileSync('mkfifo', [join(work.cniDir, '.locks', id)]); }],
-    ['the lock file is a symlink to /dev/zero', (id: string) => { mkdirSync(join(work.cniDir, '.locks'), { recursive: true }); symlinkSync('/dev/zero', join(work.cniDir, '.locks', id)); }],
+    ['the lock file is a directory', (id: string) => mkdirSync(join(work.cniDir, `.lock.${id}`))],
+    ['the lock file is a FIFO', (id: string) => execFileSync('mkfifo', [join(work.cniDir, `.lock.${id}`)])],
+    ['the lock file is a symlink to /dev/zero', (id: string) => symlinkSync('/dev/zero', join(work.cniDir, `.lock.${id}`))],
   ])('ADD and DEL make progress when %s', (_what, spoil) => {
     const id = `lk${++n}`;
     mkdirSync(work.cniDir, { recursive: true });
@@ -272,8 +271,8 @@ describe('hardening: overlapping calls for one container', () => {
   });
 
   it('a call that cannot get the container in time fails with code 11 and names the holder', async () => {
-    const lockFile = join(work.cniDir, '.locks', 'held1');
-    mkdirSync(join(work.cniDir, '.locks'), { recursive: true });
+    const lockFile = join(work.cniDir, '.lock.held1');
+    mkdirSync(work.cniDir, { recursive: true });
     const holder = spawn('flock', [lockFile, '-c', 'echo held; exec sleep 300'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
     try {
       await new Promise((resolve) => holder.stdout.once('data', resolve));
