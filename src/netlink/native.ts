@@ -1,7 +1,33 @@
 import { join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 
-/** The native helper (native/netns.c, built by node-gyp at install time). */
+/** What a plugin started by startPlugin did: its exit code (null when a signal ended it), outputs and end. */
+export interface PluginRun {
+  code: number | null;
+  /** The signal that ended it, 0 if none. */
+  signal: number;
+  stdout: string;
+  /** Its start, up to maxOutput bytes. */
+  stderr: string;
+  /** The deadline passed, or stop() was called: its process group was killed. */
+  timedOut: boolean;
+  /** It printed more than maxOutput bytes on stdout: its process group was killed. */
+  overflow: boolean;
+  /** It was reaped (false only when a killed one did not go within a second). */
+  reaped: boolean;
+}
+
+/** A plugin started by startPlugin: its pid, its outcome, and stop(), which kills its process group. */
+export interface StartedPlugin {
+  pid: number;
+  done: Promise<PluginRun>;
+  stop(): void;
+}
+
+/** startPlugin's flags: the wait looks for the exit between polls instead of on a pidfd (kernels before 5.3). */
+export const RUN_NO_PIDFD = 1;
+
+/** The native helper (native/netns.c and native/process.c, built by node-gyp at install time). */
 interface NativeHelper {
   /** Runs `fn` with this thread inside the network namespace at `path`; always back home when it returns. */
   withNetns<T>(path: string, fn: () => T): T;
@@ -15,6 +41,15 @@ interface NativeHelper {
   rtnlRequest(fd: number, type: number, flags: number, payload: Buffer): Buffer[];
   /** flock(2); false when LOCK_NB was given and another process holds the lock. */
   flock(fd: number, operation: number): boolean;
+  /**
+   * Starts `path` (argv [path]) with `env` ("KEY=value" strings) and `stdin` in a session of its own, every signal at
+   * its default, and waits for it on the thread pool: until it exited and closed its pipes, or `graceMs` after its
+   * exit, whatever holds them; its process group is killed after `timeoutMs`, at stop(), or when stdout passes
+   * `maxOutput` bytes. Throws as Node's spawn does when it cannot be started (code ENOENT, EACCES, ETXTBSY...).
+   */
+  startPlugin(path: string, env: string[], stdin: Buffer, timeoutMs: number, maxOutput: number, graceMs: number, flags: number): StartedPlugin;
+  /** _exit(2): ends the process at once, without Node's teardown. */
+  exitNow(code: number): never;
 }
 
 export const LOCK_EX = 2;
