@@ -56,7 +56,7 @@ struct run {
   size_t max_output;
   struct buffer out, err;
   // What happened; status is waitpid's when reaped.
-  bool reaped, timed_out, overflow, stopped, finished;
+  bool reaped, timed_out, overflow, finished;
   int status;
   int failure;
   const char *failed_call;
@@ -66,6 +66,12 @@ static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// Milliseconds as given from JavaScript, bounded to a day (Infinity and NaN included).
+static int64_t ms_to_ns(double ms) {
+  if (!(ms > 0)) return 0;
+  return ms < 86400e3 ? (int64_t)(ms * 1e6) : (int64_t)86400e3 * 1000000;
 }
 
 static const char *errno_name(int err) {
@@ -265,7 +271,6 @@ static void run_execute(napi_env env, void *data) {
     }
     if (ready == 0) continue;
     if (p[0].revents) {
-      r->stopped = true;
       r->timed_out = true;
       break;
     }
@@ -325,7 +330,10 @@ static void run_complete(napi_env env, napi_status status, void *data) {
   napi_delete_async_work(env, r->work);
   if (status != napi_ok || r->failure) {
     napi_value error, msg;
-    napi_create_string_utf8(env, r->failure ? strerror(r->failure) : "the wait for the plugin was cancelled", NAPI_AUTO_LENGTH, &msg);
+    char text[256];
+    if (r->failure) snprintf(text, sizeof text, "waiting for the plugin: %s: %s", r->failed_call, strerror(r->failure));
+    else snprintf(text, sizeof text, "the wait for the plugin was cancelled");
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
     napi_create_error(env, NULL, msg, &error);
     napi_reject_deferred(env, r->deferred, error);
     return;
@@ -399,6 +407,14 @@ static napi_value start_plugin(napi_env env, napi_callback_info info) {
     goto done;
   }
   r->in_fd = r->out_fd = r->err_fd = r->pid_fd = r->stop_fd = -1;
+  r->input = malloc(input_len ? input_len : 1);
+  if (r->input == NULL) {
+    err = ENOMEM;
+    failed = "malloc";
+    goto fail;
+  }
+  memcpy(r->input, input, input_len);
+  r->input_len = input_len;
   if ((err = make_pipe(in)) != 0 || (err = make_pipe(outp)) != 0 || (err = make_pipe(errp)) != 0) {
     failed = "pipe2";
     goto fail;
@@ -441,11 +457,8 @@ static napi_value start_plugin(napi_env env, napi_callback_info info) {
   fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
   // The exit as a readable fd (Linux 5.3); before that, the wait looks for it between polls.
   if (!(flags & RUN_NO_PIDFD)) r->pid_fd = (int)syscall(SYS_pidfd_open, r->pid, 0);
-  r->input = malloc(input_len ? input_len : 1);
-  if (r->input != NULL) memcpy(r->input, input, input_len);
-  r->input_len = r->input ? input_len : 0;
-  r->deadline_ns = now_ns() + (int64_t)(timeout_ms * 1e6);
-  r->grace_ns = (int64_t)(grace_ms * 1e6);
+  r->deadline_ns = now_ns() + ms_to_ns(timeout_ms);
+  r->grace_ns = ms_to_ns(grace_ms);
   r->max_output = (size_t)max_output;
 
   napi_value promise, name, stop, pid;
@@ -472,6 +485,7 @@ fail:
   close_fd(&errp[0]);
   close_fd(&errp[1]);
   close_fd(&r->stop_fd);
+  free(r->input);
   throw_spawn_error(env, path, failed, err);
 
 done:
