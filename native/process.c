@@ -74,19 +74,28 @@ static int64_t ms_to_ns(double ms) {
   return ms < 86400e3 ? (int64_t)(ms * 1e6) : (int64_t)86400e3 * 1000000;
 }
 
+// The names of what pipe2, posix_spawn (execve's errors included) and eventfd may fail with. Not strerrorname_np:
+// glibc 2.32's, and an installed copy runs with the host's glibc (RHEL 8 has 2.28).
 static const char *errno_name(int err) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  const char *name = strerrorname_np(err);
-  if (name != NULL) return name;
-#endif
   switch (err) {
-    case ENOENT: return "ENOENT";
+    case E2BIG: return "E2BIG";
     case EACCES: return "EACCES";
-    case ETXTBSY: return "ETXTBSY";
-    case ENOEXEC: return "ENOEXEC";
-    case EPERM: return "EPERM";
-    case ENOMEM: return "ENOMEM";
+    case EAGAIN: return "EAGAIN";
+    case EFAULT: return "EFAULT";
+    case EINVAL: return "EINVAL";
+    case EIO: return "EIO";
+    case EISDIR: return "EISDIR";
+    case ELIBBAD: return "ELIBBAD";
+    case ELOOP: return "ELOOP";
     case EMFILE: return "EMFILE";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ENFILE: return "ENFILE";
+    case ENOENT: return "ENOENT";
+    case ENOEXEC: return "ENOEXEC";
+    case ENOMEM: return "ENOMEM";
+    case ENOTDIR: return "ENOTDIR";
+    case EPERM: return "EPERM";
+    case ETXTBSY: return "ETXTBSY";
     default: return "ERRNO";
   }
 }
