@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { answer, failure, readCall, type CniPlugin, type PluginHost, type PluginOutput } from './cni/skel';
-import { Stop, type ExecOutcome, type ExecRequest, type PendingDel, type PluginRunner } from './cni/runner';
+import { Stop, type ExecOutcome, type ExecRequest, type PendingAdd, type PendingDel, type PluginRunner, type ReleasePrepared } from './cni/runner';
 import { spawnRunner } from './delegation/exec-plugin';
 import { logDebug, logError } from './log/logger';
 import { nativeHelper } from './netlink/native';
@@ -195,6 +195,27 @@ function makeRunner(pinned: ReadonlySet<string>, bundle: BundleName): PluginRunn
         if (hook) byHook.set(hook, [...(byHook.get(hook) ?? []), d]);
       }
       for (const [hook, group] of byHook) await hook(group);
+    },
+
+    /** Loads the built-ins of these ADDs and lets each prepare for its ADD (the link plugins: the pod's fds). */
+    prepareAdds(adds: PendingAdd[]): ReleasePrepared {
+      let released = false;
+      const releases: ReleasePrepared[] = [];
+      const prepare = async (): Promise<void> => {
+        for (const add of adds) {
+          const name = at(add.pluginPath);
+          if (name === undefined) continue;
+          const plugin = await loadBuiltinPlugin(name);
+          if (released) return;
+          if (plugin.prepareAdd) releases.push(plugin.prepareAdd(add, runner));
+        }
+      };
+      // Nothing of it is needed for the ADDs to work: they do what was not prepared themselves.
+      prepare().catch((e: unknown) => logDebug(`preparing the next ADDs: ${(e as Error).message}`));
+      return () => {
+        released = true;
+        for (const release of releases.splice(0)) release();
+      };
     },
   };
   return runner;

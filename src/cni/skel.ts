@@ -3,7 +3,7 @@ import { CniError, ErrorCode, toCniError } from './errors';
 import { formatResult } from './result';
 import { collect, goField, Problems, shown } from './config-reader';
 import { readCmdArgs, isSafeName, type CmdArgs, type Command } from './environment';
-import type { PendingDel, PluginRunner, StopSignal } from './runner';
+import type { PendingAdd, PendingDel, PluginRunner, ReleasePrepared, StopSignal } from './runner';
 import { configVersion, versionAtLeast, versionInfoJson, SUPPORTED_VERSIONS, type CniVersion } from './version';
 import { parseJson } from './json-text';
 
@@ -44,6 +44,11 @@ export interface CniPlugin {
    * run in one pod, it may remove together what they would remove one by one. The DELs still run afterwards.
    */
   delTogether?(dels: PendingDel[]): Promise<void>;
+  /**
+   * Optional: prepares, with no effect outside this process, for an ADD this process runs later (see
+   * PluginRunner.prepareAdds); `runner` is the one that ADD gets. Failures are the ADD's to meet, in its order.
+   */
+  prepareAdd?(add: PendingAdd, runner: PluginRunner): ReleasePrepared;
 }
 
 export interface PluginOutput {

@@ -2,7 +2,7 @@ import { CniError, ErrorCode, toCniError } from '../cni/errors';
 import { joinCniArgs, type ArgPairs } from '../cni/cni-args';
 import type { Command } from '../cni/environment';
 import { validAttachmentsKeys, type ValidAttachment } from '../cni/gc';
-import type { PluginRunner } from '../cni/runner';
+import type { PendingAdd, PluginRunner, ReleasePrepared } from '../cni/runner';
 import { versionAtLeast } from '../cni/version';
 import { parseResult, convertResult, type Result } from '../cni/result';
 import { logDebug, isLevelEnabled } from '../log/logger';
@@ -83,6 +83,27 @@ export async function addNetwork(ctx: InvokeContext, net: NetworkConfig, rt: Run
   const result = parseResult(raw, net.cniVersion);
   writeCachedResult(ctx.cacheDir, net, { ...rt, cniArgs: rt.args, result: raw });
   return { raw, result };
+}
+
+/**
+ * Tells the runner, while the call waits for a plugin, which networks it ADDs next in `netns`, so that it may prepare
+ * what it can for them without touching anything outside this process (see PluginRunner.prepareAdds). Returns what
+ * lets go of that preparation, to be called once those ADDs are done. A plugin that cannot be found is left to its
+ * ADD to report.
+ */
+export function prepareAdds(ctx: InvokeContext, containerId: string, netns: string, nets: NetworkConfig[]): ReleasePrepared {
+  if (!ctx.runner.prepareAdds) return () => undefined;
+  const pending: PendingAdd[] = [];
+  for (const net of nets) {
+    for (const config of net.plugins) {
+      try {
+        pending.push({ pluginPath: locatePlugin(ctx.runner, pluginType(config), ctx.pluginDirs), containerId, netns, path: ctx.pluginDirs, config });
+      } catch {
+        // not installed
+      }
+    }
+  }
+  return ctx.runner.prepareAdds(pending);
 }
 
 /**

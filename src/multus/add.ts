@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from '../cni/errors';
 import { convertResult, type Result } from '../cni/result';
+import type { ReleasePrepared } from '../cni/runner';
 import type { Invocation } from '../cni/skel';
-import { addNetwork, type RuntimeConf } from '../delegation/network-invoker';
+import { addNetwork, prepareAdds, type RuntimeConf } from '../delegation/network-invoker';
 import { writeCachedResult } from '../delegation/result-cache';
 import { logVerbose } from '../log/logger';
 import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
@@ -85,46 +86,58 @@ async function attach(call: MultusCall, kube: KubeContext | undefined): Promise<
   clearDeletedMark(conf.cniDir, cmd.containerId);
   writeScratchCache(conf.cniDir, cmd.containerId, delegates);
 
-  const results: Result[] = [];
-  const rts: RuntimeConf[] = [];
-  for (let i = 0; i < delegates.length; i++) {
-    const d = delegates[i]!;
-    const rt = runtimeConfFor(call, d, i);
-    rt.args = requestArgs(rt.args, d, i === 0);
-    try {
-      prepareDeviceInfo(call, d, i);
-      const out = await addNetwork(call.invoke, d.net, rt);
-      // Converted now, while a refusal can still be rolled back like any other failure.
-      if (i === 0) convertResult(out.result, conf.cniVersion);
-      results.push(out.result);
-      rts.push(rt);
-      const added = addedInterfaceMessage(rt.ifName, out.result, delegateLabel(d));
-      if (added) kube?.events?.normal('AddedInterface', added);
-      logVerbose(`${podPrefix(call, delegateLabel(d))}: added interface ${rt.ifName}`);
-    } catch (e) {
-      return undo(call, delegates.slice(0, i + 1), i, toCniError(e),
-        `${podPrefix(call, delegateLabel(d))}: error adding container to network "${d.net.name}" on interface ${rt.ifName}`);
+  // What was prepared for the ADDs after the primary's (see below); let go of once they are done, however they ended.
+  let releasePrepared: ReleasePrepared | undefined;
+  try {
+    const results: Result[] = [];
+    const rts: RuntimeConf[] = [];
+    for (let i = 0; i < delegates.length; i++) {
+      const d = delegates[i]!;
+      const rt = runtimeConfFor(call, d, i);
+      rt.args = requestArgs(rt.args, d, i === 0);
+      try {
+        prepareDeviceInfo(call, d, i);
+        const adding = addNetwork(call.invoke, d.net, rt);
+        // The primary's plugin is most often a process of its own, started by now, and this one then only waits for
+        // it: the ADDs after it get ready meanwhile, for what needs nothing from it (their code, the pod's fds).
+        if (i === 0 && delegates.length > 1) {
+          releasePrepared = prepareAdds(call.invoke, cmd.containerId, cmd.netns, delegates.slice(1).map((x) => x.net));
+        }
+        const out = await adding;
+        // Converted now, while a refusal can still be rolled back like any other failure.
+        if (i === 0) convertResult(out.result, conf.cniVersion);
+        results.push(out.result);
+        rts.push(rt);
+        const added = addedInterfaceMessage(rt.ifName, out.result, delegateLabel(d));
+        if (added) kube?.events?.normal('AddedInterface', added);
+        logVerbose(`${podPrefix(call, delegateLabel(d))}: added interface ${rt.ifName}`);
+      } catch (e) {
+        return undo(call, delegates.slice(0, i + 1), i, toCniError(e),
+          `${podPrefix(call, delegateLabel(d))}: error adding container to network "${d.net.name}" on interface ${rt.ifName}`);
+      }
     }
-  }
-  if (delegates.some((d) => d.isFilterV4Gateway || d.isFilterV6Gateway)) {
-    try {
-      await applyDefaultRoutes(cmd.netns, delegates, rts.map((rt) => rt.ifName));
-      delegates.forEach((d, i) => {
-        if (!d.isFilterV4Gateway && !d.isFilterV6Gateway) return;
-        results[i] = { ...results[i]!, routes: rewriteRoutes(results[i]!, d) };
-        // CHECK compares the routes in the cached result with the pod's: they must say what is there now.
-        writeCachedResult(call.invoke.cacheDir, d.net, { ...rts[i]!, cniArgs: rts[i]!.args, result: convertResult(results[i]!, d.net.cniVersion) });
-      });
-    } catch (e) {
-      return undo(call, delegates, undefined, toCniError(e), `${podPrefix(call, 'default-route')}: error setting the default routes`);
+    if (delegates.some((d) => d.isFilterV4Gateway || d.isFilterV6Gateway)) {
+      try {
+        await applyDefaultRoutes(cmd.netns, delegates, rts.map((rt) => rt.ifName));
+        delegates.forEach((d, i) => {
+          if (!d.isFilterV4Gateway && !d.isFilterV6Gateway) return;
+          results[i] = { ...results[i]!, routes: rewriteRoutes(results[i]!, d) };
+          // CHECK compares the routes in the cached result with the pod's: they must say what is there now.
+          writeCachedResult(call.invoke.cacheDir, d.net, { ...rts[i]!, cniArgs: rts[i]!.args, result: convertResult(results[i]!, d.net.cniVersion) });
+        });
+      } catch (e) {
+        return undo(call, delegates, undefined, toCniError(e), `${podPrefix(call, 'default-route')}: error setting the default routes`);
+      }
     }
-  }
-  if (kube?.pod) {
-    try {
-      await writeNetworkStatus(call, kube, delegates, results);
-    } catch (e) {
-      return undo(call, delegates, undefined, toCniError(e), `${podPrefix(call, 'network-status')}: error setting the networks status`);
+    if (kube?.pod) {
+      try {
+        await writeNetworkStatus(call, kube, delegates, results);
+      } catch (e) {
+        return undo(call, delegates, undefined, toCniError(e), `${podPrefix(call, 'network-status')}: error setting the networks status`);
+      }
     }
+    return convertResult(results[0]!, conf.cniVersion);
+  } finally {
+    releasePrepared?.();
   }
-  return convertResult(results[0]!, conf.cniVersion);
 }

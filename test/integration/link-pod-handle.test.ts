@@ -79,4 +79,17 @@ describe.skipIf(!canUseNamespaces)('the link plugins share a pod\'s socket withi
     for (const net of ['ph0', 'ph1']) expect(readdirSync(join(f.work.ipamDir, net)).filter((x) => /^\d/.test(x))).toEqual([]);
     expect(socketsAndNamespaces()).toEqual(before);
   });
+
+  it('lets go of what it prepared for the later attachments when the first one fails', async () => {
+    addPodMaster();
+    const before = socketsAndNamespaces();
+    const prepared = vi.spyOn(await loadBuiltinPlugin('macvlan'), 'prepareAdd');
+    const add = await multus('ADD', ['nosuchdev0', 'pm0', 'pm0']);
+    expect(add.exitCode).toBe(1);
+    expect(JSON.parse(add.stdout).msg).toContain('failed to lookup master "nosuchdev0"');
+    // The later attachments were being prepared (the pod's fd and socket opened) while the first ran; never added.
+    expect(prepared).toHaveBeenCalled();
+    expect(podMacvlans()).toEqual([]);
+    expect(socketsAndNamespaces()).toEqual(before);
+  });
 });

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadBuiltinPlugin, runPlugin } from '../../src/builtins';
-import type { ExecOutcome, ExecRequest, PendingDel, PluginRunner } from '../../src/cni/runner';
+import type { ExecOutcome, ExecRequest, PendingAdd, PendingDel, PluginRunner, ReleasePrepared } from '../../src/cni/runner';
 import { planDefaultRoutes, rewriteRoutes } from '../../src/multus/default-route';
 import { delegateFrom, type Delegate } from '../../src/multus/delegate';
 import type { NetworkConfig } from '../../src/delegation/network-config';
@@ -37,6 +37,18 @@ class FakeRunner implements PluginRunner {
 
   async beforeDels(dels: PendingDel[]): Promise<void> {
     this.announced.push(dels);
+  }
+
+  /** What was prepared, with the calls made by then, and the calls made by its release. */
+  readonly prepared: Array<{ adds: string[]; at: string[]; releasedAt?: string[] }> = [];
+
+  prepareAdds(adds: PendingAdd[]): ReleasePrepared {
+    const p: (typeof this.prepared)[number] = { adds: adds.map((a) => `${basename(a.pluginPath)} ${a.containerId}`), at: this.seen() };
+    this.prepared.push(p);
+    return () => {
+      expect(p.releasedAt, 'released twice').toBeUndefined();
+      p.releasedAt = this.seen();
+    };
   }
 
   seen(command?: string): string[] {
@@ -92,6 +104,21 @@ describe('multus ADD through a fake runner', () => {
     expect(runner.seen()).toEqual(['ADD a eth0', 'ADD b net1', 'ADD c net2', 'DEL c net2', 'DEL b net1', 'DEL a eth0']);
     // A clean rollback leaves nothing, not even the delegate cache.
     expect(existsSync(join(n.cniDir, 'ctr-1'))).toBe(false);
+  });
+
+  it('prepares the later ADDs while the primary\'s runs, and lets go of that once they are done or rolled back', async () => {
+    const n = node(THREE);
+    const runner = new FakeRunner();
+    expect((await n.run(runner, 'ADD')).exitCode).toBe(0);
+    expect(runner.prepared).toEqual([{ adds: ['b ctr-1', 'c ctr-1'], at: ['ADD a eth0'], releasedAt: ['ADD a eth0', 'ADD b net1', 'ADD c net2'] }]);
+    const failing = new FakeRunner({ 'b ADD': 7 });
+    expect((await n.run(failing, 'ADD', 'ctr-2')).exitCode).toBe(1);
+    expect(failing.prepared).toHaveLength(1);
+    expect(failing.prepared[0]!.releasedAt).toBeDefined();
+    // A pod with one network has nothing to prepare.
+    const one = new FakeRunner();
+    expect((await n.run(one, 'ADD', 'ctr-3', { ...n.conf, delegates: [net('net-a', 'a')] })).exitCode).toBe(0);
+    expect(one.prepared).toEqual([]);
   });
 
   it('refuses a delegate whose plugin is not installed, and two that want one interface, before running anything', async () => {

@@ -14,7 +14,8 @@ import { execIpam, forwardToIpam, ipamResult } from './ipam';
 import type { Master } from './master';
 import { PodHandle } from './pod';
 import { removeLinksTogether } from './teardown';
-import { stopIfAborted } from '../../cni/runner';
+import { stopIfAborted, type PendingAdd, type PluginRunner, type ReleasePrepared } from '../../cni/runner';
+import { locatePlugin } from '../../delegation/plugin-path';
 
 /*
  * The link plugins, macvlan and ipvlan: one plugin, told by a small description of its kind (plugins/macvlan/,
@@ -62,6 +63,7 @@ export function linkPlugin(spec: LinkKindSpec): CniPlugin {
   return {
     about: spec.about,
     add: (inv) => attach(spec, inv),
+    prepareAdd: prepareAttach,
     del: detach,
     delTogether: removeLinksTogether,
     check: (inv) => spec.check(inv),
@@ -157,6 +159,34 @@ async function addressing(req: AttachRequest, undo: Undo[]): Promise<Result | un
 /** The socket in the pod's namespace that this call's ADDs into the pod share: opened by the first. */
 function podSocket(pod: PodHandle): Rtnl {
   return pod.socket ?? pod.keep(Rtnl.open(pod.netns));
+}
+
+/**
+ * Gets a later ADD into a pod ready while the call waits for an earlier plugin: holds the pod's handle, checks its
+ * namespace, opens the namespace's fd and the socket in it, and has the runner prepare the IPAM plugin. Nothing in the kernel changes; the master is looked up by the ADD itself, as an earlier plugin
+ * may be what creates it. What fails here is left to the ADD, which meets it in its own order.
+ */
+function prepareAttach(add: PendingAdd, runner: PluginRunner): ReleasePrepared {
+  const pod = PodHandle.acquire(add);
+  let releaseIpam: ReleasePrepared | undefined;
+  try {
+    if (!pod.netnsChecked) {
+      checkNetnsPath(add.netns);
+      pod.netnsChecked = true;
+    }
+    pod.netnsFd();
+    podSocket(pod);
+    const ipamType = ipamTypeOf(add.config);
+    if (ipamType && runner.prepareAdds) {
+      releaseIpam = runner.prepareAdds([{ ...add, pluginPath: locatePlugin(runner, ipamType, add.path, 'IPAM', 'ipam.type') }]);
+    }
+  } catch {
+    // The ADD does it again, and fails there if it must.
+  }
+  return () => {
+    releaseIpam?.();
+    pod.release();
+  };
 }
 
 /**
