@@ -10,6 +10,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { makeDirs } from '../util/atomic-file';
+import { writeStderr as writeToStderr } from '../util/stdout';
 
 export type LogLevel = 'panic' | 'error' | 'verbose' | 'debug';
 
@@ -100,7 +101,7 @@ function emit(level: LogLevel, msg: string): void {
 
 function writeStderr(text: string): void {
   try {
-    process.stderr.write(text);
+    writeToStderr(text);
   } catch {
     // Nowhere left to report to.
   }

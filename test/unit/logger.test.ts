@@ -7,6 +7,8 @@ import * as zlib from 'node:zlib';
 // Lets a test act as a concurrent plugin process at the moment the logger has measured the full
 // log file but not yet rotated it.
 const race = vi.hoisted(() => ({ afterFstat: undefined as undefined | (() => void) }));
+// What the logger writes to stdout (fd 1) and stderr (fd 2): it writes to the descriptors, not through the streams.
+const fds = vi.hoisted(() => ({ capture: undefined as undefined | Map<number, string[]> }));
 
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs')>();
@@ -19,6 +21,14 @@ vi.mock('node:fs', async (importOriginal) => {
       hook?.();
       return stats;
     }) as typeof actual.fstatSync,
+    writeSync: ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
+      const into = fds.capture?.get(fd);
+      if (into === undefined) return (actual.writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
+      const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString();
+      const offset = typeof data !== 'string' && typeof rest[0] === 'number' ? rest[0] : 0;
+      into.push(text.slice(offset));
+      return Buffer.byteLength(text) - offset;
+    }) as typeof actual.writeSync,
   };
 });
 
@@ -38,13 +48,6 @@ let stdout: string[];
 async function freshLogger(): Promise<Logger> {
   vi.resetModules();
   return import('../../src/log/logger');
-}
-
-function record(stream: NodeJS.WriteStream, into: string[]): void {
-  vi.spyOn(stream, 'write').mockImplementation(((chunk: string | Uint8Array) => {
-    into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-    return true;
-  }) as typeof stream.write);
 }
 
 function numbered(i: number): string {
@@ -74,13 +77,13 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multus-logger-'));
   stderr = [];
   stdout = [];
-  record(process.stderr, stderr);
-  record(process.stdout, stdout);
+  fds.capture = new Map([[1, stdout], [2, stderr]]);
 });
 
 afterEach(() => {
   vi.restoreAllMocks();
   race.afterFstat = undefined;
+  fds.capture = undefined;
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
