@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { runWithDeadline } from '../../src/builtins';
 import type { CniPlugin, Invocation } from '../../src/cni/skel';
 import { Stop, type ExecRequest, type PluginRunner, type StopSignal } from '../../src/cni/runner';
@@ -32,6 +32,21 @@ describe('runWithDeadline: a built-in under delegateTimeoutSeconds', () => {
     const out = await runWithDeadline(plugin(async () => ({ cniVersion: '1.0.0', ips: [] })), request(5_000), runner);
     expect(out).toMatchObject({ code: 0, stderr: '', timedOut: false });
     expect(JSON.parse(out.stdout)).toEqual({ cniVersion: '1.0.0', ips: [] });
+  });
+
+  it('arms no timer for a built-in that answers before the event loop turns, and one for the time left otherwise', async () => {
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    await runWithDeadline(plugin(async () => ({ cniVersion: '1.0.0', ips: [] })), request(5_000), runner);
+    expect(timers).not.toHaveBeenCalled();
+    const waits = plugin(async () => {
+      await new Promise((r) => setImmediate(r));
+      return { cniVersion: '1.0.0', ips: [] };
+    });
+    expect((await runWithDeadline(waits, request(5_000), runner)).code).toBe(0);
+    expect(timers).toHaveBeenCalledTimes(1);
+    expect(timers.mock.calls[0]![1]).toBeLessThanOrEqual(5_000);
+    expect(timers.mock.calls[0]![1]).toBeGreaterThan(4_000);
+    timers.mockRestore();
   });
 
   it('stops a built-in that never answers: its signal fires, it undoes its work, the call times out', async () => {
