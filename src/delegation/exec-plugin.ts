@@ -35,10 +35,10 @@ function envPairs(env: NodeJS.ProcessEnv): string[] {
 function runOnce(req: ExecRequest): Promise<ExecOutcome> {
   if (req.pluginPath.includes('\0')) throw Object.assign(new TypeError('the plugin path contains a null byte'), { code: 'ERR_INVALID_ARG_VALUE' });
   const run = nativeHelper().startPlugin(req.pluginPath, envPairs(req.env), req.stdin, req.timeoutMs, MAX_PLUGIN_OUTPUT, PIPE_GRACE_MS, 0);
-  // The caller gave up (an in-process plugin past its own deadline): the plugin it started goes too.
+  // The caller gave up (an in-process plugin past its own deadline): the plugin it started goes too. One started
+  // after that is its undo (an IPAM DEL of what it had allocated): a signal that already fired never fires again.
   const stop = (): void => run.stop();
-  if (req.signal?.aborted) run.stop();
-  else req.signal?.addEventListener('abort', stop, { once: true });
+  req.signal?.addEventListener('abort', stop, { once: true });
   return run.done.then((o) => {
     req.signal?.removeEventListener('abort', stop);
     if (o.overflow) {

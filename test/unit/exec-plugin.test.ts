@@ -140,11 +140,11 @@ describe('the spawning runner', () => {
     expect(await gone(Number(readFileSync(pidFile, 'utf8')))).toBe(true);
   });
 
-  it('does not start a plugin for a caller that already gave up', async () => {
+  it('runs a plugin started after the caller gave up to its end: the undo of what it did (an IPAM DEL)', async () => {
     const stop = new Stop();
     stop.abort();
-    const o = await spawnRunner.run(request(plugin('late', 'sleep 300'), { signal: stop }));
-    expect(o.timedOut).toBe(true);
+    const o = await spawnRunner.run(request(plugin('undo', 'sleep 0.2; echo undone'), { signal: stop }));
+    expect(o).toEqual({ code: 0, stdout: 'undone\n', stderr: '', timedOut: false });
   });
 
   it('kills a plugin that prints more than the limit on stdout, keeping its stderr', async () => {
