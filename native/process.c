@@ -416,6 +416,8 @@ static napi_value start_plugin(napi_env env, napi_callback_info info) {
     goto done;
   }
   r->in_fd = r->out_fd = r->err_fd = r->pid_fd = r->stop_fd = -1;
+  // Neither an exit nor a signal: what a plugin reaped by someone else (waitpid's ECHILD) reports, code null.
+  r->status = -1;
   r->input = malloc(input_len ? input_len : 1);
   if (r->input == NULL) {
     err = ENOMEM;
