@@ -14,32 +14,17 @@
  * owner (root) that installs the bundle, so it is trusted no more than the bundle is. Failing to read or write it
  * only costs the compile.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
+import { readRegularFile } from './util/bounded-read';
 
 const SUFFIX = '.v8cache';
 
 /** The bundle's caches share `<bundle>.<size>-<mtime>.`; what follows is the kind. */
-function buildStamp(file: string, st: Stats): string {
+function buildStamp(file: string): string {
+  const st = statSync(file);
   return `${basename(file)}.${st.size}-${Math.floor(st.mtimeMs)}.`;
-}
-
-/**
- * All of the file open at `fd` (`size` bytes, or as many as its fstat says), which it closes. One read into a buffer of the right size:
- * readFileSync's way through its options, a stat of its own and, for text, its UTF-8 decoder took 0.5 ms more of
- * every call for the two files read here (Node compiles each function of its own on first use).
- */
-function readAll(fd: number, size?: number): Buffer {
-  try {
-    size ??= fstatSync(fd).size;
-    const buf = Buffer.allocUnsafe(size);
-    let done = 0;
-    for (let n; done < size && (n = readSync(fd, buf, done, size - done, done)) > 0;) done += n;
-    return done === size ? buf : buf.subarray(0, done);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function save(script: Script, file: string, cacheFile: string, stamp: string): void {
@@ -65,20 +50,21 @@ function save(script: Script, file: string, cacheFile: string, stamp: string): v
  * as its own: the bundles sit side by side (node:module's createRequire alone costs a millisecond to load).
  */
 export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS.Require): T {
-  const fd = openSync(file, 'r');
-  const st = fstatSync(fd);
-  const stamp = buildStamp(file, st);
+  const stamp = buildStamp(file);
   // The kind comes from the environment: it names a file only as a plain word.
   const cacheFile = join(dirname(file), `${stamp}${kind.replace(/[^\w:+-]/g, '_')}${SUFFIX}`);
+  // Both files are read with one open, fstat and read each: readFileSync's way through its options, a stat of its
+  // own and, for text, its UTF-8 decoder took every call about 0.3 ms more (Node compiles each of its own functions on
+  // first use).
   let cachedData: Buffer | undefined;
   try {
-    cachedData = readAll(openSync(cacheFile, 'r'));
+    cachedData = readRegularFile(cacheFile);
   } catch {
     // the first call of this kind with this build: compiled from source, and the cache written at exit
   }
   // Node's CommonJS wrapper (module.wrap), so that the bundle sees what a required file sees. The bundle is ASCII
   // (esbuild escapes everything else: scripts/bundle.mjs), so Latin-1 reads it as UTF-8 would, without decoding.
-  const source = `(function (exports, require, module, __filename, __dirname) { ${readAll(fd, st.size).toString('latin1')}\n});`;
+  const source = `(function (exports, require, module, __filename, __dirname) { ${readRegularFile(file, { follow: true }).toString('latin1')}\n});`;
   const script = new Script(source, { filename: file, ...(cachedData && { cachedData }) });
   if (cachedData === undefined || script.cachedDataRejected) {
     process.once('exit', (code) => {
