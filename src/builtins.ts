@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
-import { answer, failure, readCall, type CniPlugin, type PluginHost, type PluginOutput } from './cni/skel';
+import { answer, failure, prepareCall, readCall, type CniPlugin, type PluginHost, type PluginOutput } from './cni/skel';
 import { Stop, type ExecOutcome, type ExecRequest, type PendingAdd, type PendingDel, type PluginRunner, type ReleasePrepared } from './cni/runner';
 import { spawnRunner } from './delegation/exec-plugin';
 import { logDebug, logError } from './log/logger';
@@ -204,7 +204,10 @@ function makeRunner(pinned: ReadonlySet<string>, bundle: BundleName): PluginRunn
       for (const [hook, group] of byHook) await hook(group);
     },
 
-    /** Loads the built-ins of these ADDs and lets each prepare for its ADD (the link plugins: the pod's fds). */
+    /**
+     * Loads the built-ins of these ADDs, reads and checks each call as it will come (skel.ts's prepareCall), and
+     * lets the plugin prepare for it (the link plugins: their configuration, the pod's fds, their IPAM plugin's call).
+     */
     prepareAdds(adds: PendingAdd[]): ReleasePrepared {
       let released = false;
       const releases: ReleasePrepared[] = [];
@@ -214,7 +217,9 @@ function makeRunner(pinned: ReadonlySet<string>, bundle: BundleName): PluginRunn
           if (name === undefined) continue;
           const plugin = await loadBuiltinPlugin(name);
           if (released) return;
-          if (plugin.prepareAdd) releases.push(plugin.prepareAdd(add, runner));
+          const { inv, release } = prepareCall(add.env, add.stdin, { runner });
+          releases.push(release);
+          if (inv && plugin.prepareAdd) releases.push(plugin.prepareAdd(inv));
         }
       };
       // Nothing of it is needed for the ADDs to work: they do what was not prepared themselves.

@@ -69,18 +69,10 @@ export interface PendingDel {
 }
 
 /**
- * One ADD that a call will run later, after the plugin it runs now: what a runner may prepare for it while it waits
- * (see PluginRunner.prepareAdds).
+ * One ADD that a call will run later, after the plugin it runs now, with the environment and stdin it will have: what
+ * a runner may prepare for it while it waits (see PluginRunner.prepareAdds).
  */
-export interface PendingAdd {
-  pluginPath: string;
-  containerId: string;
-  netns: string;
-  /** The plugin directories it will get as CNI_PATH (where its IPAM plugin is looked for). */
-  path: readonly string[];
-  /** Its configuration as it will get it on stdin, prevResult and runtimeConfig aside. */
-  config: Record<string, unknown>;
-}
+export type PendingAdd = Pick<ExecRequest, 'pluginPath' | 'env' | 'stdin'>;
 
 /** Lets go of what a preparation holds; safe to call while the preparation is still under way. */
 export type ReleasePrepared = () => void;
@@ -103,8 +95,8 @@ export interface PluginRunner {
   beforeDels?(dels: PendingDel[]): Promise<void>;
   /**
    * Told, while a call waits for one plugin, which ADDs it runs next, a runner may prepare for them what changes
-   * nothing outside this process (load a built-in's code, open the pod's namespace and a socket in it), so that
-   * they start sooner. Anything that touches the kernel's or a store's state still happens in the ADD, in order;
+   * nothing outside this process (load a built-in's code, read and check its configuration, open the pod's namespace
+   * and a socket in it), so that they start sooner. Anything that touches the kernel's or a store's state still happens in the ADD, in order;
    * an ADD redoes what its preparation could not do or what went stale. The caller releases it when its ADDs are
    * done, however they ended.
    */

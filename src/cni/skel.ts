@@ -3,7 +3,7 @@ import { CniError, ErrorCode, toCniError } from './errors';
 import { formatResult } from './result';
 import { collect, goField, Problems, shown } from './config-reader';
 import { readCmdArgs, isSafeName, type CmdArgs, type Command } from './environment';
-import type { PendingAdd, PendingDel, PluginRunner, ReleasePrepared, StopSignal } from './runner';
+import type { PendingDel, PluginRunner, ReleasePrepared, StopSignal } from './runner';
 import { configVersion, versionAtLeast, versionInfoJson, SUPPORTED_VERSIONS, type CniVersion } from './version';
 import { parseJson } from './json-text';
 
@@ -45,10 +45,10 @@ export interface CniPlugin {
    */
   delTogether?(dels: PendingDel[]): Promise<void>;
   /**
-   * Optional: prepares, with no effect outside this process, for an ADD this process runs later (see
-   * PluginRunner.prepareAdds); `runner` is the one that ADD gets. Failures are the ADD's to meet, in its order.
+   * Optional: prepares, with no effect outside this process, for an ADD this process runs later, `inv` as it will
+   * get it (see PluginRunner.prepareAdds). Failures are the ADD's to meet, in its order.
    */
-  prepareAdd?(add: PendingAdd, runner: PluginRunner): ReleasePrepared;
+  prepareAdd?(inv: Invocation): ReleasePrepared;
 }
 
 export interface PluginOutput {
@@ -59,10 +59,10 @@ export interface PluginOutput {
 // The oldest configuration version that may carry each verb.
 const MIN_VERSION: Partial<Record<Command, string>> = { CHECK: '0.4.0', STATUS: '1.1.0', GC: '1.1.0' };
 
-function parseConfig(stdin: Buffer): Record<string, unknown> {
+function parseConfig(text: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = parseJson(stdin.toString('utf8'));
+    parsed = parseJson(text);
   } catch (e) {
     throw new CniError(ErrorCode.DecodingFailure, `error unmarshall network config: ${(e as Error).message}`);
   }
@@ -150,6 +150,36 @@ export function failure(err: unknown, cniVersion?: string): PluginOutput {
   return { stdout: formatResult(toCniError(err).toJSON(cniVersion)), exitCode: 1 };
 }
 
+/** A configuration parsed from its text and checked as every plugin requires (the first problem thrown). */
+function checkedConfig(text: string): { config: Record<string, unknown>; version: CniVersion } {
+  const config = parseConfig(text);
+  const problems = new Problems();
+  const version = checkNetConf(config, problems)!;
+  problems.throwFirst();
+  return { config, version };
+}
+
+/**
+ * Configurations read for calls that come later in this process (prepareCall), by their text. Read-only once made:
+ * a delegate's call and its IPAM plugin's, which gets the same stdin, share one.
+ */
+const preparedConfigs = new Map<string, { config: Record<string, unknown>; version: CniVersion }>();
+
+/**
+ * readCall, ahead of the call (PluginRunner.prepareAdds): the Invocation it will be, and until release() the call
+ * itself, when its stdin is the same text, takes the configuration read now instead of reading it again. Undefined
+ * when the call would fail: it then fails on its own, in its order.
+ */
+export function prepareCall(env: NodeJS.ProcessEnv, stdin: Buffer, host: PluginHost): { inv?: Invocation; release: ReleasePrepared } {
+  const call = readCall(env, () => stdin, host);
+  if (call.answer) return { release: () => undefined };
+  const { inv } = call;
+  const text = stdin.toString('utf8');
+  if (preparedConfigs.has(text)) return { inv, release: () => undefined };
+  preparedConfigs.set(text, { config: inv.config, version: inv.cniVersion });
+  return { inv, release: () => preparedConfigs.delete(text) };
+}
+
 /**
  * Reads and checks one CNI call (the environment, stdin and the configuration) without touching the process: the
  * same contract serves exec and in-process use. The verb itself is run by builtins.ts's runPlugin.
@@ -165,10 +195,9 @@ export function readCall(env: NodeJS.ProcessEnv, readStdin: () => Buffer, host: 
     } catch (e) {
       throw new CniError(ErrorCode.IoFailure, `error reading from stdin: ${(e as Error).message}`);
     }
-    const config = parseConfig(stdin);
-    const problems = new Problems();
-    const version = checkNetConf(config, problems)!;
-    problems.throwFirst();
+    const text = stdin.toString('utf8');
+    const checked = preparedConfigs.get(text) ?? checkedConfig(text);
+    const { config, version } = checked;
     cniVersion = version;
     const min = MIN_VERSION[cmd.command];
     if (min && !versionAtLeast(version, min)) {

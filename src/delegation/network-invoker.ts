@@ -35,11 +35,9 @@ export interface AddOutcome {
   result: Result;
 }
 
-async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConfig, plugin: Record<string, unknown>,
-  rt: RuntimeConf, stdin: Buffer): Promise<string> {
-  const type = pluginType(plugin);
-  const label = `${type} ${command} (network "${net.name}"${rt.ifName ? `, interface ${rt.ifName}` : ''})`;
-  const env: NodeJS.ProcessEnv = {
+/** A plugin's environment for `command` on the attachment `rt` (libcni's args.AsEnv). */
+function pluginEnv(ctx: InvokeContext, command: Command, rt: RuntimeConf): NodeJS.ProcessEnv {
+  return {
     ...ctx.baseEnv,
     CNI_COMMAND: command,
     CNI_CONTAINERID: rt.containerId,
@@ -48,6 +46,13 @@ async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConf
     CNI_IFNAME: rt.ifName,
     CNI_PATH: ctx.pluginDirs.join(':'),
   };
+}
+
+async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConfig, plugin: Record<string, unknown>,
+  rt: RuntimeConf, stdin: Buffer): Promise<string> {
+  const type = pluginType(plugin);
+  const label = `${type} ${command} (network "${net.name}"${rt.ifName ? `, interface ${rt.ifName}` : ''})`;
+  const env = pluginEnv(ctx, command, rt);
   if (isLevelEnabled('debug')) logDebug(`${label}: CNI_ARGS=${env.CNI_ARGS} stdin=${stdin.toString('utf8')}`);
   try {
     const req = { pluginPath: locatePlugin(ctx.runner, type, ctx.pluginDirs), env, stdin, timeoutMs: ctx.timeoutMs, label };
@@ -86,21 +91,24 @@ export async function addNetwork(ctx: InvokeContext, net: NetworkConfig, rt: Run
 }
 
 /**
- * Tells the runner, while the call waits for a plugin, which networks it ADDs next in `netns`, so that it may prepare
- * what it can for them without touching anything outside this process (see PluginRunner.prepareAdds). Returns what
- * lets go of that preparation, to be called once those ADDs are done. A plugin that cannot be found is left to its
- * ADD to report.
+ * Tells the runner, while the call waits for a plugin, which networks it ADDs next and how (the first plugin of each,
+ * whose environment and stdin are known before any result), so that it may prepare what it can for them without
+ * touching anything outside this process (see PluginRunner.prepareAdds). Returns what lets go of that preparation,
+ * to be called once those ADDs are done. A plugin that cannot be found is left to its ADD to report.
  */
-export function prepareAdds(ctx: InvokeContext, containerId: string, netns: string, nets: NetworkConfig[]): ReleasePrepared {
+export function prepareAdds(ctx: InvokeContext, adds: Array<{ net: NetworkConfig; rt: RuntimeConf }>): ReleasePrepared {
   if (!ctx.runner.prepareAdds) return () => undefined;
   const pending: PendingAdd[] = [];
-  for (const net of nets) {
-    for (const config of net.plugins) {
-      try {
-        pending.push({ pluginPath: locatePlugin(ctx.runner, pluginType(config), ctx.pluginDirs), containerId, netns, path: ctx.pluginDirs, config });
-      } catch {
-        // not installed
-      }
+  for (const { net, rt } of adds) {
+    const plugin = net.plugins[0]!;
+    try {
+      pending.push({
+        pluginPath: locatePlugin(ctx.runner, pluginType(plugin), ctx.pluginDirs),
+        env: pluginEnv(ctx, 'ADD', rt),
+        stdin: buildPluginStdin(net, plugin, undefined, rt.capabilityArgs),
+      });
+    } catch {
+      // not installed, or a type that names no plugin
     }
   }
   return ctx.runner.prepareAdds(pending);

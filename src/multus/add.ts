@@ -44,6 +44,13 @@ async function undo(call: MultusCall, attempted: Delegate[], failedIndex: number
   throw new CniError(err.code, `${where}: ${err.message}`, details);
 }
 
+/** What the runtime says about the attachment of delegate `i`, with the pod's requests for it. */
+function delegateRuntime(call: MultusCall, d: Delegate, i: number): RuntimeConf {
+  const rt = runtimeConfFor(call, d, i);
+  rt.args = requestArgs(rt.args, d, i === 0);
+  return rt;
+}
+
 export async function cmdAdd(inv: Invocation): Promise<Record<string, unknown>> {
   const call = prepareCall(inv);
   // Held around the call rather than through a wrapper, so that the ADD reads straight from here to the delegates.
@@ -93,15 +100,14 @@ async function attach(call: MultusCall, kube: KubeContext | undefined): Promise<
     const rts: RuntimeConf[] = [];
     for (let i = 0; i < delegates.length; i++) {
       const d = delegates[i]!;
-      const rt = runtimeConfFor(call, d, i);
-      rt.args = requestArgs(rt.args, d, i === 0);
+      const rt = delegateRuntime(call, d, i);
       try {
         prepareDeviceInfo(call, d, i);
         const adding = addNetwork(call.invoke, d.net, rt);
         // The primary's plugin is most often a process of its own, started by now, and this one then only waits for
         // it: the ADDs after it get ready meanwhile, for what needs nothing from it (their code, the pod's fds).
         if (i === 0 && delegates.length > 1) {
-          releasePrepared = prepareAdds(call.invoke, cmd.containerId, cmd.netns, delegates.slice(1).map((x) => x.net));
+          releasePrepared = prepareAdds(call.invoke, delegates.slice(1).map((x, j) => ({ net: x.net, rt: delegateRuntime(call, x, j + 1) })));
         }
         const out = await adding;
         // Converted now, while a refusal can still be rolled back like any other failure.

@@ -21,7 +21,10 @@ class FakeRunner implements PluginRunner {
   readonly announced: PendingDel[][] = [];
   constructor(private readonly fail: Record<string, number> = {}) {}
 
+  readonly requests: ExecRequest[] = [];
+
   async run(req: ExecRequest): Promise<ExecOutcome> {
+    this.requests.push(req);
     const call: Call = {
       command: req.env.CNI_COMMAND!, type: basename(req.pluginPath), ifName: req.env.CNI_IFNAME!,
       containerId: req.env.CNI_CONTAINERID!, stdin: JSON.parse(req.stdin.toString('utf8')) as Record<string, unknown>,
@@ -41,9 +44,11 @@ class FakeRunner implements PluginRunner {
 
   /** What was prepared, with the calls made by then, and the calls made by its release. */
   readonly prepared: Array<{ adds: string[]; at: string[]; releasedAt?: string[] }> = [];
+  readonly preparedRequests: PendingAdd[] = [];
 
   prepareAdds(adds: PendingAdd[]): ReleasePrepared {
-    const p: (typeof this.prepared)[number] = { adds: adds.map((a) => `${basename(a.pluginPath)} ${a.containerId}`), at: this.seen() };
+    this.preparedRequests.push(...adds);
+    const p: (typeof this.prepared)[number] = { adds: adds.map((a) => `${basename(a.pluginPath)} ${a.env.CNI_IFNAME} ${JSON.parse(a.stdin.toString('utf8')).name}`), at: this.seen() };
     this.prepared.push(p);
     return () => {
       expect(p.releasedAt, 'released twice').toBeUndefined();
@@ -110,7 +115,9 @@ describe('multus ADD through a fake runner', () => {
     const n = node(THREE);
     const runner = new FakeRunner();
     expect((await n.run(runner, 'ADD')).exitCode).toBe(0);
-    expect(runner.prepared).toEqual([{ adds: ['b ctr-1', 'c ctr-1'], at: ['ADD a eth0'], releasedAt: ['ADD a eth0', 'ADD b net1', 'ADD c net2'] }]);
+    expect(runner.prepared).toEqual([{ adds: ['b net1 net-b', 'c net2 net-c'], at: ['ADD a eth0'], releasedAt: ['ADD a eth0', 'ADD b net1', 'ADD c net2'] }]);
+    // Prepared as they come: the same environment and stdin (so that what was read for them can be taken).
+    expect(runner.preparedRequests.map((r) => [r.env, r.stdin.toString('utf8')])).toEqual(runner.requests.slice(1).map((r) => [r.env, r.stdin.toString('utf8')]));
     const failing = new FakeRunner({ 'b ADD': 7 });
     expect((await n.run(failing, 'ADD', 'ctr-2')).exitCode).toBe(1);
     expect(failing.prepared).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { CniError, ErrorCode } from '../../cni/errors';
 import { convertResult, type DNS } from '../../cni/result';
-import type { StopSignal } from '../../cni/runner';
+import type { ReleasePrepared, StopSignal } from '../../cni/runner';
 import type { CniPlugin, Invocation } from '../../cni/skel';
 import { CURRENT_VERSION } from '../../cni/version';
 import { readValidAttachments } from '../../cni/gc';
@@ -44,8 +44,30 @@ function withUnlock<T>(unlock: Unlock, fn: () => T): T {
   }
 }
 
+/**
+ * Configurations read while an ADD was prepared (prepareAdd), by the configuration object that ADD is given (skel.ts
+ * hands a prepared call the object it read then). Taken once.
+ */
+const prepared = new WeakMap<Record<string, unknown>, HostLocalConfig>();
+
+function prepareAdd(inv: Invocation): ReleasePrepared {
+  try {
+    prepared.set(inv.config, loadConfig(inv.config));
+  } catch {
+    // The ADD reads it again and fails there.
+  }
+  return () => undefined;
+}
+
+function addConfig(config: Record<string, unknown>): HostLocalConfig {
+  const early = prepared.get(config);
+  if (early === undefined) return loadConfig(config);
+  prepared.delete(config);
+  return early;
+}
+
 async function add(inv: Invocation): Promise<Record<string, unknown>> {
-  const conf = loadConfig(inv.config);
+  const conf = addConfig(inv.config);
   const requested = requestedIps(inv.config, inv.cmd.args);
   // Read before the store is touched, so that a bad path leaves no trace.
   const dns: DNS = conf.resolvConf ? parseResolvConf(conf.resolvConf) : {};
@@ -86,6 +108,7 @@ async function gc(inv: Invocation): Promise<void> {
 export const hostLocalPlugin: CniPlugin = {
   about: 'CNI host-local plugin (multus-ts): IP address management from local ranges, compatible with the reference store',
   add,
+  prepareAdd,
   del,
   check,
   // Nothing outside the store can make it unready, and the store is only checked by using it.

@@ -1,6 +1,7 @@
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Command } from '../../cni/environment';
 import { parseResult, type Result } from '../../cni/result';
+import type { ExecRequest } from '../../cni/runner';
 import type { Invocation } from '../../cni/skel';
 import { decodeResult, pluginStdout } from '../../delegation/exec-plugin';
 import { locatePlugin } from '../../delegation/plugin-path';
@@ -16,16 +17,20 @@ const IPAM_TIMEOUT_MS = 120_000;
  * Its error comes back unchanged.
  */
 export async function execIpam(inv: Invocation, type: string, command: Command): Promise<string> {
-  const label = `${type} ${command}${inv.cmd.ifName ? ` (interface ${inv.cmd.ifName})` : ''}`;
-  const req = {
+  const req = ipamRequest(inv, type, command);
+  return pluginStdout(req, await inv.runner.run(req));
+}
+
+/** The request execIpam runs (what a runner is told to prepare for, too). */
+export function ipamRequest(inv: Invocation, type: string, command: Command): ExecRequest {
+  return {
     pluginPath: locatePlugin(inv.runner, type, inv.cmd.path, 'IPAM', 'ipam.type'),
     env: { ...inv.env, CNI_COMMAND: command },
     stdin: inv.stdin,
     timeoutMs: IPAM_TIMEOUT_MS,
-    label,
+    label: `${type} ${command}${inv.cmd.ifName ? ` (interface ${inv.cmd.ifName})` : ''}`,
     signal: inv.signal,
   };
-  return pluginStdout(req, await inv.runner.run(req));
 }
 
 /** What IPAM ADD printed, in the 1.x shape; an answer without any address is an error. */

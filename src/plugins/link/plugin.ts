@@ -10,12 +10,11 @@ import { Rtnl } from '../../netlink/rtnl';
 import { ipamTypeOf } from './config';
 import { announceAddresses, configureInterface, setUp } from './configure';
 import { detach } from './detach';
-import { execIpam, forwardToIpam, ipamResult } from './ipam';
+import { execIpam, forwardToIpam, ipamRequest, ipamResult } from './ipam';
 import type { Master } from './master';
 import { PodHandle } from './pod';
 import { removeLinksTogether } from './teardown';
-import { stopIfAborted, type PendingAdd, type PluginRunner, type ReleasePrepared } from '../../cni/runner';
-import { locatePlugin } from '../../delegation/plugin-path';
+import { stopIfAborted, type ReleasePrepared } from '../../cni/runner';
 
 /*
  * The link plugins, macvlan and ipvlan: one plugin, told by a small description of its kind (plugins/macvlan/,
@@ -60,10 +59,11 @@ export interface LinkKindSpec {
  * reference's leaks fixed: a failed ADD removes the link and releases the addresses, and DEL never needs the master.
  */
 export function linkPlugin(spec: LinkKindSpec): CniPlugin {
+  const prepared: PreparedConfs = new WeakMap();
   return {
     about: spec.about,
-    add: (inv) => attach(spec, inv),
-    prepareAdd: prepareAttach,
+    add: async (inv) => attach(spec, addConf(spec, prepared, inv), inv),
+    prepareAdd: (inv) => prepareAttach(spec, prepared, inv),
     del: detach,
     delTogether: removeLinksTogether,
     check: (inv) => spec.check(inv),
@@ -162,23 +162,27 @@ function podSocket(pod: PodHandle): Rtnl {
 }
 
 /**
- * Gets a later ADD into a pod ready while the call waits for an earlier plugin: holds the pod's handle, checks its
- * namespace, opens the namespace's fd and the socket in it, and has the runner prepare the IPAM plugin. Nothing in the kernel changes; the master is looked up by the ADD itself, as an earlier plugin
- * may be what creates it. What fails here is left to the ADD, which meets it in its own order.
+ * Gets a later ADD into a pod ready while the call waits for an earlier plugin, `inv` as that ADD will get it: reads
+ * its configuration (for the ADD to take, `prepared`), holds the pod's handle, checks the pod's namespace and opens
+ * its fd and the socket in it, and has the runner prepare the IPAM plugin's call. Nothing in the kernel changes; the
+ * master is looked up by the ADD itself, as an earlier plugin may be what creates it. What fails here is left to the
+ * ADD, which meets it in its own order.
  */
-function prepareAttach(add: PendingAdd, runner: PluginRunner): ReleasePrepared {
-  const pod = PodHandle.acquire(add);
+function prepareAttach(spec: LinkKindSpec, prepared: PreparedConfs, inv: Invocation): ReleasePrepared {
+  const pod = PodHandle.acquire(inv.cmd);
   let releaseIpam: ReleasePrepared | undefined;
   try {
+    const conf = spec.readAddConf(inv);
+    prepared.set(inv.config, { args: inv.cmd.args, conf });
     if (!pod.netnsChecked) {
-      checkNetnsPath(add.netns);
+      checkNetnsPath(inv.cmd.netns);
       pod.netnsChecked = true;
     }
     pod.netnsFd();
     podSocket(pod);
-    const ipamType = ipamTypeOf(add.config);
-    if (ipamType && runner.prepareAdds) {
-      releaseIpam = runner.prepareAdds([{ ...add, pluginPath: locatePlugin(runner, ipamType, add.path, 'IPAM', 'ipam.type') }]);
+    if (conf.ipamType && inv.runner.prepareAdds) {
+      const ipam = ipamRequest(inv, conf.ipamType, 'ADD');
+      releaseIpam = inv.runner.prepareAdds([{ pluginPath: ipam.pluginPath, env: ipam.env, stdin: ipam.stdin }]);
     }
   } catch {
     // The ADD does it again, and fails there if it must.
@@ -190,11 +194,25 @@ function prepareAttach(add: PendingAdd, runner: PluginRunner): ReleasePrepared {
 }
 
 /**
+ * The ADD configurations prepareAttach read, by the configuration object the call was given (skel.ts hands a
+ * prepared call the object it read then), with the CNI_ARGS they were read with (a MAC request is among them).
+ */
+type PreparedConfs = WeakMap<Record<string, unknown>, { args: string; conf: NewLinkConf }>;
+
+/** The ADD's configuration: the one read while it was prepared when there is one for this call, else read now. */
+function addConf(spec: LinkKindSpec, prepared: PreparedConfs, inv: Invocation): NewLinkConf {
+  const early = prepared.get(inv.config);
+  if (early === undefined || early.args !== inv.cmd.args) return spec.readAddConf(inv);
+  // Taken once: another call with the same configuration (a retry) reads its own.
+  prepared.delete(inv.config);
+  return early.conf;
+}
+
+/**
  * ADD of a macvlan or ipvlan link into CNI_NETNS, as the reference plugins do it; unlike them, any failure
  * removes the link and releases the addresses again. Returns the result in the configuration's version.
  */
-async function attach(spec: LinkKindSpec, inv: Invocation): Promise<Record<string, unknown>> {
-  const conf = spec.readAddConf(inv);
+async function attach(spec: LinkKindSpec, conf: NewLinkConf, inv: Invocation): Promise<Record<string, unknown>> {
   const pod = PodHandle.acquire(inv.cmd);
   try {
     // Once per handle: the ADDs that share it share its fd of the namespace and its socket there too.

@@ -7,9 +7,11 @@ import { lookupMaster, type Master } from './master';
  * What the ADDs of one pod share in this process. Multus runs a pod's macvlan and ipvlan ADDs one after the other
  * in one process; each used to open the pod's namespace (for IFLA_NET_NS_FD) and a socket in it (seven system
  * calls) and to look its master up again. A pod's handle lives while an ADD of that pod (same container and
- * namespace) holds it, and until the event loop next turns after the last one let go: the next ADD of a multus call
- * starts before that and takes it over. Then its fds are closed, so nothing stays open once the call is done,
- * after a failed ADD too. What it holds is opened when first needed, so errors come in the order they always did.
+ * namespace), or the preparation of one (plugin.ts's prepareAttach, while the primary's plugin runs), holds it, and
+ * until the event loop next turns after the last one let go: the next ADD of a multus call starts before that and
+ * takes it over. Then its fds are closed, so nothing stays open once the call is done, after a failed ADD too. An
+ * ADD opens what it holds when it first needs it if its preparation did not, so errors come in the order they always
+ * did.
  */
 export class PodHandle {
   private fd: number | undefined;
