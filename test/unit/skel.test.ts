@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { spawnRunner } from '../../src/delegation/exec-plugin';
-import type { CniPlugin, Invocation, PluginOutput } from '../../src/cni/skel';
+import { prepareCall, readCall, type CniPlugin, type Invocation, type PluginOutput } from '../../src/cni/skel';
 import { runPlugin } from '../../src/builtins';
 import { CniError } from '../../src/cni/errors';
 
@@ -365,5 +365,34 @@ describe('runPlugin: the host network namespace', () => {
   it('a netns path that does not exist is left to the plugin', async () => {
     const out = await run('ADD', conf());
     expect(out.exitCode).toBe(0);
+  });
+});
+
+describe('prepareCall: a call read ahead (multus prepares the ADDs after its primary\'s while that runs)', () => {
+  const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'prep-1', CNI_NETNS: '/var/run/netns/prep-test', CNI_IFNAME: 'net1', CNI_PATH: '/opt/cni/bin' };
+  const stdin = () => Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'prepared', type: 'macvlan', master: 'eth0' }));
+  const invOf = (call: ReturnType<typeof readCall>) => (call.answer ? undefined : call.inv);
+
+  it('hands the call with the same stdin the configuration it read, until released', () => {
+    const prepared = prepareCall(env, stdin(), { runner: spawnRunner });
+    expect(prepared.inv?.config).toMatchObject({ name: 'prepared' });
+    const later = readCall(env, stdin, { runner: spawnRunner });
+    expect(invOf(later)?.config).toBe(prepared.inv?.config);
+    expect(invOf(later)?.cniVersion).toBe('1.0.0');
+    // Another stdin is read on its own.
+    const other = readCall(env, () => Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'other', type: 'macvlan' })), { runner: spawnRunner });
+    expect(invOf(other)?.config).toMatchObject({ name: 'other' });
+    prepared.release();
+    const after = readCall(env, stdin, { runner: spawnRunner });
+    expect(invOf(after)?.config).not.toBe(prepared.inv?.config);
+    expect(invOf(after)?.config).toEqual(prepared.inv?.config);
+  });
+
+  it('prepares nothing for a call that would fail, which then fails on its own', () => {
+    const bad = Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'bad name!', type: 'macvlan' }));
+    const prepared = prepareCall(env, bad, { runner: spawnRunner });
+    expect(prepared.inv).toBeUndefined();
+    expect(readCall(env, () => bad, { runner: spawnRunner }).answer?.stdout).toContain('invalid characters found in network name');
+    prepared.release();
   });
 });
