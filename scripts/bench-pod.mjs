@@ -14,10 +14,10 @@
 // installed bin/multus, whose #! line names the installed copy of node with --use-openssl-ca: no
 // `#!/usr/bin/env -S`, whose extra exec of env (about 1 ms) no installed node pays; the code caches are the
 // installed copy's own, written by the first run (which is not counted). Installing takes under a second (it copies
-// the node binary). `node -e 0`, the start-up floor the ratios divide by, is that same installed node: a freshly
-// written copy of the node binary starts 2-3 ms faster than the long-installed /usr/bin/node on this machine (the
-// page cache's doing), so comparing against another binary would flatter or penalise multus by that much; the
-// checkout's node is printed beside it.
+// the node binary). `node -e 0`, the start-up floor the ratios divide by, is that same installed node: copies of
+// one node binary start up to 3-4 ms apart on this machine, the faster one changing over time (how the page cache
+// holds each file), so dividing by another binary would flatter or penalise multus by that much; the checkout's node
+// is printed beside it.
 // Needs root. Usage: node scripts/bench-pod.mjs [runs] [--plugins DIR] [--go-multus FILE]
 // (defaults: the peers that scripts/build-peers.sh built, else Debian's /usr/lib/cni and no Go Multus).
 import { execFileSync, spawnSync } from 'node:child_process';
