@@ -7,52 +7,25 @@
 // (bash scripts/build-peers.sh kube-apiserver multus).
 // Usage: node scripts/bench-kube-requests.mjs
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { loadTs } from './load-ts.mjs';
+import { go, kubeHelper, startBenchCluster } from './kube-bench-cluster.mjs';
 
 // The test helpers are TypeScript (see load-ts.mjs).
 const load = (path) => loadTs(path, import.meta.url);
-const kubeHelper = await load('../test/helpers/kube-apiserver.ts');
 const { startApiServer } = await load('../test/helpers/api-server.ts');
 const { TestNode } = await load('../test/helpers/netns.ts');
 const { runMultusAsync, uniqueId, Workdir, REFERENCE_PLUGINS } = await load('../test/helpers/multus.ts');
 const { execPluginAsync } = await load('../test/helpers/plugin-exec.ts');
-const { goMultus } = await load('../test/helpers/peers.ts');
-const go = goMultus();
-if (!kubeHelper.canRunKubeApiServer) throw new Error(`cannot run kube-apiserver here: ${kubeHelper.whyNoKubeApiServer}`);
 
 const sizes = [0, 1, 3];
 const node = new TestNode();
 const work = new Workdir();
-const kube = await kubeHelper.startKubeApiServer();
+const cluster = await startBenchCluster(`/var/run/netns/${node.nodeNs}`, work.dir);
+const { kube, kubeconfig: realKubeconfig, goKubeconfig, user, goUser } = cluster;
 const fake = await startApiServer({ netns: `/var/run/netns/${node.nodeNs}` });
 const rows = [];
 try {
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  await kube.apply(readFileSync(`${root}/conf/crd.yaml`, 'utf8'));
-  await kube.apply(readFileSync(`${root}/conf/rbac.yaml`, 'utf8'));
-  const realKubeconfigServer = await kube.exposeIn(`/var/run/netns/${node.nodeNs}`);
-  const realKubeconfig = kube.writeKubeconfig(work.dir, await kube.token('kube-system', 'multus'), realKubeconfigServer, 'real.kubeconfig');
   const fakeKubeconfig = fake.writeKubeconfig(work.dir, { name: 'fake.kubeconfig' });
-  const user = kubeHelper.serviceAccountUser('kube-system', 'multus');
-  // Go Multus (its thin plugin) against the same server, as a ServiceAccount with the ClusterRole Go Multus ships.
-  const goUser = kubeHelper.serviceAccountUser('kube-system', 'go-multus');
-  let goKubeconfig;
-  if (!go.missing) {
-    await kube.apply([
-      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'go-multus', namespace: 'kube-system' } },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'go-multus' }, rules: [
-        { apiGroups: ['k8s.cni.cncf.io'], resources: ['*'], verbs: ['*'] },
-        { apiGroups: [''], resources: ['pods', 'pods/status'], verbs: ['get', 'list', 'update', 'watch'] },
-        { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update'] },
-      ] },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'go-multus' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'go-multus' },
-        subjects: [{ kind: 'ServiceAccount', name: 'go-multus', namespace: 'kube-system' }] },
-    ]);
-    goKubeconfig = kube.writeKubeconfig(work.dir, await kube.token('kube-system', 'go-multus'), realKubeconfigServer, 'go.kubeconfig');
-  }
 
   // One ADD and one DEL of a pod with n networks by multus-ts against the real server ('real') or the test server
   // ('test'), or by Go Multus against the real server ('go'); returns the requests the server counted.
