@@ -96,9 +96,9 @@ export interface PluginRunner {
   /**
    * Told, while a call waits for one plugin, which ADDs it runs next, a runner may prepare for them what changes
    * nothing outside this process (load a built-in's code, read and check its configuration, open the pod's namespace
-   * and a socket in it), so that they start sooner. Anything that touches the kernel's or a store's state still happens in the ADD, in order;
-   * an ADD redoes what its preparation could not do or what went stale. The caller releases it when its ADDs are
-   * done, however they ended.
+   * and a socket in it), so that they start sooner. Anything that touches the kernel's or a store's state still
+   * happens in the ADD, in order; an ADD redoes what its preparation could not do or what went stale. The caller
+   * releases it when its ADDs are done, however they ended.
    */
   prepareAdds?(adds: PendingAdd[]): ReleasePrepared;
 }

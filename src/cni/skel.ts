@@ -170,7 +170,8 @@ const preparedConfigs = new Map<string, { config: Record<string, unknown>; versi
  * itself, when its stdin is the same text, takes the configuration read now instead of reading it again. Undefined
  * when the call would fail: it then fails on its own, in its order.
  */
-export function prepareCall(env: NodeJS.ProcessEnv, stdin: Buffer, host: PluginHost): { inv?: Invocation; release: ReleasePrepared } {
+export function prepareCall(env: NodeJS.ProcessEnv, stdin: Buffer, host: PluginHost):
+  { inv?: Invocation; release: ReleasePrepared } {
   const call = readCall(env, () => stdin, host);
   if (call.answer) return { release: () => undefined };
   const { inv } = call;
