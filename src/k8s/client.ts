@@ -1,16 +1,16 @@
 /**
- * A minimal Kubernetes API client over node:https: JSON in and out, one keep-alive agent, bounded time, retries
- * where a retry can help, and errors that say which server, object and credential were involved.
+ * A minimal Kubernetes API client: JSON in and out over one kept-alive HTTP/1.1 connection (./http1.ts), bounded
+ * time, retries where a retry can help, and errors that say which server, object and credential were involved.
  *
  * Not @kubernetes/client-node: importing it costs about half a second, and kubelet starts this process per pod.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import { CniError, ErrorCode } from '../cni/errors';
+import { ipFamily } from '../cni/ip';
 import { logDebug, logVerbose } from '../log/logger';
 import type { ApiConnection } from './kubeconfig';
 import { parseJson } from '../cni/json-text';
+import { Http1Client, type HttpAnswer } from './http1';
 
 export interface ClientOptions {
   /** Longest wait for one attempt, from connecting to the last byte of the answer. */
@@ -112,16 +112,12 @@ const TLS_VERIFY_CODE = /^(?!ERR_SSL_).*(CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 const USER_AGENT = 'multus-ts';
 
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
+type Answer = HttpAnswer;
 
-/** One API server. Make one per process: its agent keeps the TLS connection open between the calls of one ADD. */
+/** One API server. Make one per process: it keeps the TLS connection open between the calls of one ADD. */
 export class KubeClient {
   readonly options: Required<ClientOptions>;
-  private agent: HttpAgent | undefined;
+  private http: Http1Client | undefined;
 
   constructor(
     readonly conn: ApiConnection,
@@ -167,62 +163,36 @@ export class KubeClient {
 
   /** Closes the kept-alive connections. Not needed before exit: idle sockets do not keep the process alive. */
   close(): void {
-    this.agent?.destroy();
-    this.agent = undefined;
+    this.http?.close();
+    this.http = undefined;
   }
 
   private send(req: ApiRequest, timeoutMs: number): Promise<Answer> {
     const url = new URL(this.conn.server + req.path);
-    const secure = url.protocol === 'https:';
-    const agent = (this.agent ??= this.makeAgent(secure));
+    this.http ??= new Http1Client(url, url.protocol === 'https:' ? this.tlsOptions() : undefined, MAX_RESPONSE_BYTES);
     const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
-    const headers: Record<string, string | number> = { Accept: 'application/json', 'User-Agent': USER_AGENT };
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': USER_AGENT };
     if (this.conn.token) headers.Authorization = `Bearer ${this.conn.token}`;
-    if (body) {
-      headers['Content-Type'] = req.contentType ?? 'application/json';
-      headers['Content-Length'] = body.length;
-    }
-    return new Promise<Answer>((resolve, reject) => {
-      const r = (secure ? httpsRequest : httpRequest)(url, { method: req.method, headers, agent }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_RESPONSE_BYTES) r.destroy(Object.assign(new Error(`answer larger than ${MAX_RESPONSE_BYTES} bytes`), { code: 'ETOOBIG' }));
-          else chunks.push(c);
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-        res.on('close', () => {
-          if (!res.complete) reject(Object.assign(new Error('connection closed during the answer'), { code: 'ECONNRESET' }));
-        });
-      });
-      const timer = setTimeout(() => {
-        // The last attempt is clipped to what is left of the budget, often less than a tenth of a second.
-        const within = timeoutMs < 1000 ? `${timeoutMs} ms` : `${(timeoutMs / 1000).toFixed(1)} s`;
-        r.destroy(Object.assign(new Error(`no answer within ${within}`), { code: 'ETIMEDOUT' }));
-      }, timeoutMs);
-      r.on('close', () => clearTimeout(timer));
-      r.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      r.end(body);
+    if (body) headers['Content-Type'] = req.contentType ?? 'application/json';
+    return this.http.request({
+      method: req.method, path: `${url.pathname}${url.search}`, headers, timeoutMs,
+      ...(body && { body }), ...(req.onceWithinMs !== undefined && { background: true }),
     });
   }
 
-  private makeAgent(secure: boolean): HttpAgent {
-    if (!secure) return new HttpAgent({ keepAlive: true });
+  private tlsOptions(): ConnectionOptions {
     const c = this.conn;
-    return new HttpsAgent({
-      keepAlive: true,
+    const host = new URL(c.server).hostname.replace(/^\[(.*)\]$/, '$1');
+    return {
       rejectUnauthorized: !c.insecure,
       // Without a certificate-authority, the CAs node ships, named: bin/multus starts node with --use-openssl-ca, under
       // which node's default would be OpenSSL's CA directory instead (which a copied node may not find on the host).
       ...(c.ca ? { ca: c.ca } : !c.insecure && { ca: [...rootCertificates] }),
       ...(c.clientCert && { cert: c.clientCert, key: c.clientKey }),
-      ...(c.tlsServerName && { servername: c.tlsServerName }),
-    });
+      // SNI and the name the certificate is checked against: tls-server-name, else the host unless it is an address
+      // (as node:https sets it; an address is checked against the certificate's IP SANs).
+      ...(c.tlsServerName ? { servername: c.tlsServerName } : ipFamily(host) === 0 && { servername: host }),
+    };
   }
 
   private decode(req: ApiRequest, answer: Answer): unknown {

@@ -473,6 +473,19 @@ describe.skipIf(!canRunKubeApiServer)('a real kube-apiserver', { timeout: 60_000
       api.close();
     });
 
+    it('reads answers the server sends chunked, large ones and requests made at once, over its one connection', async () => {
+      const { api, user, ns } = await apiAs([{ apiGroups: ['k8s.cni.cncf.io'], resources: [NADS], verbs: ['get'] }]);
+      // A 300 kB configuration: the server's answer comes in many chunks and TLS records.
+      const big = JSON.stringify({ cniVersion: '1.0.0', type: 'macvlan', master: 'eth0', note: 'x'.repeat(300_000) });
+      await kube.apply([0, 1, 2, 3, 4].map((i) => ({ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition',
+        metadata: { name: `n${i}`, namespace: ns }, spec: { config: i === 0 ? big : `{"cniVersion":"1.0.0","type":"macvlan","name":"n${i}"}` } })));
+      const nads = await Promise.all([0, 1, 2, 3, 4].map((i) => api.getNetworkAttachmentDefinition(ns, `n${i}`)));
+      expect(nads[0]!.config).toBe(big);
+      expect(nads.slice(1).map((n) => JSON.parse(n.config).name)).toEqual(['n1', 'n2', 'n3', 'n4']);
+      expect(kube.audit(user).filter((e) => e.objectRef?.namespace === ns).map((e) => e.responseStatus?.code)).toEqual([200, 200, 200, 200, 200]);
+      api.close();
+    });
+
     it('refuses to patch a namesake that replaced the pod (uid precondition)', async () => {
       const { api, ns } = await apiAs([{ apiGroups: [''], resources: ['pods/status'], verbs: ['patch'] }]);
       const first = await kube.createPod(ns, 'p');
