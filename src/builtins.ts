@@ -208,15 +208,19 @@ function makeRunner(pinned: ReadonlySet<string>, bundle: BundleName): PluginRunn
      * Loads the built-ins of these ADDs, reads and checks each call as it will come (skel.ts's prepareCall), and
      * lets the plugin prepare for it (the link plugins: their configuration, the pod's fds, their IPAM plugin's call).
      */
-    prepareAdds(adds: PendingAdd[]): ReleasePrepared {
+    prepareAdds(adds: PendingAdd[], until?: Promise<unknown>): ReleasePrepared {
       let released = false;
+      let waited = false;
+      until?.then(() => { waited = true; }, () => { waited = true; });
       const releases: ReleasePrepared[] = [];
       const prepare = async (): Promise<void> => {
         for (const add of adds) {
           const name = at(add.pluginPath);
           if (name === undefined) continue;
+          // Lets the event loop deliver the awaited plugin's answer first.
+          if (until) await new Promise((resolve) => setImmediate(resolve));
           const plugin = await loadBuiltinPlugin(name);
-          if (released) return;
+          if (released || waited) return;
           const { inv, release } = prepareCall(add.env, add.stdin, { runner });
           releases.push(release);
           if (inv && plugin.prepareAdd) releases.push(plugin.prepareAdd(inv));

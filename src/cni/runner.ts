@@ -98,9 +98,11 @@ export interface PluginRunner {
    * nothing outside this process (load a built-in's code, read and check its configuration, open the pod's namespace
    * and a socket in it), so that they start sooner. Anything that touches the kernel's or a store's state still
    * happens in the ADD, in order; an ADD redoes what its preparation could not do or what went stale. The caller
-   * releases it when its ADDs are done, however they ended.
+   * releases it when its ADDs are done, however they ended. With `until` (the plugin the call waits for), the ADDs
+   * are prepared one by one, each when the event loop has turned, and no more once it settled: the preparation never
+   * holds up the call's own work for longer than one ADD's.
    */
-  prepareAdds?(adds: PendingAdd[]): ReleasePrepared;
+  prepareAdds?(adds: PendingAdd[], until?: Promise<unknown>): ReleasePrepared;
 }
 
 /**

@@ -91,12 +91,12 @@ export async function addNetwork(ctx: InvokeContext, net: NetworkConfig, rt: Run
 }
 
 /**
- * Tells the runner, while the call waits for a plugin, which networks it ADDs next and how (the first plugin of each,
+ * Tells the runner, while the call waits for a plugin (`until` settles), which networks it ADDs next and how (the first plugin of each,
  * whose environment and stdin are known before any result), so that it may prepare what it can for them without
  * touching anything outside this process (see PluginRunner.prepareAdds). Returns what lets go of that preparation,
  * to be called once those ADDs are done. A plugin that cannot be found is left to its ADD to report.
  */
-export function prepareAdds(ctx: InvokeContext, adds: Array<{ net: NetworkConfig; rt: RuntimeConf }>): ReleasePrepared {
+export function prepareAdds(ctx: InvokeContext, adds: Array<{ net: NetworkConfig; rt: RuntimeConf }>, until: Promise<unknown>): ReleasePrepared {
   if (!ctx.runner.prepareAdds) return () => undefined;
   const pending: PendingAdd[] = [];
   for (const { net, rt } of adds) {
@@ -111,7 +111,7 @@ export function prepareAdds(ctx: InvokeContext, adds: Array<{ net: NetworkConfig
       // not installed, or a type that names no plugin
     }
   }
-  return ctx.runner.prepareAdds(pending);
+  return ctx.runner.prepareAdds(pending, until);
 }
 
 /**

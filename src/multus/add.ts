@@ -108,7 +108,7 @@ async function attach(call: MultusCall, kube: KubeContext | undefined): Promise<
         // it: the ADDs after it get ready meanwhile, for what needs nothing from it (their code, the pod's fds).
         if (i === 0 && delegates.length > 1) {
           const later = delegates.slice(1).map((x, j) => ({ net: x.net, rt: delegateRuntime(call, x, j + 1) }));
-          releasePrepared = prepareAdds(call.invoke, later);
+          releasePrepared = prepareAdds(call.invoke, later, adding);
         }
         const out = await adding;
         // Converted now, while a refusal can still be rolled back like any other failure.

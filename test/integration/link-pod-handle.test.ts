@@ -28,18 +28,19 @@ describe.skipIf(!canUseNamespaces)('the link plugins share a pod\'s socket withi
     vi.restoreAllMocks();
   });
 
-  async function multus(command: string, masters: string[]): Promise<{ stdout: string; exitCode: number }> {
+  /** multus with a macvlan delegate per master, after `primary` (a plugin process, the spy) when given. */
+  async function multus(command: string, masters: string[], primary?: Record<string, unknown>): Promise<{ stdout: string; exitCode: number }> {
     const conf = {
-      cniVersion: '1.0.0', name: 'pod-handle', type: 'multus', cniDir: f.work.cniDir, binDir: '/nonexistent',
+      cniVersion: '1.0.0', name: 'pod-handle', type: 'multus', cniDir: f.work.cniDir, binDir: f.work.binDir,
       builtinPlugins: ['macvlan', 'host-local'],
       // The masters are in the pod (this test runs in the host's namespace, where it must create nothing).
-      delegates: masters.map((master, i) => ({
+      delegates: [...(primary ? [primary] : []), ...masters.map((master, i) => ({
         cniVersion: '1.0.0', name: `ph${i}`, type: 'macvlan', master, linkInContainer: true, mode: 'bridge',
         ipam: { type: 'host-local', subnet: `10.${61 + i}.0.0/24`, dataDir: f.work.ipamDir },
-      })),
+      }))],
     };
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_COMMAND: command, CNI_CONTAINERID: `ph${f.node.id}`,
-      CNI_NETNS: f.node.podNetnsPath, CNI_IFNAME: 'eth0', CNI_PATH: '/nonexistent' };
+      CNI_NETNS: f.node.podNetnsPath, CNI_IFNAME: 'eth0', CNI_PATH: f.work.binDir };
     const out = await runPlugin(await loadBuiltinPlugin('multus'), env, () => Buffer.from(JSON.stringify(conf)), { runner: builtinRunner });
     // The handle closes once the event loop turns after the call.
     await new Promise((r) => setImmediate(r));
@@ -80,15 +81,32 @@ describe.skipIf(!canUseNamespaces)('the link plugins share a pod\'s socket withi
     expect(socketsAndNamespaces()).toEqual(before);
   });
 
-  it('lets go of what it prepared for the later attachments when the first one fails', async () => {
+  const spyPrimary = (fail: boolean) => ({ cniVersion: '1.0.0', name: 'ph-primary', type: 'spy', spy: { fail: fail ? ['ADD'] : [] } });
+
+  it('prepares the later attachments while the primary\'s plugin runs, and they use what it opened', async () => {
     addPodMaster();
     const before = socketsAndNamespaces();
     const prepared = vi.spyOn(await loadBuiltinPlugin('macvlan'), 'prepareAdd');
-    const add = await multus('ADD', ['nosuchdev0', 'pm0', 'pm0']);
+    const opens = vi.spyOn(Rtnl, 'open');
+    const add = await multus('ADD', ['pm0', 'pm0'], spyPrimary(false));
+    expect(add.exitCode, add.stdout).toBe(0);
+    expect(podMacvlans()).toEqual(['net1', 'net2']);
+    expect(prepared).toHaveBeenCalledTimes(2);
+    expect(opens.mock.calls.filter(([netns]) => netns === f.node.podNetnsPath)).toHaveLength(1);
+    expect(socketsAndNamespaces()).toEqual(before);
+    expect((await multus('DEL', ['pm0', 'pm0'], spyPrimary(false))).exitCode).toBe(0);
+    expect(podMacvlans()).toEqual([]);
+  });
+
+  it('lets go of what it prepared for the later attachments when the primary fails', async () => {
+    addPodMaster();
+    const before = socketsAndNamespaces();
+    const prepared = vi.spyOn(await loadBuiltinPlugin('macvlan'), 'prepareAdd');
+    const add = await multus('ADD', ['pm0', 'pm0'], spyPrimary(true));
     expect(add.exitCode).toBe(1);
-    expect(JSON.parse(add.stdout).msg).toContain('failed to lookup master "nosuchdev0"');
-    // The later attachments were being prepared (the pod's fd and socket opened) while the first ran; never added.
-    expect(prepared).toHaveBeenCalled();
+    expect(JSON.parse(add.stdout).msg).toContain('spy told to fail ADD');
+    // The later attachments were prepared (the pod's fd and socket opened) while the primary ran; never added.
+    expect(prepared).toHaveBeenCalledTimes(2);
     expect(podMacvlans()).toEqual([]);
     expect(socketsAndNamespaces()).toEqual(before);
   });

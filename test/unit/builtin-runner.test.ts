@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
-import { runWithDeadline } from '../../src/builtins';
+import { builtinRunner, loadBuiltinPlugin, runWithDeadline } from '../../src/builtins';
 import type { CniPlugin, Invocation } from '../../src/cni/skel';
 import { Stop, type ExecRequest, type PluginRunner, type StopSignal } from '../../src/cni/runner';
 import { spawnRunner } from '../../src/delegation/exec-plugin';
@@ -117,5 +117,31 @@ describe('Stop: the signal an in-process plugin is told to stop by', () => {
     stop.abort();
     expect(stop.aborted).toBe(true);
     expect(calls).toEqual(['kept']);
+  });
+});
+
+describe('prepareAdds: the built-ins readied while the caller waits for another plugin', () => {
+  const add = (ifName: string) => ({
+    pluginPath: 'builtin:macvlan',
+    env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'prep-runner', CNI_NETNS: '/nonexistent/netns', CNI_IFNAME: ifName, CNI_PATH: '/nonexistent' },
+    stdin: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: `prep-${ifName}`, type: 'macvlan', master: 'eth0' })),
+  });
+  const turns = async (n: number) => { for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r)); };
+
+  it('prepares each ADD while the awaited plugin runs, and none once it answered', async () => {
+    const prepared = vi.spyOn(await loadBuiltinPlugin('macvlan'), 'prepareAdd');
+    let answer = (): void => undefined;
+    const waiting = new Promise<void>((r) => { answer = r; });
+    const release = builtinRunner.prepareAdds!([add('net1'), add('net2')], waiting);
+    await turns(5);
+    expect(prepared).toHaveBeenCalledTimes(2);
+    release();
+    prepared.mockClear();
+    answer();
+    const late = builtinRunner.prepareAdds!([add('net3')], waiting);
+    await turns(5);
+    expect(prepared).not.toHaveBeenCalled();
+    late();
+    prepared.mockRestore();
   });
 });
