@@ -49,13 +49,14 @@ function pluginEnv(ctx: InvokeContext, command: Command, rt: RuntimeConf): NodeJ
 }
 
 async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConfig, plugin: Record<string, unknown>,
-  rt: RuntimeConf, stdin: Buffer): Promise<string> {
+  rt: RuntimeConf, stdin: Buffer, prepared?: PendingAdd): Promise<string> {
   const type = pluginType(plugin);
   const label = `${type} ${command} (network "${net.name}"${rt.ifName ? `, interface ${rt.ifName}` : ''})`;
-  const env = pluginEnv(ctx, command, rt);
+  const env = prepared?.env ?? pluginEnv(ctx, command, rt);
   if (isLevelEnabled('debug')) logDebug(`${label}: CNI_ARGS=${env.CNI_ARGS} stdin=${stdin.toString('utf8')}`);
   try {
-    const req = { pluginPath: locatePlugin(ctx.runner, type, ctx.pluginDirs), env, stdin, timeoutMs: ctx.timeoutMs, label };
+    const pluginPath = prepared?.pluginPath ?? locatePlugin(ctx.runner, type, ctx.pluginDirs);
+    const req = { pluginPath, env, stdin, timeoutMs: ctx.timeoutMs, label };
     return pluginStdout(req, await ctx.runner.run(req));
   } catch (e) {
     // libcni's wording, so that the failing plugin is named however deep the chain is.
@@ -77,12 +78,22 @@ function prevResultFrom(cached: CachedResult, net: NetworkConfig): Record<string
   }
 }
 
+/**
+ * The calls prepareAdds made, by the attachment they are for: the caller's own RuntimeConf object, which it hands to
+ * addNetwork too (made once, the same object, so that nothing else can match it).
+ */
+const preparedCalls = new WeakMap<RuntimeConf, { net: NetworkConfig; req: PendingAdd }>();
+
 /** ADD through every plugin of the network in order, chaining results; the final one is cached. */
 export async function addNetwork(ctx: InvokeContext, net: NetworkConfig, rt: RuntimeConf): Promise<AddOutcome> {
   let prev: Record<string, unknown> | undefined;
+  // The first plugin's call as prepareAdds made it for this network and attachment, if it did: sent as it is.
+  const early = preparedCalls.get(rt);
   for (const plugin of net.plugins) {
-    const stdin = buildPluginStdin(net, plugin, prev, rt.capabilityArgs);
-    prev = decodeResult(await callPlugin(ctx, 'ADD', net, plugin, rt, stdin), net.cniVersion, `plugin "${pluginType(plugin)}" of network "${net.name}"`);
+    const prepared = prev === undefined && early?.net === net ? early.req : undefined;
+    const stdin = prepared?.stdin ?? buildPluginStdin(net, plugin, prev, rt.capabilityArgs);
+    prev = decodeResult(await callPlugin(ctx, 'ADD', net, plugin, rt, stdin, prepared), net.cniVersion,
+      `plugin "${pluginType(plugin)}" of network "${net.name}"`);
   }
   const raw = prev as Record<string, unknown>;
   const result = parseResult(raw, net.cniVersion);
@@ -102,16 +113,22 @@ export function prepareAdds(ctx: InvokeContext, adds: Array<{ net: NetworkConfig
   for (const { net, rt } of adds) {
     const plugin = net.plugins[0]!;
     try {
-      pending.push({
+      const req = {
         pluginPath: locatePlugin(ctx.runner, pluginType(plugin), ctx.pluginDirs),
         env: pluginEnv(ctx, 'ADD', rt),
         stdin: buildPluginStdin(net, plugin, undefined, rt.capabilityArgs),
-      });
+      };
+      pending.push(req);
+      preparedCalls.set(rt, { net, req });
     } catch {
       // not installed, or a type that names no plugin
     }
   }
-  return ctx.runner.prepareAdds(pending, until);
+  const release = ctx.runner.prepareAdds(pending, until);
+  return () => {
+    for (const { rt } of adds) preparedCalls.delete(rt);
+    release();
+  };
 }
 
 /**

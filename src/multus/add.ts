@@ -98,16 +98,17 @@ async function attach(call: MultusCall, kube: KubeContext | undefined): Promise<
   try {
     const results: Result[] = [];
     const rts: RuntimeConf[] = [];
+    const runtimes = delegates.map((d, i) => delegateRuntime(call, d, i));
     for (let i = 0; i < delegates.length; i++) {
       const d = delegates[i]!;
-      const rt = delegateRuntime(call, d, i);
+      const rt = runtimes[i]!;
       try {
         prepareDeviceInfo(call, d, i);
         const adding = addNetwork(call.invoke, d.net, rt);
         // The primary's plugin is most often a process of its own, started by now, and this one then only waits for
         // it: the ADDs after it get ready meanwhile, for what needs nothing from it (their code, the pod's fds).
         if (i === 0 && delegates.length > 1) {
-          const later = delegates.slice(1).map((x, j) => ({ net: x.net, rt: delegateRuntime(call, x, j + 1) }));
+          const later = delegates.slice(1).map((x, j) => ({ net: x.net, rt: runtimes[j + 1]! }));
           releasePrepared = prepareAdds(call.invoke, later, adding);
         }
         const out = await adding;
