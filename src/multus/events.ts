@@ -6,9 +6,11 @@ import type { KubeApi, Pod } from '../k8s/api';
 /*
  * Kubernetes events about the pod, as Go Multus posts them: a Normal `AddedInterface` per attachment that got an
  * interface or an address, and a Warning `NoNetworkFound` for a NetworkAttachmentDefinition that cannot be read.
- * Each one is sent at once, while the ADD goes on (so alongside the status write), in a single attempt bounded by
- * EVENT_WAIT_MS; the ADD waits for what is still in flight only at its end, so events never fail it and delay it by
- * at most that bound. `"events": false` turns them off.
+ * Each one is posted at once, while the ADD goes on, in a single attempt bounded by EVENT_WAIT_MS from then; the
+ * client sends it over the call's one connection after the requests the ADD waits for (k8s/http1.ts), and drops it
+ * if it is still queued at the bound. The ADD waits for what is still in flight only at its end, so events never
+ * fail it and delay it by about that bound at most (an event stuck on the connection holds the status write back
+ * until its bound). `"events": false` turns them off.
  */
 
 export const EVENT_WAIT_MS = 1000;
@@ -16,7 +18,7 @@ export const EVENT_WAIT_MS = 1000;
 export interface PodEvents {
   normal(reason: string, message: string): void;
   warning(reason: string, message: string): void;
-  /** Resolves when every event was posted or gave up (each within EVENT_WAIT_MS of being sent). */
+  /** Resolves when every event was posted or gave up (each within EVENT_WAIT_MS of being posted). */
   settle(): Promise<void>;
 }
 

@@ -231,10 +231,13 @@ describe.skipIf(!canUseNamespaces)('multus with Kubernetes, in real namespaces',
     expect((await t.call('DEL')).status).toBe(0);
     refused.remove();
 
-    // A server that does not answer events: each is one attempt, abandoned at the bound, and the ADD succeeds.
+    // A server that does not answer events: each is at most one attempt within 1 s of being posted (they share the
+    // call's one connection: the second may still be queued behind the first when its second is up), and the ADD
+    // succeeds.
     const stuck = api.inject({ method: 'POST', path: new RegExp(`/namespaces/${t.ns}/events$`), delayMs: 20_000, reset: true });
     expect((await t.call('ADD')).status).toBe(0);
-    expect(stuck.hits).toBe(2);
+    expect(stuck.hits).toBeGreaterThanOrEqual(1);
+    expect(stuck.hits).toBeLessThanOrEqual(2);
     expect(api.events(t.ns)).toEqual([]);
     expect((await t.call('DEL')).status).toBe(0);
     nothingLeft();
