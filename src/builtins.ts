@@ -47,9 +47,19 @@ export function isBuiltinPlugin(name: string): boolean {
   return isBuiltinName(name);
 }
 
+// Each plugin loaded once: every in-process call asks for its plugin (16 attachments, 64 times in a pod's ADD).
+const loaded = new Map<BuiltinName, Promise<CniPlugin>>();
+
 /** The plugin `name`; any other name is multus, the executable's own name. */
-export async function loadBuiltinPlugin(name: string): Promise<CniPlugin> {
-  return LOADERS[isBuiltinName(name) ? name : 'multus']();
+export function loadBuiltinPlugin(name: string): Promise<CniPlugin> {
+  const key = isBuiltinName(name) ? name : 'multus';
+  let plugin = loaded.get(key);
+  if (!plugin) {
+    plugin = LOADERS[key]();
+    loaded.set(key, plugin);
+    plugin.catch(() => loaded.delete(key));
+  }
+  return plugin;
 }
 
 /** Runs one CNI call of `plugin` in this process: the call as skel.ts reads it, then the verb. */

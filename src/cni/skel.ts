@@ -159,16 +159,42 @@ function checkedConfig(text: string): { config: Record<string, unknown>; version
   return { config, version };
 }
 
+/** A call read ahead of time (prepareCall): its environment as read, its stdin and what the configuration gave. */
+interface PreparedCall {
+  cmd: CmdArgs;
+  /** CNI_PATH as it was (cmd.path is it split, empty entries dropped). */
+  path: string;
+  stdin: Buffer;
+  config: Record<string, unknown>;
+  version: CniVersion;
+}
+
 /**
- * Configurations read for calls that come later in this process (prepareCall), by their text. Read-only once made:
+ * Calls read for calls that come later in this process (prepareCall), by their stdin's text. Read-only once made:
  * a delegate's call and its IPAM plugin's, which gets the same stdin, share one.
  */
-const preparedConfigs = new Map<string, { config: Record<string, unknown>; version: CniVersion }>();
+const preparedCalls = new Map<string, PreparedCall>();
+
+/**
+ * The prepared call's CmdArgs when every variable readCmdArgs reads says what it said for the prepared one (the
+ * delegate's call itself, or its IPAM plugin's, whose environment is a copy of it): checked then, it reads the same.
+ */
+function preparedCmd(p: PreparedCall | undefined, env: NodeJS.ProcessEnv): CmdArgs | undefined {
+  if (!p) return undefined;
+  const c = p.cmd;
+  return env.CNI_COMMAND === c.command && env.CNI_CONTAINERID === c.containerId && env.CNI_NETNS === c.netns
+    && env.CNI_IFNAME === c.ifName && env.CNI_ARGS === c.args && (env.CNI_PATH ?? '') === p.path ? c : undefined;
+}
+
+// The same calls by their interface: a call is matched by its environment before its stdin is read (readCmdArgs's
+// errors come first), and every call for one attachment (the delegate's, its IPAM plugin's) shares the interface.
+const preparedByIfName = new Map<string, PreparedCall>();
 
 /**
  * readCall, ahead of the call (PluginRunner.prepareAdds): the Invocation it will be, and until release() the call
- * itself, when its stdin is the same text, takes the configuration read now instead of reading it again. Undefined
- * when the call would fail: it then fails on its own, in its order.
+ * itself, when its environment says the same and its stdin is the same text, takes what was read now (its
+ * environment and configuration) instead of reading it again. Undefined when the call would fail: it then fails on
+ * its own, in its order.
  */
 export function prepareCall(env: NodeJS.ProcessEnv, stdin: Buffer, host: PluginHost):
   { inv?: Invocation; release: ReleasePrepared } {
@@ -176,9 +202,17 @@ export function prepareCall(env: NodeJS.ProcessEnv, stdin: Buffer, host: PluginH
   if (call.answer) return { release: () => undefined };
   const { inv } = call;
   const text = stdin.toString('utf8');
-  if (preparedConfigs.has(text)) return { inv, release: () => undefined };
-  preparedConfigs.set(text, { config: inv.config, version: inv.cniVersion });
-  return { inv, release: () => preparedConfigs.delete(text) };
+  if (preparedCalls.has(text)) return { inv, release: () => undefined };
+  const p: PreparedCall = { cmd: inv.cmd, path: env.CNI_PATH ?? '', stdin, config: inv.config, version: inv.cniVersion };
+  preparedCalls.set(text, p);
+  preparedByIfName.set(inv.cmd.ifName, p);
+  return {
+    inv,
+    release: () => {
+      preparedCalls.delete(text);
+      if (preparedByIfName.get(inv.cmd.ifName) === p) preparedByIfName.delete(inv.cmd.ifName);
+    },
+  };
 }
 
 /**
@@ -188,7 +222,8 @@ export function prepareCall(env: NodeJS.ProcessEnv, stdin: Buffer, host: PluginH
 export function readCall(env: NodeJS.ProcessEnv, readStdin: () => Buffer, host: PluginHost): Call {
   let cniVersion: string | undefined;
   try {
-    const cmd = readCmdArgs(env);
+    const early = preparedByIfName.size > 0 ? preparedByIfName.get(env.CNI_IFNAME ?? '') : undefined;
+    const cmd = preparedCmd(early, env) ?? readCmdArgs(env);
     if (cmd.command === 'VERSION') return { answer: { stdout: versionInfoJson(), exitCode: 0 } };
     let stdin: Buffer;
     try {
@@ -196,8 +231,9 @@ export function readCall(env: NodeJS.ProcessEnv, readStdin: () => Buffer, host: 
     } catch (e) {
       throw new CniError(ErrorCode.IoFailure, `error reading from stdin: ${(e as Error).message}`);
     }
-    const text = stdin.toString('utf8');
-    const checked = preparedConfigs.get(text) ?? checkedConfig(text);
+    // The same bytes as prepared (the ADD sends the prepared stdin as it is): no need to decode them to look.
+    const checked = early?.stdin === stdin ? early : (preparedCalls.size > 0 ? preparedCalls.get(stdin.toString('utf8')) : undefined)
+      ?? checkedConfig(stdin.toString('utf8'));
     const { config, version } = checked;
     cniVersion = version;
     const min = MIN_VERSION[cmd.command];
