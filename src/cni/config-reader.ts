@@ -12,11 +12,22 @@ import { CniError, ErrorCode } from './errors';
  * configuration this way, so a drop-in replacement must accept `Name`, `CNIVersion` or `BinDir` too.
  */
 export function goField(obj: Record<string, unknown>, name: string): unknown {
-  const lower = name.toLowerCase();
+  let lower: string | undefined;
   let found: unknown;
-  // Only a key of the same length can match (field names are ASCII, and lowercasing keeps a key's length but for
-  // 'İ', which no ASCII name matches): this skips lowercasing every other key, in the hottest function of a call.
-  for (const k of Object.keys(obj)) if (k.length === lower.length && k.toLowerCase() === lower) found = obj[k];
+  // The hottest function of a call (about fifty times per attachment), run by V8's interpreter in a short-lived
+  // process, where every object it makes is garbage to collect: `for...in` walks the keys without the array
+  // Object.keys makes, or the iterator and the result object per key `for...of` makes; a key spelled as asked is taken
+  // without lowercasing either; and only a key of the same length can match otherwise (field names are ASCII, and
+  // lowercasing keeps a key's length but for 'İ', which no ASCII name matches). Own keys only, as Object.keys gave:
+  // for...in visits them first, in the same order, then enumerable inherited ones, which are skipped.
+  for (const k in obj) {
+    if (k.length !== name.length) continue;
+    if (k !== name) {
+      lower ??= name.toLowerCase();
+      if (k.toLowerCase() !== lower) continue;
+    }
+    if (Object.hasOwn(obj, k)) found = obj[k];
+  }
   return found;
 }
 
