@@ -124,21 +124,102 @@ static napi_value rtnl_open(napi_env env, napi_callback_info info) {
 // Large enough for any one message the kernel sends: it sizes dump messages by the reader's buffer, up to 32 KiB.
 #define RECEIVE_SIZE 65536
 
-// Sends one request; returns 0 or an errno.
-static int send_request(int fd, uint16_t type, uint16_t flags, uint32_t seq, void *payload, size_t len) {
-  struct nlmsghdr h = {
-    .nlmsg_len = (uint32_t)(NLMSG_HDRLEN + len),
-    .nlmsg_type = type,
-    .nlmsg_flags = flags,
-    .nlmsg_seq = seq,
-  };
-  struct iovec iov[2] = {{&h, NLMSG_HDRLEN}, {payload, len}};
+// Requests sent in one write: one sendmsg however many, which the kernel handles one after the other (each refused
+// one acknowledged with its error, and the next handled all the same).
+#define MAX_BATCH 16
+
+struct request {
+  struct nlmsghdr h;
+  void *payload;
+  size_t len;
+};
+
+// Sends `count` requests in one datagram; returns 0 or an errno.
+static int send_requests(int fd, struct request *reqs, uint32_t count) {
+  static const char pad[NLMSG_ALIGNTO];
+  struct iovec iov[3 * MAX_BATCH];
+  int n = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    size_t aligned = NLMSG_ALIGN(reqs[i].len);
+    iov[n++] = (struct iovec){&reqs[i].h, NLMSG_HDRLEN};
+    iov[n++] = (struct iovec){reqs[i].payload, reqs[i].len};
+    // Every message after the first must start aligned.
+    if (aligned != reqs[i].len) iov[n++] = (struct iovec){(void *)pad, aligned - reqs[i].len};
+  }
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-  struct msghdr m = {.msg_name = &kernel, .msg_namelen = sizeof kernel, .msg_iov = iov, .msg_iovlen = 2};
+  struct msghdr m = {.msg_name = &kernel, .msg_namelen = sizeof kernel, .msg_iov = iov, .msg_iovlen = (size_t)n};
   for (;;) {
     if (sendmsg(fd, &m, 0) >= 0) return 0;
     if (errno != EINTR) return errno;
   }
+}
+
+// Reads the replies to requests seq0..seq0+count-1 until each is acknowledged (or its dump done): replies[i] gets
+// the payloads of request i's replies, refused[i] its errno (0: done). Returns 0, or the errno of a failed receive
+// (*failed_call names it).
+static int receive_replies(napi_env env, int fd, uint32_t seq0, uint32_t count, napi_value *replies, int *refused,
+    const char **failed_call) {
+  char *buf = malloc(RECEIVE_SIZE);
+  if (buf == NULL) {
+    *failed_call = "malloc";
+    return ENOMEM;
+  }
+  uint32_t counts[MAX_BATCH] = {0};
+  bool done[MAX_BATCH] = {false};
+  uint32_t left = count;
+  int err = 0;
+  while (left > 0) {
+    struct sockaddr_nl from;
+    socklen_t from_len = sizeof from;
+    // MSG_TRUNC: the real length, to tell a message cut short from a whole one.
+    ssize_t n = recvfrom(fd, buf, RECEIVE_SIZE, MSG_TRUNC, (struct sockaddr *)&from, &from_len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      *failed_call = "recvfrom";
+      break;
+    }
+    if (n > RECEIVE_SIZE) {
+      err = EMSGSIZE;
+      *failed_call = "recvfrom";
+      break;
+    }
+    // Only the kernel answers; another process may send to our port, but its messages are not replies.
+    if (from.nl_pid != 0) continue;
+    for (size_t at = 0; left > 0 && at + NLMSG_HDRLEN <= (size_t)n; ) {
+      struct nlmsghdr *h = (struct nlmsghdr *)(buf + at);
+      if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > (size_t)n - at) break;
+      at += NLMSG_ALIGN(h->nlmsg_len);
+      // Left from an earlier request that failed half way: not ours.
+      uint32_t i = h->nlmsg_seq - seq0;
+      if (i >= count || done[i]) continue;
+      size_t data_len = h->nlmsg_len - NLMSG_HDRLEN;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        // The acknowledgement: error 0, or the negative errno of a refusal.
+        done[i] = true;
+        left--;
+        if (data_len >= sizeof(int)) refused[i] = -*(int *)NLMSG_DATA(h);
+        else refused[i] = EBADMSG;
+      } else if (h->nlmsg_type == NLMSG_DONE) {
+        // The end of a dump, carrying the dump's error when it failed part way.
+        done[i] = true;
+        left--;
+        if (data_len >= sizeof(int) && *(int *)NLMSG_DATA(h) < 0) refused[i] = -*(int *)NLMSG_DATA(h);
+      } else if (h->nlmsg_type >= NLMSG_MIN_TYPE) {
+        napi_value reply;
+        napi_create_buffer_copy(env, data_len, NLMSG_DATA(h), NULL, &reply);
+        napi_set_element(env, replies[i], counts[i]++, reply);
+      }
+    }
+  }
+  free(buf);
+  return err;
+}
+
+// Replies are matched by sequence number; one counter for the process keeps them distinct on every socket.
+static uint32_t next_seqs(uint32_t count) {
+  static uint32_t last_seq;
+  return __atomic_add_fetch(&last_seq, count, __ATOMIC_RELAXED) - count + 1;
 }
 
 // rtnlRequest(fd, type, flags, payload): sends one request (NLM_F_REQUEST | NLM_F_ACK added) and returns the
@@ -153,74 +234,151 @@ static napi_value rtnl_request(napi_env env, napi_callback_info info) {
   int32_t fd;
   uint32_t type, flags;
   bool is_buffer = false;
-  void *payload = NULL;
-  size_t len = 0;
+  struct request req;
   if (argc < 4 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_uint32(env, argv[1], &type) != napi_ok ||
       napi_get_value_uint32(env, argv[2], &flags) != napi_ok || napi_is_buffer(env, argv[3], &is_buffer) != napi_ok || !is_buffer ||
-      napi_get_buffer_info(env, argv[3], &payload, &len) != napi_ok || type > UINT16_MAX || flags > UINT16_MAX ||
-      len > UINT32_MAX - NLMSG_HDRLEN) {
+      napi_get_buffer_info(env, argv[3], &req.payload, &req.len) != napi_ok || type > UINT16_MAX || flags > UINT16_MAX ||
+      req.len > UINT32_MAX - NLMSG_HDRLEN) {
     napi_throw_type_error(env, NULL, "rtnlRequest(fd, type, flags, payload)");
     return NULL;
   }
-  // Replies are matched by sequence number; one counter for the process keeps them distinct on every socket.
-  static uint32_t last_seq;
-  uint32_t seq = __atomic_add_fetch(&last_seq, 1, __ATOMIC_RELAXED);
-  int err = send_request(fd, (uint16_t)type, (uint16_t)(flags | NLM_F_REQUEST | NLM_F_ACK), seq, payload, len);
+  uint32_t seq = next_seqs(1);
+  req.h = (struct nlmsghdr){(uint32_t)(NLMSG_HDRLEN + req.len), (uint16_t)type, (uint16_t)(flags | NLM_F_REQUEST | NLM_F_ACK), seq, 0};
+  int err = send_requests(fd, &req, 1);
   if (err != 0) return throw_errno_at(env, "rtnetlink send", "sendmsg", err);
-
-  char *buf = malloc(RECEIVE_SIZE);
-  if (buf == NULL) return throw_errno_at(env, "rtnetlink receive", "malloc", ENOMEM);
   napi_value replies;
   napi_create_array(env, &replies);
-  uint32_t count = 0;
-  const char *failed_call = NULL;
   int refused = 0;
-  bool done = false;
-  while (!done) {
-    struct sockaddr_nl from;
-    socklen_t from_len = sizeof from;
-    // MSG_TRUNC: the real length, to tell a message cut short from a whole one.
-    ssize_t n = recvfrom(fd, buf, RECEIVE_SIZE, MSG_TRUNC, (struct sockaddr *)&from, &from_len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      failed_call = "recvfrom";
-      break;
-    }
-    if (n > RECEIVE_SIZE) {
-      err = EMSGSIZE;
-      failed_call = "recvfrom";
-      break;
-    }
-    // Only the kernel answers; another process may send to our port, but its messages are not replies.
-    if (from.nl_pid != 0) continue;
-    for (size_t at = 0; !done && at + NLMSG_HDRLEN <= (size_t)n; ) {
-      struct nlmsghdr *h = (struct nlmsghdr *)(buf + at);
-      if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > (size_t)n - at) break;
-      at += NLMSG_ALIGN(h->nlmsg_len);
-      // Left from an earlier request that failed half way: not ours.
-      if (h->nlmsg_seq != seq) continue;
-      size_t data_len = h->nlmsg_len - NLMSG_HDRLEN;
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        // The acknowledgement: error 0, or the negative errno of a refusal.
-        done = true;
-        if (data_len >= sizeof(int)) refused = -*(int *)NLMSG_DATA(h);
-        else refused = EBADMSG;
-      } else if (h->nlmsg_type == NLMSG_DONE) {
-        // The end of a dump, carrying the dump's error when it failed part way.
-        done = true;
-        if (data_len >= sizeof(int) && *(int *)NLMSG_DATA(h) < 0) refused = -*(int *)NLMSG_DATA(h);
-      } else if (h->nlmsg_type >= NLMSG_MIN_TYPE) {
-        napi_value reply;
-        napi_create_buffer_copy(env, data_len, NLMSG_DATA(h), NULL, &reply);
-        napi_set_element(env, replies, count++, reply);
-      }
-    }
-  }
-  free(buf);
-  if (failed_call != NULL) return throw_errno_at(env, "rtnetlink receive", failed_call, err);
+  const char *failed_call = NULL;
+  err = receive_replies(env, fd, seq, 1, &replies, &refused, &failed_call);
+  if (err != 0) return throw_errno_at(env, "rtnetlink receive", failed_call, err);
   if (refused != 0) return throw_errno(env, "rtnetlink request", refused);
   return replies;
+}
+
+// rtnlBatch(fd, requests): sends requests ([type, flags, payload] each, NLM_F_REQUEST | NLM_F_ACK added) in one
+// write and reads every one's answer: returns, per request, the payloads of its replies or the errno the kernel
+// refused it with. The kernel handles them in order, and the ones after a refused one too. Throws as rtnlRequest
+// does when the socket itself fails.
+static napi_value rtnl_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  bool is_array = false;
+  uint32_t count = 0;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[1], &count) != napi_ok || count == 0 || count > MAX_BATCH) {
+    napi_throw_type_error(env, NULL, "rtnlBatch(fd, requests) with 1 to 16 requests");
+    return NULL;
+  }
+  struct request reqs[MAX_BATCH];
+  uint32_t seq0 = next_seqs(count);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value r, t, f, p;
+    uint32_t type, flags;
+    bool is_buffer = false;
+    if (napi_get_element(env, argv[1], i, &r) != napi_ok || napi_get_element(env, r, 0, &t) != napi_ok ||
+        napi_get_element(env, r, 1, &f) != napi_ok || napi_get_element(env, r, 2, &p) != napi_ok ||
+        napi_get_value_uint32(env, t, &type) != napi_ok || napi_get_value_uint32(env, f, &flags) != napi_ok ||
+        napi_is_buffer(env, p, &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, p, &reqs[i].payload, &reqs[i].len) != napi_ok ||
+        type > UINT16_MAX || flags > UINT16_MAX || reqs[i].len > 65536) {
+      napi_throw_type_error(env, NULL, "rtnlBatch(fd, [[type, flags, payload], ...])");
+      return NULL;
+    }
+    reqs[i].h = (struct nlmsghdr){(uint32_t)(NLMSG_HDRLEN + reqs[i].len), (uint16_t)type, (uint16_t)(flags | NLM_F_REQUEST | NLM_F_ACK), seq0 + i, 0};
+  }
+  int err = send_requests(fd, reqs, count);
+  if (err != 0) return throw_errno_at(env, "rtnetlink send", "sendmsg", err);
+  napi_value replies[MAX_BATCH];
+  int refused[MAX_BATCH] = {0};
+  for (uint32_t i = 0; i < count; i++) napi_create_array(env, &replies[i]);
+  const char *failed_call = NULL;
+  err = receive_replies(env, fd, seq0, count, replies, refused, &failed_call);
+  if (err != 0) return throw_errno_at(env, "rtnetlink receive", failed_call, err);
+  napi_value out;
+  napi_create_array_with_length(env, count, &out);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value v = replies[i];
+    if (refused[i] != 0) napi_create_int32(env, refused[i], &v);
+    napi_set_element(env, out, i, v);
+  }
+  return out;
+}
+
+// An fd of this process's own network namespace, opened at the first visit to a pod's and kept (close-on-exec):
+// each visit then costs its two setns calls only.
+static int home_netns = -1;
+
+// writeSysctls(netnsFd, keys, value): writes `value` to /proc/sys/<key> for each key, inside the network namespace
+// of the open fd `netnsFd` (its /proc/sys/net is the pod's), in one visit; returns one errno (0: written) per key.
+// Throws when the namespace cannot be entered.
+static napi_value write_sysctls(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t nsfd;
+  uint32_t count = 0;
+  bool is_array = false;
+  char value[64];
+  size_t value_len;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &nsfd) != napi_ok || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[1], &count) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[2], value, sizeof value, &value_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "writeSysctls(netnsFd, keys, value)");
+    return NULL;
+  }
+  // The keys are read before entering: nothing that could fail half way runs inside the pod's namespace.
+  char (*paths)[512] = calloc(count ? count : 1, 512);
+  if (paths == NULL) return throw_errno(env, "writeSysctls", ENOMEM);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value key;
+    size_t len;
+    memcpy(paths[i], "/proc/sys/", 10);
+    if (napi_get_element(env, argv[1], i, &key) != napi_ok ||
+        napi_get_value_string_utf8(env, key, paths[i] + 10, 512 - 10, &len) != napi_ok) {
+      free(paths);
+      napi_throw_type_error(env, NULL, "writeSysctls(netnsFd, keys, value)");
+      return NULL;
+    }
+  }
+  if (home_netns < 0) {
+    home_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (home_netns < 0) {
+      int err = errno;
+      free(paths);
+      return throw_errno(env, "/proc/thread-self/ns/net", err);
+    }
+  }
+  if (setns(nsfd, CLONE_NEWNET) != 0) {
+    int err = errno;
+    free(paths);
+    return throw_errno_at(env, "setns", "setns", err);
+  }
+  int errs[count ? count : 1];
+  for (uint32_t i = 0; i < count; i++) {
+    int fd = open(paths[i], O_WRONLY | O_CLOEXEC);
+    errs[i] = 0;
+    if (fd < 0) {
+      errs[i] = errno;
+      continue;
+    }
+    ssize_t n;
+    do n = write(fd, value, value_len); while (n < 0 && errno == EINTR);
+    if (n < 0) errs[i] = errno;
+    close(fd);
+  }
+  // A thread left in a pod's namespace would configure the wrong network afterwards: better to die.
+  if (setns(home_netns, CLONE_NEWNET) != 0) abort();
+  free(paths);
+  napi_value out;
+  napi_create_array_with_length(env, count, &out);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value e;
+    napi_create_int32(env, errs[i], &e);
+    napi_set_element(env, out, i, e);
+  }
+  return out;
 }
 
 // flock(fd, operation): false when LOCK_NB was given and another process holds the lock.
@@ -248,7 +406,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"withNetns", NULL, with_netns, NULL, NULL, NULL, napi_default, NULL},
     {"rtnlOpen", NULL, rtnl_open, NULL, NULL, NULL, napi_default, NULL},
     {"rtnlRequest", NULL, rtnl_request, NULL, NULL, NULL, napi_default, NULL},
+    {"rtnlBatch", NULL, rtnl_batch, NULL, NULL, NULL, napi_default, NULL},
     {"flock", NULL, do_flock, NULL, NULL, NULL, napi_default, NULL},
+    {"writeSysctls", NULL, write_sysctls, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_process(env, exports);

@@ -39,6 +39,17 @@ interface NativeHelper {
    * itself failed.
    */
   rtnlRequest(fd: number, type: number, flags: number, payload: Buffer): Buffer[];
+  /**
+   * Sends up to 16 requests ([type, flags, payload]) in one write and returns, per request, its replies' payloads or
+   * the errno the kernel refused it with (the kernel handles the ones after a refused one too). Throws as rtnlRequest
+   * does when the socket itself fails.
+   */
+  rtnlBatch(fd: number, requests: [number, number, Buffer][]): (Buffer[] | number)[];
+  /**
+   * Writes `value` to /proc/sys/<key> for each key inside the network namespace of the open fd `netnsFd`, in one
+   * visit; returns an errno per key (0: written). Throws when the namespace cannot be entered.
+   */
+  writeSysctls(netnsFd: number, keys: string[], value: string): number[];
   /** flock(2); false when LOCK_NB was given and another process holds the lock. */
   flock(fd: number, operation: number): boolean;
   /**

@@ -61,6 +61,25 @@ export class Rtnl {
     }
   }
 
+  /** Requests to send together in one write (see RtnlBatch). */
+  batch(): RtnlBatch {
+    return new RtnlBatch((reqs) => this.requestAll(reqs));
+  }
+
+  /** Sends the requests in one write; each one's outcome, a refusal as the NetlinkError it would have thrown alone. */
+  private requestAll(reqs: BatchedRequest[]): (Buffer[] | NetlinkError)[] {
+    let outcomes;
+    try {
+      outcomes = nativeHelper().rtnlBatch(this.fd, reqs.map((r) => [r.type, r.flags, r.payload]));
+    } catch (e) {
+      const err = e as { errno?: number; syscall?: string; message: string };
+      if (err.syscall !== undefined) this.failed = true;
+      const errno = err.errno ?? 0;
+      throw new NetlinkError(errno, errno ? errnoText(errno) : err.message, reqs[0]!.operation);
+    }
+    return outcomes.map((o, i) => (typeof o === 'number' ? new NetlinkError(o, errnoText(o), reqs[i]!.operation) : o));
+  }
+
   async findLink(name: string): Promise<LinkState | undefined> {
     try {
       return await this.linkByName(name);
@@ -142,6 +161,66 @@ export class Rtnl {
 
   async deleteRoute(spec: RouteSpec, ifName: string): Promise<void> {
     await this.request(RTM.DELROUTE, route(spec, true), 0, `failed to delete route ${describeRoute(spec, ifName)}`);
+  }
+}
+
+const MAX_BATCH = 16;
+
+interface BatchedRequest {
+  type: number;
+  flags: number;
+  payload: Buffer;
+  operation: string;
+  /** What a refusal of this request throws, from the NetlinkError it would throw alone; that error when undefined. */
+  onError?: (e: NetlinkError) => Error;
+}
+
+/**
+ * Requests that go to the kernel in one write (one system call instead of one each), each answered and checked: the
+ * first refused one, in order, throws what it would have thrown sent alone. Unlike requests sent one by one, the
+ * kernel still handles the ones after a refused one; a caller batches only what its failure path undoes anyway.
+ */
+export class RtnlBatch {
+  private readonly requests: BatchedRequest[] = [];
+
+  constructor(private readonly send: (reqs: BatchedRequest[]) => (Buffer[] | NetlinkError)[]) {}
+
+  get size(): number {
+    return this.requests.length;
+  }
+
+  addAddress(link: LinkState, cidr: string): this {
+    this.requests.push({ type: RTM.NEWADDR, flags: NLM_F.CREATE | NLM_F.EXCL, payload: address(link.index, cidr),
+      operation: `failed to add address ${cidr} to ${link.name}` });
+    return this;
+  }
+
+  setLink(link: LinkState, change: LinkChange, onError?: (e: NetlinkError) => Error): this {
+    this.requests.push({ type: RTM.SETLINK, flags: 0, payload: setLink(link.index, change), operation: changeOperation(link.name, change), onError });
+    return this;
+  }
+
+  /** As Rtnl.addRoute. */
+  addRoute(spec: RouteSpec, ifName: string): this {
+    this.requests.push({ type: RTM.NEWROUTE, flags: NLM_F.CREATE, payload: route(spec), operation: `failed to add route ${describeRoute(spec, ifName)}` });
+    return this;
+  }
+
+  /** Sends what was added (nothing when empty); throws the first refusal's error. */
+  async run(): Promise<void> {
+    // The native helper sends up to 16 in one write; more go in further writes, none after a refusal.
+    for (let start = 0; start < this.requests.length; start += MAX_BATCH) {
+      const part = this.requests.slice(start, start + MAX_BATCH);
+      let outcomes;
+      try {
+        outcomes = this.send(part);
+      } catch (e) {
+        // The socket failed: reported as a failure of the write's first request.
+        throw e instanceof NetlinkError ? part[0]!.onError?.(e) ?? e : e;
+      }
+      const i = outcomes.findIndex((o) => o instanceof NetlinkError);
+      if (i >= 0) throw part[i]!.onError?.(outcomes[i] as NetlinkError) ?? outcomes[i];
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { errnoText } from './errors';
 import { nativeHelper } from './native';
 
 /*
@@ -21,4 +22,14 @@ export function readSysctl(key: string, netns?: string): string {
 
 export function writeSysctl(key: string, value: string, netns?: string): void {
   inNetns(netns, () => writeFileSync(`/proc/sys/${key}`, value));
+}
+
+/**
+ * Writes `value` to each key inside the namespace of the open fd `netnsFd`, in one visit made by the native helper
+ * (no path to open, and no JavaScript file writes); returns the keys that failed with the reason of each.
+ * Throws when the namespace cannot be entered.
+ */
+export function writeSysctlsIn(netnsFd: number, keys: string[], value: string): { key: string; reason: string }[] {
+  const errnos = nativeHelper().writeSysctls(netnsFd, keys, value);
+  return keys.flatMap((key, i) => (errnos[i] ? [{ key, reason: errnoText(errnos[i]!) }] : []));
 }

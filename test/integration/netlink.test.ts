@@ -9,7 +9,7 @@ import { Rtnl, withRtnl } from '../../src/netlink/rtnl';
 import { macvlanLinkInfo } from '../../src/netlink/link-info';
 import { defaultRouteInterface } from '../../src/netlink/default-route';
 import { LinkNotFoundError, NetlinkError } from '../../src/netlink/errors';
-import { readSysctl, writeSysctl } from '../../src/netlink/sysctl';
+import { readSysctl, writeSysctl, writeSysctlsIn } from '../../src/netlink/sysctl';
 import { RT_TABLE_MAIN } from '../../src/netlink/messages';
 
 // Every socket here is opened inside a test namespace: the host's own network is never touched.
@@ -173,6 +173,56 @@ describe.skipIf(!canUseNamespaces)('the netlink layer, in real namespaces', () =
     writeSysctl('net/ipv4/conf/net1/arp_notify', '1', node.podNetnsPath);
     expect(sysctlIn(node.podNs, 'net.ipv4.conf.net1.arp_notify')).toBe('1');
     expect(() => readSysctl('net/ipv4/conf/net1/arp_notify', nodeNs)).toThrow(/ENOENT/);
+  });
+
+  it('writes several sysctls of the pod through its open fd in one visit, naming each that failed', async () => {
+    await macvlanInPod('net1');
+    const home = readlinkSync('/proc/thread-self/ns/net');
+    const fd = openSync(node.podNetnsPath, 'r');
+    try {
+      const failed = writeSysctlsIn(fd, ['net/ipv4/conf/net1/arp_notify', 'net/ipv4/conf/nosuch/arp_notify', 'net/ipv6/conf/net1/ndisc_notify'], '1');
+      expect(failed).toEqual([{ key: 'net/ipv4/conf/nosuch/arp_notify', reason: 'no such file or directory' }]);
+    } finally {
+      closeSync(fd);
+    }
+    expect(sysctlIn(node.podNs, 'net.ipv4.conf.net1.arp_notify')).toBe('1');
+    expect(sysctlIn(node.podNs, 'net.ipv6.conf.net1.ndisc_notify')).toBe('1');
+    expect(readlinkSync('/proc/thread-self/ns/net')).toBe(home);
+    // Not a namespace: nothing entered, and this thread still at home.
+    const notNs = openSync('/proc/self/stat', 'r');
+    try {
+      expect(() => writeSysctlsIn(notNs, ['net/ipv4/conf/net1/arp_notify'], '0')).toThrow(/setns/);
+    } finally {
+      closeSync(notNs);
+    }
+    expect(readlinkSync('/proc/thread-self/ns/net')).toBe(home);
+  });
+
+  it('sends a batch in one write, checks every answer and throws the first refusal naming its request', async () => {
+    await macvlanInPod('net1');
+    await withRtnl(node.podNetnsPath, async (nl) => {
+      const link = await nl.linkByName('net1');
+      await nl.batch().addAddress(link, '10.9.0.2/24').setLink(link, { up: true })
+        .addRoute({ dst: '10.10.0.0/16', gw: '10.9.0.1', oif: link.index }, 'net1').run();
+      expect(ipIn(node.podNs, '-4', '-o', 'addr', 'show', 'dev', 'net1')).toContain('10.9.0.2/24');
+      expect(linkIn(node.podNs, 'net1')!.flags).toContain('UP');
+      expect(ipIn(node.podNs, 'route', 'show', '10.10.0.0/16')).toContain('via 10.9.0.1');
+      // The second of three is refused (the address is there already): its error, by its own description; the third
+      // is still handled by the kernel.
+      const err = await nl.batch().addAddress(link, '10.9.0.3/24').addAddress(link, '10.9.0.2/24').addAddress(link, '10.9.0.4/24').run()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NetlinkError);
+      expect((err as Error).message).toBe('failed to add address 10.9.0.2/24 to net1: file exists');
+      expect(ipIn(node.podNs, '-4', '-o', 'addr', 'show', 'dev', 'net1')).toContain('10.9.0.4/24');
+      // A request's own error for it, when it has one.
+      const wrapped = await nl.batch().setLink(link, { mtu: 99999 }, (e) => new Error(`wrapped: ${e.reason}`)).run().catch((e: unknown) => e);
+      expect((wrapped as Error).message).toBe('wrapped: invalid argument');
+      // More than one write's worth: all 20 sent and checked.
+      const many = nl.batch();
+      for (let i = 0; i < 20; i++) many.addAddress(link, `10.11.0.${i + 1}/32`);
+      await many.run();
+      expect(ipIn(node.podNs, '-4', '-o', 'addr', 'show', 'dev', 'net1').match(/10\.11\.0\./g)).toHaveLength(20);
+    });
   });
 
   it('leaves this thread in its own namespace after every call, failed ones included', async () => {

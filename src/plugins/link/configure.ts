@@ -5,7 +5,7 @@ import { NetlinkError } from '../../netlink/errors';
 import { familyOf, parseCidr } from '../../cni/ip';
 import { IFA_F_DADFAILED, IFA_F_TENTATIVE, type LinkState } from '../../netlink/messages';
 import type { Rtnl } from '../../netlink/rtnl';
-import { inNetns, readSysctl, writeSysctl } from '../../netlink/sysctl';
+import { inNetns, readSysctl, writeSysctl, writeSysctlsIn } from '../../netlink/sysctl';
 import { stopIfAborted, type StopSignal } from '../../cni/runner';
 
 // How long IPv6 duplicate address detection may take before routes via an IPv6 gateway are added (the reference's
@@ -16,19 +16,13 @@ const DAD_POLL_MS = 50;
 /**
  * The sysctls the reference plugins set on a new interface: the kernel then announces its addresses (gratuitous
  * ARP, unsolicited neighbour advertisement) when they are added or the link comes up. Both are written in one visit
- * to the pod's namespace. Failures are not fatal.
+ * to the pod's namespace, entered through `netnsFd`, the fd of it the call holds open. Failures are not fatal.
  */
-export function announceAddresses(netns: string, ifName: string): void {
+export function announceAddresses(netns: string, netnsFd: number, ifName: string): void {
   try {
-    inNetns(netns, () => {
-      for (const key of [`net/ipv4/conf/${ifName}/arp_notify`, `net/ipv6/conf/${ifName}/ndisc_notify`]) {
-        try {
-          writeSysctl(key, '1');
-        } catch (e) {
-          logVerbose(`cannot set ${key}=1 in ${netns}: ${(e as Error).message}`);
-        }
-      }
-    });
+    for (const { key, reason } of writeSysctlsIn(netnsFd, [`net/ipv4/conf/${ifName}/arp_notify`, `net/ipv6/conf/${ifName}/ndisc_notify`], '1')) {
+      logVerbose(`cannot set ${key}=1 in ${netns}: ${reason}`);
+    }
   } catch (e) {
     logVerbose(`cannot set arp_notify and ndisc_notify of ${ifName} in ${netns}: ${(e as Error).message}`);
   }
@@ -74,12 +68,11 @@ function enableIpv6Here(netns: string, ifName: string): void {
 
 /** Brings the link up; a MAC another macvlan of the same master already has is refused here (EADDRINUSE). */
 export async function setUp(nl: Rtnl, link: LinkState): Promise<void> {
-  try {
-    await nl.setLink(link, { up: true });
-  } catch (e) {
-    if (e instanceof NetlinkError) throw new CniError(ErrorCode.Internal, `failed to set "${link.name}" UP: ${e.reason}`);
-    throw e;
-  }
+  await nl.batch().setLink(link, { up: true }, upError(link)).run();
+}
+
+function upError(link: LinkState): (e: NetlinkError) => Error {
+  return (e) => new CniError(ErrorCode.Internal, `failed to set "${link.name}" UP: ${e.reason}`);
 }
 
 /** Waits until no address of the link is tentative, so that a route via an IPv6 gateway can be added. */
@@ -104,21 +97,32 @@ async function settleAddresses(nl: Rtnl, link: LinkState, signal: StopSignal | u
 export async function configureInterface(nl: Rtnl, netns: string, link: LinkState, result: Pick<Result, 'ips' | 'routes'>,
   signal: StopSignal | undefined): Promise<void> {
   const gateways: { 4?: string; 6?: string } = {};
+  // The addresses, the link up and (unless DAD must be waited for first) the routes go to the kernel in one write:
+  // each is still checked and its failure reported as before; what the kernel did after a refused one goes with
+  // the link when the failed ADD removes it.
+  const batch = nl.batch();
   let ipv6Enabled = false;
   for (const ip of result.ips) {
     if (parseCidr(ip.address).family === 6 && !ipv6Enabled) {
+      // Before the batch is sent, as the reference enables it before adding the first IPv6 address.
       enableIpv6(netns, link.name);
       ipv6Enabled = true;
     }
-    await nl.addAddress(link, ip.address);
+    batch.addAddress(link, ip.address);
     if (ip.gateway) gateways[familyOf(ip.gateway)] ??= ip.gateway;
   }
-
-  await setUp(nl, link);
-  if (gateways[6]) await settleAddresses(nl, link, signal);
-
-  for (const r of result.routes) {
-    const spec = { dst: r.dst, gw: r.gw ?? gateways[parseCidr(r.dst).family], oif: link.index, priority: r.priority, table: r.table, scope: r.scope };
-    await nl.addRoute(spec, link.name);
+  batch.setLink(link, { up: true }, upError(link));
+  const routes = result.routes.map((r) => ({
+    dst: r.dst, gw: r.gw ?? gateways[parseCidr(r.dst).family], oif: link.index, priority: r.priority, table: r.table, scope: r.scope,
+  }));
+  if (gateways[6]) {
+    await batch.run();
+    await settleAddresses(nl, link, signal);
+    const after = nl.batch();
+    for (const spec of routes) after.addRoute(spec, link.name);
+    await after.run();
+  } else {
+    for (const spec of routes) batch.addRoute(spec, link.name);
+    await batch.run();
   }
 }

@@ -261,7 +261,7 @@ async function attachTo(pod: PodHandle, req: AttachRequest): Promise<Record<stri
     if (addresses) {
       result.ips = addresses.ips.map((ip) => ({ ...ip, interface: 0 }));
       result.routes = addresses.routes;
-      announceAddresses(netns, ifName);
+      announceAddresses(netns, pod.netnsFd(), ifName);
       await configureInterface(nl, netns, link, result, req.inv.signal);
     } else {
       await setUp(nl, link);
