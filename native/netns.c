@@ -116,6 +116,14 @@ static napi_value rtnl_open(napi_env env, napi_callback_info info) {
   int err = errno;
   if (home >= 0) leave_netns(home);
   if (fd < 0) return throw_errno_at(env, "rtnetlink socket", "socket", err);
+  // Bound now (the kernel picks the port: this process's pid when free in that namespace) rather than at the first
+  // send, so that its port is known before: a link created into this namespace is echoed to that port (rtnlPortId).
+  struct sockaddr_nl any = {.nl_family = AF_NETLINK};
+  if (bind(fd, (struct sockaddr *)&any, sizeof any) != 0) {
+    err = errno;
+    close(fd);
+    return throw_errno_at(env, "rtnetlink socket", "bind", err);
+  }
   napi_value out;
   napi_create_int32(env, fd, &out);
   return out;
@@ -222,14 +230,62 @@ static uint32_t next_seqs(uint32_t count) {
   return __atomic_add_fetch(&last_seq, count, __ATOMIC_RELAXED) - count + 1;
 }
 
-// rtnlRequest(fd, type, flags, payload): sends one request (NLM_F_REQUEST | NLM_F_ACK added) and returns the
+// Reads what is already queued on `fd` without waiting, keeping in `replies` the messages answering `seq`: the
+// echo of a request sent through another socket (NLM_F_ECHO), which the kernel queues before it acknowledges the
+// request. Anything else queued there is left from a request that failed half way, and dropped as it would be.
+// A receive error (say ENOBUFS: the echo did not fit) only means no echo.
+static void receive_echo(napi_env env, int fd, uint32_t seq, napi_value replies) {
+  char *buf = malloc(RECEIVE_SIZE);
+  if (buf == NULL) return;
+  uint32_t count = 0;
+  napi_get_array_length(env, replies, &count);
+  for (;;) {
+    struct sockaddr_nl from;
+    socklen_t from_len = sizeof from;
+    ssize_t n = recvfrom(fd, buf, RECEIVE_SIZE, MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || n > RECEIVE_SIZE) break;
+    if (from.nl_pid != 0) continue;
+    for (size_t at = 0; at + NLMSG_HDRLEN <= (size_t)n; ) {
+      struct nlmsghdr *h = (struct nlmsghdr *)(buf + at);
+      if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > (size_t)n - at) break;
+      at += NLMSG_ALIGN(h->nlmsg_len);
+      if (h->nlmsg_seq != seq || h->nlmsg_type < NLMSG_MIN_TYPE) continue;
+      napi_value reply;
+      napi_create_buffer_copy(env, h->nlmsg_len - NLMSG_HDRLEN, NLMSG_DATA(h), NULL, &reply);
+      napi_set_element(env, replies, count++, reply);
+    }
+  }
+  free(buf);
+}
+
+// rtnlPortId(fd): the port the kernel bound the socket to (0 when not bound yet).
+static napi_value rtnl_port_id(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "rtnlPortId(fd)");
+    return NULL;
+  }
+  struct sockaddr_nl addr;
+  socklen_t len = sizeof addr;
+  if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0) return throw_errno_at(env, "rtnetlink socket", "getsockname", errno);
+  napi_value out;
+  napi_create_uint32(env, addr.nl_pid, &out);
+  return out;
+}
+
+// rtnlRequest(fd, type, flags, payload, echoFd?): sends one request (NLM_F_REQUEST | NLM_F_ACK added) and returns the
 // payloads of its replies, every part of a dump, none for a bare acknowledgement. The kernel answers rtnetlink
 // requests while they are sent (a dump's further parts while the previous is read), so waiting blocks only as
 // long as the kernel works. A refusal throws an Error with the kernel's errno and no `syscall`; a failure of the
-// socket itself (say ENOBUFS: a reply was dropped) one with the `syscall` that failed.
+// socket itself (say ENOBUFS: a reply was dropped) one with the `syscall` that failed. With `echoFd`, the replies
+// also hold what the kernel echoed to that socket (see receive_echo).
 static napi_value rtnl_request(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd;
   uint32_t type, flags;
@@ -253,6 +309,10 @@ static napi_value rtnl_request(napi_env env, napi_callback_info info) {
   err = receive_replies(env, fd, seq, 1, &replies, &refused, &failed_call);
   if (err != 0) return throw_errno_at(env, "rtnetlink receive", failed_call, err);
   if (refused != 0) return throw_errno(env, "rtnetlink request", refused);
+  int32_t echo_fd = -1;
+  napi_valuetype echo_type = napi_undefined;
+  if (argc >= 5) napi_typeof(env, argv[4], &echo_type);
+  if (echo_type == napi_number && napi_get_value_int32(env, argv[4], &echo_fd) == napi_ok && echo_fd >= 0) receive_echo(env, echo_fd, seq, replies);
   return replies;
 }
 
@@ -407,6 +467,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"rtnlOpen", NULL, rtnl_open, NULL, NULL, NULL, napi_default, NULL},
     {"rtnlRequest", NULL, rtnl_request, NULL, NULL, NULL, napi_default, NULL},
     {"rtnlBatch", NULL, rtnl_batch, NULL, NULL, NULL, napi_default, NULL},
+    {"rtnlPortId", NULL, rtnl_port_id, NULL, NULL, NULL, napi_default, NULL},
     {"flock", NULL, do_flock, NULL, NULL, NULL, napi_default, NULL},
     {"writeSysctls", NULL, write_sysctls, NULL, NULL, NULL, napi_default, NULL},
   };

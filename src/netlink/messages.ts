@@ -28,7 +28,7 @@ export const RTM = {
 } as const;
 
 // NLM_F_REQUEST and NLM_F_ACK are added to every request by the native helper.
-export const NLM_F = { EXCL: 0x200, CREATE: 0x400, DUMP: 0x300 } as const;
+export const NLM_F = { ECHO: 0x8, EXCL: 0x200, CREATE: 0x400, DUMP: 0x300 } as const;
 
 export const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, LINKINFO: 18, GROUP: 27, NET_NS_FD: 28, EXT_MASK: 29 } as const;
 const IFF_UP = 0x1;

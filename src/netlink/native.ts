@@ -36,9 +36,12 @@ interface NativeHelper {
   /**
    * Sends one rtnetlink request (NLM_F_REQUEST | NLM_F_ACK added to `flags`) and returns its replies' payloads,
    * every part of a dump. Throws an Error with `errno`: the kernel's refusal, or with `syscall` when the socket
-   * itself failed.
+   * itself failed. With `echoFd`, also what the kernel echoed to that socket for the request (NLM_F_ECHO from another
+   * namespace), read without waiting once the request is acknowledged.
    */
-  rtnlRequest(fd: number, type: number, flags: number, payload: Buffer): Buffer[];
+  rtnlRequest(fd: number, type: number, flags: number, payload: Buffer, echoFd?: number): Buffer[];
+  /** The port the kernel bound an rtnetlink socket to (rtnlOpen binds it at once). */
+  rtnlPortId(fd: number): number;
   /**
    * Sends up to 16 requests ([type, flags, payload]) in one write and returns, per request, its replies' payloads or
    * the errno the kernel refused it with (the kernel handles the ones after a refused one too). Throws as rtnlRequest

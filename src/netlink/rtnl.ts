@@ -49,9 +49,9 @@ export class Rtnl {
   }
 
   /** Sends one request and returns the payloads of the replies (none for a plain acknowledgement). */
-  private async request(type: number, payload: Buffer, flags: number, operation: string): Promise<Buffer[]> {
+  private async request(type: number, payload: Buffer, flags: number, operation: string, echoFd?: number): Promise<Buffer[]> {
     try {
-      return nativeHelper().rtnlRequest(this.fd, type, flags, payload);
+      return nativeHelper().rtnlRequest(this.fd, type, flags, payload, echoFd);
     } catch (e) {
       const err = e as { errno?: number; syscall?: string; message: string };
       // A failed send or receive (not the kernel's refusal) may leave this socket out of step with its replies.
@@ -111,8 +111,30 @@ export class Rtnl {
     return (await this.request(RTM.GETLINK, getLink(), NLM_F.DUMP, 'failed to list links')).map(decodeLink);
   }
 
-  async createLink(link: NewLink): Promise<void> {
-    await this.request(RTM.NEWLINK, newLinkRequest(link), NLM_F.CREATE | NLM_F.EXCL, `failed to create link ${link.name}`);
+  /**
+   * Creates a link. With `echoTo`, a socket in the namespace the link is created in (this one, or the one of
+   * `link.netnsFd`), returns the new link's state as the kernel reports it on creation (NLM_F_ECHO, honoured for
+   * RTM_NEWLINK by newer kernels, not by older ones such as RHEL 8's 4.18), sparing the caller a look-up; undefined when the kernel does not say (such older kernels,
+   * or `echoTo` on another port than this socket: the kernel sends the echo to the requester's port number in the
+   * link's namespace, which the two sockets share when both took this process's pid), so the caller looks it up.
+   */
+  async createLink(link: NewLink, echoTo?: Rtnl): Promise<LinkState | undefined> {
+    const operation = `failed to create link ${link.name}`;
+    const flags = NLM_F.CREATE | NLM_F.EXCL;
+    if (echoTo === undefined || (echoTo !== this && echoTo.portId() !== this.portId())) {
+      await this.request(RTM.NEWLINK, newLinkRequest(link), flags, operation);
+      return undefined;
+    }
+    const replies = await this.request(RTM.NEWLINK, newLinkRequest(link), flags | NLM_F.ECHO, operation, echoTo === this ? undefined : echoTo.fd);
+    const state = replies.length === 1 ? decodeLink(replies[0]!) : undefined;
+    return state?.name === link.name && state.index > 0 ? state : undefined;
+  }
+
+  private port: number | undefined;
+
+  private portId(): number {
+    this.port ??= nativeHelper().rtnlPortId(this.fd);
+    return this.port;
   }
 
   async setLink(link: LinkState, change: LinkChange): Promise<void> {

@@ -198,6 +198,35 @@ describe.skipIf(!canUseNamespaces)('the netlink layer, in real namespaces', () =
     expect(readlinkSync('/proc/thread-self/ns/net')).toBe(home);
   });
 
+  it('returns the created link as the kernel echoes it to a socket on the same port in the pod, else nothing', async () => {
+    const netnsFd = openSync(node.podNetnsPath, 'r');
+    try {
+      await withRtnl(nodeNs, async (host) => {
+        const master = await host.linkByName('uplink0');
+        const link = (name: string) => ({ name, parentIndex: master.index, netnsFd, mtu: 0, linkInfo: macvlanLinkInfo('bridge') });
+        // Two sockets in the pod: the first took this process's pid as its port, as the node's socket did.
+        await withRtnl(node.podNetnsPath, async (pod) => withRtnl(node.podNetnsPath, async (otherPort) => {
+          const echoed = await host.createLink(link('echo1'), pod);
+          expect(echoed).toEqual(await pod.linkByName('echo1'));
+          expect(echoed!.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+          // The echo goes to the requester's port number: a socket on another port gets none, and the caller looks up.
+          expect(await host.createLink(link('echo2'), otherPort)).toBeUndefined();
+          expect(await host.createLink(link('echo3'))).toBeUndefined();
+          expect(linkIn(node.podNs, 'echo2')).toBeDefined();
+          expect(linkIn(node.podNs, 'echo3')).toBeDefined();
+          // Created from the pod's own socket: echoed to it.
+          const podMaster = await pod.linkByName('echo3');
+          const local = await pod.createLink({ name: 'echo4', parentIndex: podMaster.index, netnsFd, mtu: 0, linkInfo: macvlanLinkInfo('bridge') }, pod);
+          expect(local).toEqual(await pod.linkByName('echo4'));
+          // A refusal is still thrown, echo or not.
+          await expect(host.createLink(link('echo1'), pod)).rejects.toThrow('failed to create link echo1: file exists');
+        }));
+      });
+    } finally {
+      closeSync(netnsFd);
+    }
+  });
+
   it('sends a batch in one write, checks every answer and throws the first refusal naming its request', async () => {
     await macvlanInPod('net1');
     await withRtnl(node.podNetnsPath, async (nl) => {

@@ -116,17 +116,19 @@ async function createInPod(req: AttachRequest, pod: PodHandle, undo: Undo[]): Pr
   const fromMaster = req.master.netns === undefined ? Rtnl.open() : nl;
   /** The link created under `name`; undefined when `mayBeTaken` and a link of that name is in the way. */
   const create = async (name: string, mayBeTaken: boolean): Promise<LinkState | undefined> => {
+    let echoed: LinkState | undefined;
     try {
-      await fromMaster.createLink({
+      echoed = await fromMaster.createLink({
         name, parentIndex: req.master.link.index, netnsFd: pod.netnsFd(), mtu: req.conf.mtu, mac: req.conf.mac, linkInfo: req.conf.linkInfo,
-      });
+      }, nl);
     } catch (e) {
       if (mayBeTaken && e instanceof NetlinkError && e.errno === EEXIST) return undefined;
       if (e instanceof NetlinkError) throw new CniError(ErrorCode.Internal, `failed to create ${req.kind}: ${e.reason}`);
       throw e;
     }
-    // Its index and the MAC the kernel gave it, which a rename does not change.
-    const created = await nl.linkByName(name);
+    // Its index and the MAC the kernel gave it (which a rename does not change), as the kernel echoed them, or looked
+    // up where it did not (older kernels).
+    const created = echoed ?? await nl.linkByName(name);
     undo.push(() => nl.deleteLink(created));
     return created;
   };
