@@ -135,6 +135,22 @@ function builtinAt(pluginPath: string, bundle: BundleName): string | undefined {
 // before the call fails anyway; the caller's rollback DEL then removes whatever is left.
 const UNDO_GRACE_MS = 5_000;
 
+// The deadlines of in-process calls not armed yet, and the one immediate that arms those still running when the
+// event loop turns: a pod's ADD runs all its built-in calls (two per attachment) within a turn or two, and an
+// immediate of its own per call cost about 0.05 ms each (Node's Immediate and its async resource, then clearing it).
+const unarmed = new Set<() => void>();
+let arming: NodeJS.Immediate | undefined;
+
+function armWhenLoopTurns(arm: () => void): void {
+  unarmed.add(arm);
+  arming ??= setImmediate(() => {
+    arming = undefined;
+    const due = [...unarmed];
+    unarmed.clear();
+    for (const a of due) a();
+  });
+}
+
 /**
  * Runs `plugin` in this process under `req`'s deadline. An in-process call cannot be killed, so at the deadline the
  * plugin's abort signal fires: its waits end, the plugins it started are killed, and it undoes what it did on its
@@ -153,9 +169,10 @@ export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runne
   // A built-in's system calls are synchronous, so most calls end before the event loop next turns, and need no
   // timer: it is armed, for the time left, only if the loop turns while the call still runs (it waits for a lock, a
   // process, the kernel's DAD). The timer was 0.1 ms of every call, and 0.5 ms of a process's first.
-  const arm = setImmediate(() => {
+  const arm = (): void => {
     timer = setTimeout(giveUp, Math.max(0, deadline - Date.now()));
-  });
+  };
+  armWhenLoopTurns(arm);
   if (req.signal?.aborted) giveUp();
   req.signal?.addEventListener('abort', giveUp, { once: true });
   const call = runPlugin(plugin, req.env, () => req.stdin, { runner, signal: stop });
@@ -170,7 +187,7 @@ export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runne
     // What it said when it stopped (e.g. who held the lock it was waiting for) goes into the timeout's details.
     return { code: null, stdout: settled?.exitCode ? settled.stdout : '', stderr: '', timedOut: true };
   } finally {
-    clearImmediate(arm);
+    unarmed.delete(arm);
     clearTimeout(timer);
     req.signal?.removeEventListener('abort', giveUp);
   }
