@@ -239,7 +239,8 @@ static void receive_echo(napi_env env, int fd, uint32_t seq, napi_value replies)
   if (buf == NULL) return;
   uint32_t count = 0;
   napi_get_array_length(env, replies, &count);
-  for (;;) {
+  // The echo is one message: once it is read, nothing more is waited for (no read that only hears EAGAIN).
+  for (bool found = false; !found; ) {
     struct sockaddr_nl from;
     socklen_t from_len = sizeof from;
     ssize_t n = recvfrom(fd, buf, RECEIVE_SIZE, MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
@@ -251,6 +252,7 @@ static void receive_echo(napi_env env, int fd, uint32_t seq, napi_value replies)
       if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > (size_t)n - at) break;
       at += NLMSG_ALIGN(h->nlmsg_len);
       if (h->nlmsg_seq != seq || h->nlmsg_type < NLMSG_MIN_TYPE) continue;
+      found = true;
       napi_value reply;
       napi_create_buffer_copy(env, h->nlmsg_len - NLMSG_HDRLEN, NLMSG_DATA(h), NULL, &reply);
       napi_set_element(env, replies, count++, reply);
