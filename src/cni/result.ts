@@ -295,11 +295,24 @@ function list(r: Reader, key: string): unknown[] {
 
 /** `read` of each object of a list, with a reader at `key[i].`, in order; the other elements are problems. */
 function objects<T>(r: Reader, key: string, read: (o: Reader) => T): T[] {
-  return list(r, key).flatMap((v, i) => (isJsonObject(v) ? [read(r.nested(v, `${key}[${i}].`))] : (r.fail(`${key}[${i}]`, 'an object', v), [])));
+  const out: T[] = [];
+  const items = list(r, key);
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i];
+    if (isJsonObject(v)) out.push(read(r.nested(v, `${key}[${i}].`)));
+    else r.fail(`${key}[${i}]`, 'an object', v);
+  }
+  return out;
 }
 
+// Module-level predicates: a closure per field read is garbage made in every call (results are read twice per
+// attachment: the IPAM plugin's by its caller, the delegate's by multus).
+const isString = (v: unknown): boolean => typeof v === 'string';
+const isIpText = (v: unknown): boolean => ipFamily(v as string) !== 0;
+const isCidrText = (v: unknown): boolean => cidrFamily(v as string) !== 0;
+
 function requiredString(r: Reader, key: string): string | undefined {
-  return r.checked<string>(key, goField(r.value, key), (v) => typeof v === 'string', 'a string');
+  return r.checked<string>(key, goField(r.value, key), isString, 'a string');
 }
 
 function optionalString(r: Reader, key: string): string | undefined {
@@ -309,7 +322,7 @@ function optionalString(r: Reader, key: string): string | undefined {
 function optionalStringList(r: Reader, key: string): string[] | undefined {
   if (r.raw(key) === undefined) return undefined;
   const items = list(r, key);
-  const ok = items.every((s, i) => r.checked<string>(`${key}[${i}]`, s, (v) => typeof v === 'string', 'a string') !== undefined);
+  const ok = items.every((s, i) => r.checked<string>(`${key}[${i}]`, s, isString, 'a string') !== undefined);
   return ok ? (items as string[]) : undefined;
 }
 
@@ -322,11 +335,11 @@ function optionalInt(r: Reader, key: string): number | undefined {
 function optionalIp(r: Reader, key: string): string | undefined {
   const s = optionalString(r, key);
   if (!s) return undefined;
-  return r.checked<string>(key, s, (v) => ipFamily(v as string) !== 0, 'an IP address');
+  return r.checked<string>(key, s, isIpText, 'an IP address');
 }
 
 function cidr(r: Reader, key: string): string | undefined {
   const s = requiredString(r, key);
   if (s === undefined) return undefined;
-  return r.checked<string>(key, s, (v) => cidrFamily(v as string) !== 0, 'an address with a prefix length (CIDR)');
+  return r.checked<string>(key, s, isCidrText, 'an address with a prefix length (CIDR)');
 }

@@ -27,5 +27,12 @@ describe('address syntax as Go reads it', () => {
     expect(cidrFamily('10.1.0.0/33')).toBe(0);
     expect(cidrFamily('fd00::/129')).toBe(0);
     expect(cidrFamily('fe80::%eth0/64')).toBe(0);
+    expect(cidrFamily('10.1.0.0/0')).toBe(4);
+    expect(cidrFamily('10.1.0.0/32')).toBe(4);
+    expect(cidrFamily('::/128')).toBe(6);
+    for (const text of ['10.1.0.0', '10.1.0.0/', '/16', '10.1.0.0/1000', '10.1.0.0/16/16', '10.1.0.0//16', '10.1.0.0/1a', '10.1.0.0/-1',
+      '10.1.0.0/ 16', '10.1.0.0/16 ', '01.1.0.0/16', '10.1.0/16', '']) {
+      expect(cidrFamily(text), text).toBe(0);
+    }
   });
 });
