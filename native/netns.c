@@ -368,10 +368,6 @@ static napi_value rtnl_batch(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// An fd of this process's own network namespace, opened at the first visit to a pod's and kept (close-on-exec):
-// each visit then costs its two setns calls only.
-static int home_netns = -1;
-
 // writeSysctls(netnsFd, keys, value): writes `value` to /proc/sys/<key> for each key, inside the network namespace
 // of the open fd `netnsFd` (its /proc/sys/net is the pod's), in one visit; returns one errno (0: written) per key.
 // Throws when the namespace cannot be entered.
@@ -404,16 +400,16 @@ static napi_value write_sysctls(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  if (home_netns < 0) {
-    home_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (home_netns < 0) {
-      int err = errno;
-      free(paths);
-      return throw_errno(env, "/proc/thread-self/ns/net", err);
-    }
+  // The way back, opened for this visit only: nothing of a call stays open after it.
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) {
+    int err = errno;
+    free(paths);
+    return throw_errno(env, "/proc/thread-self/ns/net", err);
   }
   if (setns(nsfd, CLONE_NEWNET) != 0) {
     int err = errno;
+    close(home);
     free(paths);
     return throw_errno_at(env, "setns", "setns", err);
   }
@@ -430,8 +426,7 @@ static napi_value write_sysctls(napi_env env, napi_callback_info info) {
     if (n < 0) errs[i] = errno;
     close(fd);
   }
-  // A thread left in a pod's namespace would configure the wrong network afterwards: better to die.
-  if (setns(home_netns, CLONE_NEWNET) != 0) abort();
+  leave_netns(home);
   free(paths);
   napi_value out;
   napi_create_array_with_length(env, count, &out);
