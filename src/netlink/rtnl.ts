@@ -114,7 +114,7 @@ export class Rtnl {
   /**
    * Creates a link. With `echoTo`, a socket in the namespace the link is created in (this one, or the one of
    * `link.netnsFd`), returns the new link's state as the kernel reports it on creation (NLM_F_ECHO, honoured for
-   * RTM_NEWLINK by newer kernels, not by older ones such as RHEL 8's 4.18), sparing the caller a look-up; undefined when the kernel does not say (such older kernels,
+   * RTM_NEWLINK by newer kernels, not by RHEL 8's 4.18 nor Debian 12's 6.1, whose path the ipvlan VM test runs), sparing the caller a look-up; undefined when the kernel does not say (such older kernels,
    * or `echoTo` on another port than this socket: the kernel sends the echo to the requester's port number in the
    * link's namespace, which the two sockets share when both took this process's pid), so the caller looks it up.
    */
