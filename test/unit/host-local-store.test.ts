@@ -34,6 +34,36 @@ describe('host-local store', () => {
     expect(mode(join(dataDir, 'nested'))).toBe(umasked(0o755));
     expect(store.lastReserved(0)).toEqual(parseIp('10.77.0.2'));
     expect(store.lastReserved(1)).toBeUndefined();
+    store.close();
+  });
+
+  it('rewrites last_reserved_ip through the descriptor it was read with, and close() closes one left unused', () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const store = NetworkStore.open(dataDir, 'hlnet');
+    const path = join(store.dir, 'last_reserved_ip.0');
+    writeFileSync(path, '10.77.0.254');
+    const before = fds();
+    expect(store.lastReserved(0)).toEqual(parseIp('10.77.0.254'));
+    expect(fds()).toBe(before + 1);
+    // Replaced meanwhile (it cannot be under the lock): the write goes to the file that was read, so it shows.
+    rmSync(path);
+    writeFileSync(path, 'x');
+    expect(store.reserve(parseIp('10.77.0.3')!, ownerKey('ctr-a', 'eth0'), 0)).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe('x');
+    expect(fds()).toBe(before);
+    expect(store.lastReserved(0)).toBeUndefined();
+    expect(fds()).toBe(before + 1);
+    store.close();
+    expect(fds()).toBe(before);
+    // Not a regular file, or no address (too long to be one): no address, and nothing kept open.
+    rmSync(path);
+    mkdirSync(path);
+    expect(store.lastReserved(0)).toBeUndefined();
+    rmSync(path, { recursive: true });
+    writeFileSync(path, `10.77.0.5${' '.repeat(80)}`);
+    expect(store.lastReserved(0)).toBeUndefined();
+    store.close();
+    expect(fds()).toBe(before);
   });
 
   it('rewrites last_reserved_ip to exactly the new address, shorter or longer than the old one', () => {

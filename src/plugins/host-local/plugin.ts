@@ -26,7 +26,13 @@ async function withLockedStore<T>(conf: HostLocalConfig, fn: (store: NetworkStor
     store.create();
     unlock = await lockStore(store.dir, signal);
   }
-  return withUnlock(unlock, () => fn(store));
+  return withUnlock(unlock, () => {
+    try {
+      return fn(store);
+    } finally {
+      store.close();
+    }
+  });
 }
 
 /** The same for commands that only read or release: a network without a store has nothing, and gets no store. */

@@ -1,4 +1,4 @@
-import { closeSync, constants, ftruncateSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { isSafeName } from '../../cni/environment';
@@ -17,6 +17,8 @@ import { childPath } from '../../util/child-path';
  */
 
 const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
+// Longer than any address text (an IPv6 one is at most 45 characters).
+const LAST_RESERVED_MAX = 64;
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o755;
 
@@ -57,6 +59,8 @@ export function networkDir(dataDir: string, name: string): string {
 export class NetworkStore {
   // The length of each last_reserved_ip.N as this call read it (under the lock, so nobody changed it since).
   private readonly lastLength = new Map<number, number>();
+  // Each last_reserved_ip.N as this call read it, still open: the address reserved next is written through it.
+  private readonly lastFds = new Map<number, number>();
 
   private constructor(readonly dir: string) {}
 
@@ -124,8 +128,9 @@ export class NetworkStore {
     const path = childPath(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`);
     const text = formatIp(ip);
     try {
-      // Never blocks on a FIFO planted at the name.
-      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NONBLOCK, FILE_MODE);
+      // The descriptor lastReserved read it through, else opened now; never blocks on a FIFO planted at the name.
+      const fd = this.lastFds.get(rangeId) ?? openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NONBLOCK, FILE_MODE);
+      this.lastFds.delete(rangeId);
       try {
         const length = Buffer.byteLength(text);
         writeSync(fd, text, 0);
@@ -140,15 +145,43 @@ export class NetworkStore {
     }
   }
 
-  /** The set's last reserved address; unset or unreadable content only costs round robin its place. */
+  /**
+   * The set's last reserved address; unset or unreadable content only costs round robin its place. The file stays
+   * open (for writing too) until the next reservation rewrites it or close(): one open and close per ADD fewer.
+   * Only a regular file is read and kept; an address is short, so a longer content is no address.
+   */
   lastReserved(rangeId: number): IP | undefined {
+    let fd: number;
     try {
-      const content = readRegularFile(childPath(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`));
-      this.lastLength.set(rangeId, content.length);
-      return parseIp(content.toString('utf8'));
+      fd = openSync(childPath(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`), constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     } catch {
       return undefined;
     }
+    try {
+      if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
+      const buf = Buffer.allocUnsafe(LAST_RESERVED_MAX);
+      const length = readSync(fd, buf, 0, LAST_RESERVED_MAX, 0);
+      this.lastLength.set(rangeId, length);
+      const ip = length < LAST_RESERVED_MAX ? parseIp(buf.toString('utf8', 0, length)) : undefined;
+      this.closeLast(rangeId);
+      this.lastFds.set(rangeId, fd);
+      return ip;
+    } catch {
+      closeSync(fd);
+      return undefined;
+    }
+  }
+
+  private closeLast(rangeId: number): void {
+    const fd = this.lastFds.get(rangeId);
+    if (fd === undefined) return;
+    this.lastFds.delete(rangeId);
+    closeSync(fd);
+  }
+
+  /** Closes what lastReserved left open; the store's user calls it when done (before releasing the lock). */
+  close(): void {
+    for (const rangeId of [...this.lastFds.keys()]) this.closeLast(rangeId);
   }
 
   /**
