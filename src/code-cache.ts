@@ -9,6 +9,11 @@
  * of that kind that succeeded and found none (or one V8 refused: another Node). So it holds the functions such a call
  * compiles, and only those: V8 deserializes the whole cache, and an ADD's code is twice a host-local call's. A cache
  * written by whatever call came first (a STATUS, a failed ADD) would leave every later ADD compiling most of its code.
+ * The next successful calls of the kind write it again, up to GENERATIONS writes in all: a call's cache holds what it
+ * read from the cache besides what it compiled, so the functions a later call needed and the first did not (a pod
+ * with more networks than the first pod's, its second and later networks prepared while the primary runs: 2-3 ms of
+ * compiling at N=4 here) join it, and a node's first few pods settle what every later one finds. A byte before V8's
+ * data counts the writes.
  * Its name carries the bundle's size and modification time: V8 checks a cache against the source's length only, and
  * a rebuilt bundle of the same length must never meet the old code. It lives next to the bundle, written by the same
  * owner (root) that installs the bundle, so it is trusted no more than the bundle is. Failing to read or write it
@@ -20,6 +25,8 @@ import { Script } from 'node:vm';
 import { readRegularFile } from './util/bounded-read';
 
 const SUFFIX = '.v8cache';
+/** How many successful calls of one kind write its cache, each adding what it compiled to what it read. */
+export const GENERATIONS = 4;
 
 /** The bundle's caches share `<bundle>.<size>-<mtime>.`; what follows is the kind. */
 function buildStamp(file: string): string {
@@ -27,10 +34,14 @@ function buildStamp(file: string): string {
   return `${basename(file)}.${st.size}-${Math.floor(st.mtimeMs)}.`;
 }
 
-function save(script: Script, file: string, cacheFile: string, stamp: string): void {
+function save(script: Script, file: string, cacheFile: string, stamp: string, generation: number): void {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });
+    const data = script.createCachedData();
+    const bytes = Buffer.allocUnsafe(data.length + 1);
+    bytes[0] = generation;
+    data.copy(bytes, 1);
+    writeFileSync(tmp, bytes, { mode: 0o644 });
     renameSync(tmp, cacheFile);
     // Caches of earlier builds of this bundle can never be used again.
     const stale = (f: string) => f.startsWith(`${basename(file)}.`) && f.endsWith(SUFFIX) && !f.startsWith(stamp);
@@ -57,8 +68,13 @@ export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS
   // own and, for text, its UTF-8 decoder took every call about 0.3 ms more (Node compiles each of its own functions on
   // first use).
   let cachedData: Buffer | undefined;
+  let generation = 0;
   try {
-    cachedData = readRegularFile(cacheFile);
+    const bytes = readRegularFile(cacheFile);
+    if (bytes.length > 1 && bytes[0]! >= 1 && bytes[0]! <= GENERATIONS) {
+      generation = bytes[0]!;
+      cachedData = bytes.subarray(1);
+    }
   } catch {
     // the first call of this kind with this build: compiled from source, and the cache written at exit
   }
@@ -66,9 +82,10 @@ export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS
   // (esbuild escapes everything else: scripts/bundle.mjs), so Latin-1 reads it as UTF-8 would, without decoding.
   const source = `(function (exports, require, module, __filename, __dirname) { ${readRegularFile(file, { follow: true }).toString('latin1')}\n});`;
   const script = new Script(source, { filename: file, ...(cachedData && { cachedData }) });
-  if (cachedData === undefined || script.cachedDataRejected) {
+  if (script.cachedDataRejected) generation = 0;
+  if (generation < GENERATIONS) {
     process.once('exit', (code) => {
-      if (code === 0) save(script, file, cacheFile, stamp);
+      if (code === 0) save(script, file, cacheFile, stamp, generation + 1);
     });
   }
   const module = { exports: {} as T };

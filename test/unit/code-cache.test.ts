@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/plugin-exec';
+import { GENERATIONS } from '../../src/code-cache';
 
 // The cache is written when the process exits, so each load runs in a process of its own, as a CNI call does.
 let dir: string;
@@ -31,10 +32,37 @@ describe('loading a bundle with its V8 code cache', () => {
     expect(load()).toBe('builtins.js 42');
     const [cache] = caches();
     expect(cache).toMatch(/^builtins\.js\.\d+-\d+\.multus:ADD\.v8cache$/);
+    expect(readFileSync(join(dir, cache!))[0]).toBe(1);
+    // Each later successful call writes it again, counting, until GENERATIONS calls have; then it stays as it is.
+    for (let n = 2; n <= GENERATIONS; n++) {
+      expect(load()).toBe('builtins.js 42');
+      expect(readFileSync(join(dir, cache!))[0]).toBe(n);
+    }
     const bytes = readFileSync(join(dir, cache!));
     expect(load()).toBe('builtins.js 42');
-    // Accepted, so not written again.
     expect(readFileSync(join(dir, cache!))).toEqual(bytes);
+    expect(load('multus:ADD', 1)).toBe('builtins.js 42');
+    expect(readFileSync(join(dir, cache!))).toEqual(bytes);
+  });
+
+  it('keeps what the calls before compiled and adds what a later call compiled', () => {
+    // `more` is compiled only when a call runs it: the first call does not, the second does.
+    writeFileSync(bundle, `exports.answer = (x) => x * 2;\nexports.more = function more(n) { let s = 0; ${Array.from({ length: 200 }, (_, i) => `s += n * ${i};`).join(' ')} return s; };\n`);
+    const run = (call: string): void => {
+      const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(ROOT, 'dist/code-cache.js'))}).requireWithCodeCache(${JSON.stringify(bundle)}, 'multus:ADD', require).${call}`], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+    };
+    run('answer(1)');
+    const first = readFileSync(join(dir, caches()[0]!)).length;
+    run('answer(1)');
+    // The same functions: the same size.
+    expect(readFileSync(join(dir, caches()[0]!)).length).toBe(first);
+    run('more(1)');
+    const third = readFileSync(join(dir, caches()[0]!)).length;
+    expect(third).toBeGreaterThan(first + 500);
+    // A call that again runs only `answer` keeps `more`, read from the cache.
+    run('answer(1)');
+    expect(readFileSync(join(dir, caches()[0]!)).length).toBe(third);
   });
 
   it('keeps one cache per kind of call, written only by a call that succeeded, its kind a plain word', () => {
