@@ -5,12 +5,13 @@
 // The plugin is started by posix_spawn (glibc's shares the parent's memory until the exec, CLONE_VFORK: no copy of
 // Node's page tables) in a session of its own, so a kill of its process group reaches whatever it started, with
 // every signal at its default and none blocked (Node ignores SIGPIPE, which exec would otherwise hand on). Its
-// stdin, stdout and stderr are pipes. The wait runs on libuv's thread pool, so the event loop keeps serving the
-// call's other work (Kubernetes requests) meanwhile.
+// stdin, stdout and stderr are pipes. The wait runs on the event loop (libuv's handles on the pipes, on a pidfd for
+// the exit and a timer for the deadline), which keeps serving the call's other work (Kubernetes requests)
+// meanwhile: not on libuv's thread pool, whose first use starts 4 threads (0.5-13 ms here) that then compete with
+// the plugin for the CPUs.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -18,12 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <node_api.h>
+#include <uv.h>
 #include "process.h"
 
 #ifndef SYS_pidfd_open
@@ -33,30 +34,48 @@
 // Asks a run not to use pidfd_open, as on a kernel before 5.3 (RHEL 8's 4.18): the tests take both ways.
 #define RUN_NO_PIDFD 1
 
-// How often the wait looks for the plugin's exit without a pidfd while its pipes are open, at most.
-#define POLL_NO_PIDFD_NS 10000000L
 // How long it waits for a killed plugin to be gone before leaving it (a process in uninterruptible sleep).
-#define REAP_AFTER_KILL_MS 1000
+#define REAP_AFTER_KILL_NS 1000000000L
 
 struct buffer {
   char *data;
   size_t len, cap;
 };
 
+// One of the run's fds and the event-loop handle that watches it.
+struct watched {
+  int fd;
+  bool polled;
+  uv_poll_t poll;
+};
+
+enum state { RUNNING, KILLING, DONE };
+
 struct run {
-  napi_async_work work;
+  napi_env env;
   napi_deferred deferred;
+  napi_async_context context;
+  uv_loop_t *loop;
   pid_t pid;
-  int in_fd, out_fd, err_fd, pid_fd, stop_fd;
+  struct watched in, out, err, pid_fd;
+  // Without a pidfd the exit comes as SIGCHLD (any child's: each run then looks for its own).
+  uv_signal_t child_signal;
+  bool signal_started;
+  // The deadline, the pipes' grace after the exit, and the wait for a killed plugin to be gone.
+  uv_timer_t timer;
+  // The event-loop handles not yet closed, and the stop function while JavaScript holds it: the memory goes with
+  // the last of them.
+  int handles;
+  bool stop_held;
   // The call's input, written while the outputs are read.
   char *input;
   size_t input_len, input_done;
-  int64_t deadline_ns;
-  int64_t grace_ns;
+  int64_t deadline_ns, grace_ns, exited_at, kill_until;
   size_t max_output;
-  struct buffer out, err;
+  struct buffer out_buf, err_buf;
   // What happened; status is waitpid's when reaped.
-  bool reaped, timed_out, overflow, finished;
+  enum state state;
+  bool reaped, timed_out, overflow;
   int status;
   int failure;
   const char *failed_call;
@@ -149,11 +168,6 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-static void kill_group(struct run *r) {
-  // The plugin leads its own process group (setsid): the group outlives it while anything it started lives.
-  kill(-r->pid, SIGKILL);
-}
-
 static bool append(struct buffer *b, const char *data, size_t len) {
   if (b->len + len > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
@@ -168,42 +182,202 @@ static bool append(struct buffer *b, const char *data, size_t len) {
   return true;
 }
 
+static void maybe_free(struct run *r) {
+  if (r->handles == 0 && !r->stop_held) free(r);
+}
+
+static void handle_closed(uv_handle_t *h) {
+  struct run *r = h->data;
+  r->handles--;
+  maybe_free(r);
+}
+
+// Stops watching `w` and closes its fd.
+static void unwatch(struct run *r, struct watched *w) {
+  if (w->polled) {
+    uv_close((uv_handle_t *)&w->poll, handle_closed);
+    w->polled = false;
+  }
+  if (w->fd >= 0) close(w->fd);
+  w->fd = -1;
+}
+
+static void on_fd(uv_poll_t *h, int status, int events);
+
+// Watches `w` for `events`; a failure ends the run (it is killed).
+static bool watch(struct run *r, struct watched *w, int events) {
+  int rc = uv_poll_init(r->loop, &w->poll, w->fd);
+  if (rc == 0) {
+    w->poll.data = r;
+    r->handles++;
+    w->polled = true;
+    rc = uv_poll_start(&w->poll, events, on_fd);
+  }
+  if (rc != 0 && !r->failure) {
+    r->failure = -rc;
+    r->failed_call = "uv_poll_start";
+  }
+  return rc == 0;
+}
+
 // Reaps the plugin if it has exited; true when it has.
 static bool try_reap(struct run *r) {
   if (r->reaped) return true;
   pid_t got;
   do got = waitpid(r->pid, &r->status, WNOHANG);
   while (got < 0 && errno == EINTR);
-  if (got == r->pid || (got < 0 && errno == ECHILD)) r->reaped = true;
+  if (got == r->pid || (got < 0 && errno == ECHILD)) {
+    r->reaped = true;
+    r->exited_at = now_ns();
+    unwatch(r, &r->pid_fd);
+    if (r->signal_started) {
+      uv_close((uv_handle_t *)&r->child_signal, handle_closed);
+      r->signal_started = false;
+    }
+  }
   return r->reaped;
 }
 
-// After a kill: waits (boundedly) for the plugin to be gone, so that no zombie is left behind.
-static void reap_killed(struct run *r) {
-  int64_t until = now_ns() + (int64_t)REAP_AFTER_KILL_MS * 1000000;
-  while (!try_reap(r) && now_ns() < until) {
-    if (r->pid_fd >= 0) {
-      struct pollfd p = {.fd = r->pid_fd, .events = POLLIN};
-      poll(&p, 1, 10);
-    } else {
-      struct timespec ts = {0, 200000};
-      nanosleep(&ts, NULL);
-    }
+static void on_timer(uv_timer_t *t);
+
+// Sets the timer to the run's next moment: the deadline, the end of the pipes' grace after the exit, or the end of
+// the wait for a killed plugin.
+static void arm(struct run *r) {
+  int64_t due = r->deadline_ns;
+  if (r->state == KILLING) due = r->kill_until;
+  else if (r->reaped && r->exited_at + r->grace_ns < due) due = r->exited_at + r->grace_ns;
+  int64_t left = due - now_ns();
+  // libuv counts whole milliseconds from the loop's clock: the timer may fire a little early, and is set again.
+  uv_update_time(r->loop);
+  uv_timer_start(&r->timer, on_timer, left > 0 ? (uint64_t)((left + 999999) / 1000000) : 0, 0);
+}
+
+static napi_value utf8(napi_env env, struct buffer *b) {
+  napi_value s;
+  napi_create_string_utf8(env, b->data ? b->data : "", b->len, &s);
+  return s;
+}
+
+// Ends the run: closes what is left open (pipes a child of the plugin still holds are abandoned: its writes fail
+// from now on) and settles the promise, from an event-loop callback (the scope runs the promise's reactions).
+static void finish(struct run *r) {
+  r->state = DONE;
+  unwatch(r, &r->in);
+  unwatch(r, &r->out);
+  unwatch(r, &r->err);
+  unwatch(r, &r->pid_fd);
+  if (r->signal_started) {
+    uv_close((uv_handle_t *)&r->child_signal, handle_closed);
+    r->signal_started = false;
+  }
+  uv_close((uv_handle_t *)&r->timer, handle_closed);
+  napi_env env = r->env;
+  napi_handle_scope handles;
+  napi_open_handle_scope(env, &handles);
+  napi_value resource;
+  napi_create_object(env, &resource);
+  napi_callback_scope scope;
+  napi_open_callback_scope(env, resource, r->context, &scope);
+  if (r->failure) {
+    napi_value error, msg;
+    char text[256];
+    snprintf(text, sizeof text, "waiting for the plugin: %s: %s", r->failed_call, strerror(r->failure));
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &error);
+    napi_reject_deferred(env, r->deferred, error);
+  } else {
+    napi_value result;
+    napi_create_object(env, &result);
+    napi_value code, signal, flag;
+    if (r->reaped && WIFEXITED(r->status)) napi_create_int32(env, WEXITSTATUS(r->status), &code);
+    else napi_get_null(env, &code);
+    napi_set_named_property(env, result, "code", code);
+    napi_create_int32(env, r->reaped && WIFSIGNALED(r->status) ? WTERMSIG(r->status) : 0, &signal);
+    napi_set_named_property(env, result, "signal", signal);
+    napi_set_named_property(env, result, "stdout", utf8(env, &r->out_buf));
+    napi_set_named_property(env, result, "stderr", utf8(env, &r->err_buf));
+    napi_get_boolean(env, r->timed_out, &flag);
+    napi_set_named_property(env, result, "timedOut", flag);
+    napi_get_boolean(env, r->overflow, &flag);
+    napi_set_named_property(env, result, "overflow", flag);
+    napi_get_boolean(env, r->reaped, &flag);
+    napi_set_named_property(env, result, "reaped", flag);
+    napi_resolve_deferred(env, r->deferred, result);
+  }
+  free(r->out_buf.data);
+  free(r->err_buf.data);
+  free(r->input);
+  r->out_buf.data = r->err_buf.data = r->input = NULL;
+  napi_close_callback_scope(env, scope);
+  napi_close_handle_scope(env, handles);
+  napi_async_destroy(env, r->context);
+}
+
+static bool drain(struct run *r, struct watched *w, struct buffer *b, bool is_out);
+
+// Kills the plugin's process group (the plugin leads it, setsid: the group outlives it while anything it started
+// lives), stops reading (stderr once more: it may say why, and its event may have come after stdout's overflow),
+// and gives the plugin a second to be gone, so that no zombie is left behind.
+static void kill_group(struct run *r) {
+  if (r->state != RUNNING) return;
+  r->state = KILLING;
+  kill(-r->pid, SIGKILL);
+  if (r->err.fd >= 0) drain(r, &r->err, &r->err_buf, false);
+  unwatch(r, &r->in);
+  unwatch(r, &r->out);
+  unwatch(r, &r->err);
+  // Already reaped: it ends on the timer at once, from the event loop.
+  r->kill_until = r->reaped ? 0 : now_ns() + REAP_AFTER_KILL_NS;
+  arm(r);
+}
+
+// After each event: the run ends once the plugin has exited and closed its pipes, and is killed once its stdout
+// grew too large or the wait failed.
+static void advance(struct run *r) {
+  if (r->state != RUNNING) return;
+  if (r->overflow || r->failure) kill_group(r);
+  else if (r->reaped && r->out.fd < 0 && r->err.fd < 0) finish(r);
+  else if (r->reaped) arm(r);
+}
+
+static void on_timer(uv_timer_t *t) {
+  struct run *r = t->data;
+  int64_t now = now_ns();
+  if (r->state == KILLING) {
+    if (try_reap(r) || now >= r->kill_until) finish(r);
+    else arm(r);
+  } else if (now >= r->deadline_ns) {
+    r->timed_out = true;
+    kill_group(r);
+  } else if (r->reaped && now >= r->exited_at + r->grace_ns) {
+    finish(r);
+  } else {
+    arm(r);
   }
 }
 
-// Reads what `fd` has; false at its end (or a failure, which ends it too). Stdout beyond max_output stops the run.
-static bool drain(struct run *r, int *fd, bool is_out) {
+static void on_plugin_exit(struct run *r) {
+  if (r->state == DONE || !try_reap(r)) return;
+  if (r->state == KILLING) finish(r);
+  else advance(r);
+}
+
+static void on_child_signal(uv_signal_t *h, int signum) {
+  (void)signum;
+  on_plugin_exit(h->data);
+}
+
+// Reads what `w` has; false at its end (or a failure, which ends it too). Stdout beyond max_output stops the run.
+static bool drain(struct run *r, struct watched *w, struct buffer *b, bool is_out) {
   char chunk[65536];
   for (;;) {
-    ssize_t n = read(*fd, chunk, sizeof chunk);
+    ssize_t n = read(w->fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return true;
     if (n <= 0) {
-      close_fd(fd);
+      unwatch(r, w);
       return false;
     }
-    struct buffer *b = is_out ? &r->out : &r->err;
     if (is_out) {
       if (b->len + (size_t)n > r->max_output) {
         r->overflow = true;
@@ -224,7 +398,7 @@ static bool drain(struct run *r, int *fd, bool is_out) {
 
 static void write_input(struct run *r) {
   while (r->input_done < r->input_len) {
-    ssize_t n = write(r->in_fd, r->input + r->input_done, r->input_len - r->input_done);
+    ssize_t n = write(r->in.fd, r->input + r->input_done, r->input_len - r->input_done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
     if (n < 0) {
@@ -233,140 +407,49 @@ static void write_input(struct run *r) {
     }
     r->input_done += (size_t)n;
   }
-  close_fd(&r->in_fd);
+  unwatch(r, &r->in);
 }
 
-// On the thread pool: feeds stdin, reads stdout and stderr, and waits for the plugin's exit, until the plugin has
-// exited and closed its pipes, the pipes stay open past the grace after its exit (a child it left holds them), the
-// deadline passes, the caller stops it or stdout grows too large. Kills its process group in the last three cases.
-static void run_execute(napi_env env, void *data) {
-  (void)env;
-  struct run *r = data;
-  int64_t exited_at = 0;
-  if (r->input_len == 0) close_fd(&r->in_fd);
-  for (;;) {
-    if (!r->reaped && r->pid_fd < 0 && try_reap(r)) exited_at = now_ns();
-    if (r->reaped && exited_at == 0) exited_at = now_ns();
-    if (r->reaped && r->out_fd < 0 && r->err_fd < 0) break;
-    int64_t now = now_ns();
-    if (now >= r->deadline_ns) {
-      r->timed_out = true;
-      break;
-    }
-    if (r->reaped && now >= exited_at + r->grace_ns) break;
-    int64_t wait_ns = r->deadline_ns - now;
-    if (r->reaped && exited_at + r->grace_ns - now < wait_ns) wait_ns = exited_at + r->grace_ns - now;
-    if (!r->reaped && r->pid_fd < 0) {
-      // Without a pidfd the exit is looked for between polls: often while the pipes are open; soon after they
-      // closed, which a process does as it exits.
-      int64_t step = (r->out_fd < 0 && r->err_fd < 0) ? 200000 : POLL_NO_PIDFD_NS;
-      if (step < wait_ns) wait_ns = step;
-    }
-    struct pollfd p[5];
-    int n = 0, in_at = -1, out_at = -1, err_at = -1, pid_at = -1;
-    p[n] = (struct pollfd){.fd = r->stop_fd, .events = POLLIN};
-    n++;
-    if (r->in_fd >= 0) { in_at = n; p[n++] = (struct pollfd){.fd = r->in_fd, .events = POLLOUT}; }
-    if (r->out_fd >= 0) { out_at = n; p[n++] = (struct pollfd){.fd = r->out_fd, .events = POLLIN}; }
-    if (r->err_fd >= 0) { err_at = n; p[n++] = (struct pollfd){.fd = r->err_fd, .events = POLLIN}; }
-    if (!r->reaped && r->pid_fd >= 0) { pid_at = n; p[n++] = (struct pollfd){.fd = r->pid_fd, .events = POLLIN}; }
-    struct timespec ts = {.tv_sec = wait_ns / 1000000000, .tv_nsec = wait_ns % 1000000000};
-    int ready = ppoll(p, (nfds_t)n, &ts, NULL);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      r->failure = errno;
-      r->failed_call = "poll";
-      break;
-    }
-    if (ready == 0) continue;
-    if (p[0].revents) {
-      r->timed_out = true;
-      break;
-    }
-    if (in_at >= 0 && p[in_at].revents) write_input(r);
-    if (out_at >= 0 && p[out_at].revents) drain(r, &r->out_fd, true);
-    if (err_at >= 0 && p[err_at].revents) drain(r, &r->err_fd, false);
-    if (r->overflow || r->failure) break;
-    if (pid_at >= 0 && p[pid_at].revents) {
-      pid_t got;
-      do got = waitpid(r->pid, &r->status, 0);
-      while (got < 0 && errno == EINTR);
-      r->reaped = true;
-      exited_at = now_ns();
-    }
-  }
-  if (r->timed_out || r->overflow || r->failure) {
-    kill_group(r);
-    reap_killed(r);
-  }
-  // Pipes a child of the plugin still holds are abandoned: its writes fail from now on.
-  close_fd(&r->in_fd);
-  close_fd(&r->out_fd);
-  close_fd(&r->err_fd);
-  close_fd(&r->pid_fd);
-}
-
-static napi_value utf8(napi_env env, struct buffer *b) {
-  napi_value s;
-  napi_create_string_utf8(env, b->data ? b->data : "", b->len, &s);
-  return s;
-}
-
-static void run_complete(napi_env env, napi_status status, void *data) {
-  struct run *r = data;
-  r->finished = true;
-  close_fd(&r->stop_fd);
-  napi_value result;
-  napi_create_object(env, &result);
-  napi_value code, signal, flag;
-  if (r->reaped && WIFEXITED(r->status)) napi_create_int32(env, WEXITSTATUS(r->status), &code);
-  else napi_get_null(env, &code);
-  napi_set_named_property(env, result, "code", code);
-  napi_create_int32(env, r->reaped && WIFSIGNALED(r->status) ? WTERMSIG(r->status) : 0, &signal);
-  napi_set_named_property(env, result, "signal", signal);
-  napi_set_named_property(env, result, "stdout", utf8(env, &r->out));
-  napi_set_named_property(env, result, "stderr", utf8(env, &r->err));
-  napi_get_boolean(env, r->timed_out, &flag);
-  napi_set_named_property(env, result, "timedOut", flag);
-  napi_get_boolean(env, r->overflow, &flag);
-  napi_set_named_property(env, result, "overflow", flag);
-  napi_get_boolean(env, r->reaped, &flag);
-  napi_set_named_property(env, result, "reaped", flag);
-  free(r->out.data);
-  free(r->err.data);
-  free(r->input);
-  r->out.data = r->err.data = r->input = NULL;
-  napi_delete_async_work(env, r->work);
-  if (status != napi_ok || r->failure) {
-    napi_value error, msg;
-    char text[256];
-    if (r->failure) snprintf(text, sizeof text, "waiting for the plugin: %s: %s", r->failed_call, strerror(r->failure));
-    else snprintf(text, sizeof text, "the wait for the plugin was cancelled");
-    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &error);
-    napi_reject_deferred(env, r->deferred, error);
+// An event on one of the run's fds. A poll error (a pipe whose other end is gone) ends that pipe as its end would.
+static void on_fd(uv_poll_t *h, int status, int events) {
+  (void)events;
+  struct run *r = h->data;
+  if (h == &r->pid_fd.poll) {
+    on_plugin_exit(r);
     return;
   }
-  napi_resolve_deferred(env, r->deferred, result);
+  if (r->state != RUNNING) return;
+  if (h == &r->in.poll) {
+    if (status < 0) unwatch(r, &r->in);
+    else write_input(r);
+  } else if (h == &r->out.poll) {
+    if (status < 0) unwatch(r, &r->out);
+    else drain(r, &r->out, &r->out_buf, true);
+  } else {
+    if (status < 0) unwatch(r, &r->err);
+    else drain(r, &r->err, &r->err_buf, false);
+  }
+  advance(r);
 }
 
 // stop(): kills the plugin's process group and ends the wait (the caller gave up); nothing once the wait ended.
 static napi_value run_stop(napi_env env, napi_callback_info info) {
   struct run *r;
   napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&r);
-  if (!r->finished && r->stop_fd >= 0) {
-    uint64_t one = 1;
-    ssize_t n = write(r->stop_fd, &one, sizeof one);
-    (void)n;
+  if (r->state == RUNNING) {
+    r->timed_out = true;
+    kill_group(r);
   }
   return NULL;
 }
 
-// The run's memory goes with its stop function, the last thing that may touch it.
+// The stop function is gone: the run's memory goes once its event-loop handles are closed too.
 static void run_free(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
-  free(data);
+  struct run *r = data;
+  r->stop_held = false;
+  maybe_free(r);
 }
 
 static char *string_arg(napi_env env, napi_value v) {
@@ -415,7 +498,7 @@ static napi_value start_plugin(napi_env env, napi_callback_info info) {
     if (!pending) napi_throw_error(env, "ENOMEM", "startPlugin: out of memory");
     goto done;
   }
-  r->in_fd = r->out_fd = r->err_fd = r->pid_fd = r->stop_fd = -1;
+  r->in.fd = r->out.fd = r->err.fd = r->pid_fd.fd = -1;
   // Neither an exit nor a signal: what a plugin reaped by someone else (waitpid's ECHILD) reports, code null.
   r->status = -1;
   r->input = malloc(input_len ? input_len : 1);
@@ -428,12 +511,6 @@ static napi_value start_plugin(napi_env env, napi_callback_info info) {
   r->input_len = input_len;
   if ((err = make_pipe(in)) != 0 || (err = make_pipe(outp)) != 0 || (err = make_pipe(errp)) != 0) {
     failed = "pipe2";
-    goto fail;
-  }
-  r->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (r->stop_fd < 0) {
-    err = errno;
-    failed = "eventfd";
     goto fail;
   }
   posix_spawn_file_actions_t actions;
@@ -459,23 +536,50 @@ static napi_value start_plugin(napi_env env, napi_callback_info info) {
   close_fd(&in[0]);
   close_fd(&outp[1]);
   close_fd(&errp[1]);
-  r->in_fd = in[1];
-  r->out_fd = outp[0];
-  r->err_fd = errp[0];
+  r->in.fd = in[1];
+  r->out.fd = outp[0];
+  r->err.fd = errp[0];
   in[1] = outp[0] = errp[0] = -1;
-  fcntl(r->in_fd, F_SETFL, O_NONBLOCK);
-  fcntl(r->out_fd, F_SETFL, O_NONBLOCK);
-  fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
-  // The exit as a readable fd (Linux 5.3); before that, the wait looks for it between polls.
-  if (!(flags & RUN_NO_PIDFD)) r->pid_fd = (int)syscall(SYS_pidfd_open, r->pid, 0);
   r->deadline_ns = now_ns() + ms_to_ns(timeout_ms);
   r->grace_ns = ms_to_ns(grace_ms);
   r->max_output = (size_t)max_output;
 
+  // From here on the run goes on in the event loop, whatever fails: a failure kills the plugin and rejects `done`.
+  r->env = env;
+  r->stop_held = true;
+  napi_get_uv_event_loop(env, &r->loop);
   napi_value promise, name, stop, pid;
   napi_create_promise(env, &r->deferred, &promise);
   napi_create_string_utf8(env, "multus:plugin-wait", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, run_execute, run_complete, r, &r->work);
+  napi_async_init(env, NULL, name, &r->context);
+  uv_timer_init(r->loop, &r->timer);
+  r->timer.data = r;
+  r->handles++;
+  if (input_len == 0) close_fd(&r->in.fd);
+  if (r->in.fd >= 0) watch(r, &r->in, UV_WRITABLE);
+  watch(r, &r->out, UV_READABLE);
+  watch(r, &r->err, UV_READABLE);
+  // The exit as a readable fd (Linux 5.3); before that, as SIGCHLD, looked for once the handler is in place in case
+  // the plugin exited before.
+  if (!(flags & RUN_NO_PIDFD)) r->pid_fd.fd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+  if (r->pid_fd.fd >= 0) {
+    watch(r, &r->pid_fd, UV_READABLE);
+  } else {
+    int rc = uv_signal_init(r->loop, &r->child_signal);
+    if (rc == 0) {
+      r->child_signal.data = r;
+      r->handles++;
+      r->signal_started = true;
+      rc = uv_signal_start(&r->child_signal, on_child_signal, SIGCHLD);
+    }
+    if (rc != 0 && !r->failure) {
+      r->failure = -rc;
+      r->failed_call = "uv_signal_start";
+    }
+    try_reap(r);
+  }
+  if (r->failure) kill_group(r);
+  else arm(r);
   napi_create_function(env, "stop", NAPI_AUTO_LENGTH, run_stop, r, &stop);
   napi_add_finalizer(env, stop, r, run_free, NULL, NULL);
   napi_create_int32(env, r->pid, &pid);
@@ -483,8 +587,7 @@ static napi_value start_plugin(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "pid", pid);
   napi_set_named_property(env, out, "done", promise);
   napi_set_named_property(env, out, "stop", stop);
-  napi_queue_async_work(env, r->work);
-  // Freed with the stop function from now on.
+  // Freed with the stop function and the event-loop handles from now on.
   r = NULL;
   goto done;
 
@@ -495,7 +598,6 @@ fail:
   close_fd(&outp[1]);
   close_fd(&errp[0]);
   close_fd(&errp[1]);
-  close_fd(&r->stop_fd);
   free(r->input);
   throw_spawn_error(env, path, failed, err);
 

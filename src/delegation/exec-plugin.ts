@@ -28,8 +28,9 @@ function envPairs(env: NodeJS.ProcessEnv): string[] {
  * Runs the plugin in a process group of its own, so that a timeout kills it together with anything it started: a
  * child that inherited stdout would otherwise keep the pipe, and this call, open long after the plugin was killed.
  * Whatever happens, the call returns by the deadline (or shortly after the plugin exits), abandoning the pipes.
- * The native helper starts it (posix_spawn) and waits on the thread pool: node:child_process would cost every
- * plugin started about 13 ms (Node's stream and net modules, a stream per pipe, a fork of this 40 MB process).
+ * The native helper starts it (posix_spawn) and waits on the event loop (not libuv's thread pool, whose start costs
+ * the first plugin 2-3 ms): node:child_process would cost every plugin started about 13 ms (Node's stream and net
+ * modules, a stream per pipe, a fork of this 40 MB process).
  * Throws at once, with the errno's code (ETXTBSY, ENOENT...), when the plugin cannot be started.
  */
 function runOnce(req: ExecRequest): Promise<ExecOutcome> {

@@ -24,7 +24,7 @@ export interface StartedPlugin {
   stop(): void;
 }
 
-/** startPlugin's flags: the wait looks for the exit between polls instead of on a pidfd (kernels before 5.3). */
+/** startPlugin's flags: the wait learns of the exit from SIGCHLD instead of a pidfd (kernels before 5.3). */
 export const RUN_NO_PIDFD = 1;
 
 /** The native helper (native/netns.c and native/process.c, built by node-gyp at install time). */
@@ -57,7 +57,7 @@ interface NativeHelper {
   flock(fd: number, operation: number): boolean;
   /**
    * Starts `path` (argv [path]) with `env` ("KEY=value" strings) and `stdin` in a session of its own, every signal at
-   * its default, and waits for it on the thread pool: until it exited and closed its pipes, or `graceMs` after its
+   * its default, and waits for it on the event loop: until it exited and closed its pipes, or `graceMs` after its
    * exit, whatever holds them; its process group is killed after `timeoutMs`, at stop(), or when stdout passes
    * `maxOutput` bytes. Throws as Node's spawn does when it cannot be started (code ENOENT, EACCES, ETXTBSY...).
    */

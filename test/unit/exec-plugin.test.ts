@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Stop, type ExecRequest } from '../../src/cni/runner';
 import { MAX_PLUGIN_OUTPUT, spawnRunner } from '../../src/delegation/exec-plugin';
 import { nativeHelper, RUN_NO_PIDFD } from '../../src/netlink/native';
@@ -196,7 +197,7 @@ describe('the spawning runner', () => {
   });
 });
 
-// On a kernel without pidfd_open (before 5.3, e.g. RHEL 8's 4.18) the wait looks for the exit between polls.
+// On a kernel without pidfd_open (before 5.3, e.g. RHEL 8's 4.18) the wait learns of the exit from SIGCHLD.
 describe.each([['with a pidfd', 0], ['without a pidfd', RUN_NO_PIDFD]])('the native wait, %s', (_name, flags) => {
   const start = (path: string, stdin: string, timeoutMs: number) =>
     nativeHelper().startPlugin(path, ['PATH=/usr/bin:/bin'], Buffer.from(stdin), timeoutMs, 1 << 20, 1000, flags);
@@ -224,5 +225,40 @@ describe.each([['with a pidfd', 0], ['without a pidfd', RUN_NO_PIDFD]])('the nat
     stopped.stop();
     expect(await stopped.done).toMatchObject({ code: null, timedOut: true, reaped: true });
     stopped.stop(); // after the end: nothing
+  });
+
+  it('kills the process group when the deadline passes, or stop() comes, while a child it left holds the pipes', async () => {
+    for (const how of ['deadline', 'stop']) {
+      const pidFile = join(dir, `late-${how}-${flags}.pid`);
+      const run = nativeHelper().startPlugin(plugin(`late-${how}-${flags}`, `sleep 300 & echo $! > ${pidFile}; echo out`), ['PATH=/usr/bin:/bin'],
+        Buffer.alloc(0), how === 'deadline' ? 300 : 30_000, 1 << 20, 20_000, flags);
+      if (how === 'stop') {
+        while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8') === '' || exists(run.pid)) await new Promise((r) => setTimeout(r, 20));
+        run.stop();
+      }
+      // The plugin itself exited 0 and was reaped; its child goes with the group.
+      expect(await run.done).toEqual({ code: 0, signal: 0, stdout: 'out\n', stderr: '', timedOut: true, overflow: false, reaped: true });
+      expect(await gone(Number(readFileSync(pidFile, 'utf8')))).toBe(true);
+    }
+  });
+
+  it('keeps runs at once apart: each its own outcome', async () => {
+    const runs = [0, 1, 2, 3].map((i) => start(plugin(`many-${i}-${flags}`, `sleep 0.${i}; cat; exit ${i}`), `in${i}`, 30_000));
+    const outcomes = await Promise.all(runs.map((r) => r.done));
+    expect(outcomes.map((o) => [o.code, o.stdout])).toEqual([[0, 'in0'], [1, 'in1'], [2, 'in2'], [3, 'in3']]);
+  });
+
+  it('waits on the event loop, starting no thread (libuv\'s pool would start 4 that compete with the plugin)', () => {
+    // A fresh process: this one may have started the pool already.
+    const addon = resolve(__dirname, '../../build/Release/netns.node');
+    const script = `const fs = require('fs'); const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(addon)});
+      const threads = () => Number(/^Threads:\\s+(\\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+      const before = threads();
+      m.exports.startPlugin('/bin/true', [], Buffer.from('{}'), 30000, 1024, 1000, ${flags}).done.then((o) => console.log(before, threads(), o.code));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const [before, after, code] = r.stdout.trim().split(' ').map(Number);
+    expect(code).toBe(0);
+    expect(after).toBe(before);
   });
 });
