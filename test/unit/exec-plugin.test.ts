@@ -231,7 +231,8 @@ describe.each([['with a pidfd', 0], ['without a pidfd', RUN_NO_PIDFD]])('the nat
     for (const how of ['deadline', 'stop']) {
       const pidFile = join(dir, `late-${how}-${flags}.pid`);
       const run = nativeHelper().startPlugin(plugin(`late-${how}-${flags}`, `sleep 300 & echo $! > ${pidFile}; echo out`), ['PATH=/usr/bin:/bin'],
-        Buffer.alloc(0), how === 'deadline' ? 300 : 30_000, 1 << 20, 20_000, flags);
+        // The deadline long enough for the plugin itself to have exited by then, even on a loaded machine.
+        Buffer.alloc(0), how === 'deadline' ? 3000 : 30_000, 1 << 20, 20_000, flags);
       if (how === 'stop') {
         while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8') === '' || exists(run.pid)) await new Promise((r) => setTimeout(r, 20));
         run.stop();
