@@ -36,12 +36,22 @@ async function rollback(call: MultusCall, attempted: Delegate[], failedIndex: nu
 
 /**
  * Rolls back the delegates ADD attempted (up to `failedIndex`, the one that failed, or all of them when a later
- * step failed) and throws `err` with where it happened and what the rollback left.
+ * step failed) and throws `err` with where it happened (if `where` is given) and what the rollback left.
  */
-async function undo(call: MultusCall, attempted: Delegate[], failedIndex: number | undefined, err: CniError, where: string): Promise<never> {
+async function undo(call: MultusCall, attempted: Delegate[], failedIndex: number | undefined, err: CniError, where?: string): Promise<never> {
   const rollbackErrors = await rollback(call, attempted, failedIndex);
   const details = [err.details, ...rollbackErrors.map((r) => `rollback: ${r}`)].filter((s) => s).join('; ');
-  throw new CniError(err.code, `${where}: ${err.message}`, details);
+  throw new CniError(err.code, where ? `${where}: ${err.message}` : err.message, details);
+}
+
+/** Writes the delegate cache; what went wrong, as the error the ADD fails with, instead of throwing it. */
+function saveDelegates(call: MultusCall, delegates: Delegate[]): CniError | undefined {
+  try {
+    writeScratchCache(call.conf.cniDir, call.inv.cmd.containerId, delegates);
+    return undefined;
+  } catch (e) {
+    return toCniError(e);
+  }
 }
 
 /** What the runtime says about the attachment of delegate `i`, with the pod's requests for it. */
@@ -90,8 +100,8 @@ async function attach(call: MultusCall, kube: KubeContext | undefined): Promise<
   checkPluginsInstalled(call, delegates);
   checkRequestsCarried(delegates, call.invoke);
   planDefaultRoutes(delegates);
+  // Before anything runs: a DEL that found the mark of an earlier DEL of this container ID would do nothing.
   clearDeletedMark(conf.cniDir, cmd.containerId);
-  writeScratchCache(conf.cniDir, cmd.containerId, delegates);
 
   // What was prepared for the ADDs after the primary's (see below); let go of once they are done, however they ended.
   let releasePrepared: ReleasePrepared | undefined;
@@ -99,12 +109,26 @@ async function attach(call: MultusCall, kube: KubeContext | undefined): Promise<
     const results: Result[] = [];
     const rts: RuntimeConf[] = [];
     const runtimes = delegates.map((d, i) => delegateRuntime(call, d, i));
+    let unsaved: CniError | undefined;
     for (let i = 0; i < delegates.length; i++) {
       const d = delegates[i]!;
       const rt = runtimes[i]!;
       try {
         prepareDeviceInfo(call, d, i);
         const adding = addNetwork(call.invoke, d.net, rt);
+        if (i === 0) {
+          // The delegate cache, written while the primary's plugin runs (addNetwork has started it, or, for a
+          // built-in, runs it once this returns): the pod's start waits for neither the JSON nor the file (about
+          // 0.7 ms). The container's lock is held, so no DEL of it can look before the cache is there; a call killed
+          // within this millisecond leaves a DEL no cache, which then deletes the configured networks (del.ts). The
+          // lock already made a file in cniDir, so what fails here is rare (a full disk): the ADD fails as any
+          // failed step does, the primary undone once it answered.
+          unsaved = saveDelegates(call, delegates);
+          if (unsaved) {
+            await adding.catch(() => undefined);
+            break;
+          }
+        }
         // The primary's plugin is most often a process of its own, started by now, and this one then only waits for
         // it: the ADDs after it get ready meanwhile, for what needs nothing from it (their code, the pod's fds).
         if (i === 0 && delegates.length > 1) {
@@ -124,6 +148,7 @@ async function attach(call: MultusCall, kube: KubeContext | undefined): Promise<
           `${podPrefix(call, delegateLabel(d))}: error adding container to network "${d.net.name}" on interface ${rt.ifName}`);
       }
     }
+    if (unsaved) return undo(call, delegates.slice(0, 1), undefined, unsaved);
     if (delegates.some((d) => d.isFilterV4Gateway || d.isFilterV6Gateway)) {
       try {
         await applyDefaultRoutes(cmd.netns, delegates, rts.map((rt) => rt.ifName));

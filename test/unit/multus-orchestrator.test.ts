@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadBuiltinPlugin, runPlugin } from '../../src/builtins';
@@ -109,6 +109,22 @@ describe('multus ADD through a fake runner', () => {
     expect(runner.seen()).toEqual(['ADD a eth0', 'ADD b net1', 'ADD c net2', 'DEL c net2', 'DEL b net1', 'DEL a eth0']);
     // A clean rollback leaves nothing, not even the delegate cache.
     expect(existsSync(join(n.cniDir, 'ctr-1'))).toBe(false);
+  });
+
+  it('writes the delegate cache while the primary runs, and when it cannot, fails and undoes the primary', async () => {
+    const n = node(THREE);
+    // A directory where the cache goes: the lock's file in cniDir is made, the cache's rename fails.
+    mkdirSync(join(n.cniDir, 'ctr-1', 'in-the-way'), { recursive: true });
+    const runner = new FakeRunner();
+    const add = await n.run(runner, 'ADD');
+    expect(add.exitCode).toBe(1);
+    expect(add.json).toMatchObject({ code: 7, msg: expect.stringMatching(/^multus configuration: "cniDir" .*: cannot write the delegate cache: /) });
+    expect(runner.seen()).toEqual(['ADD a eth0', 'DEL a eth0']);
+    expect(runner.prepared).toEqual([]);
+    // Written on success, the same list as before.
+    const ok = new FakeRunner();
+    expect((await n.run(ok, 'ADD', 'ctr-2')).exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(join(n.cniDir, 'ctr-2'), 'utf8')).map((d: { Name: string }) => d.Name)).toHaveLength(3);
   });
 
   it('prepares the later ADDs while the primary\'s runs, and lets go of that once they are done or rolled back', async () => {
