@@ -178,7 +178,10 @@ export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runne
   const call = runPlugin(plugin, req.env, () => req.stdin, { runner, signal: stop });
   try {
     const first = await Promise.race([call, ended]);
-    if (first !== 'ended') return { code: first.exitCode, stdout: first.stdout, stderr: '', timedOut: false };
+    if (first !== 'ended') {
+      // stdout is read through, so that a result's text is only made if someone reads it (skel.ts's answer).
+      return { code: first.exitCode, get stdout() { return first.stdout; }, stderr: '', timedOut: false, result: first.result };
+    }
     stop.abort();
     let grace: NodeJS.Timeout | undefined;
     const settled = await Promise.race([call, new Promise<undefined>((r) => { grace = setTimeout(() => r(undefined), graceMs); })]);

@@ -59,6 +59,8 @@ export interface ExecOutcome {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  /** An in-process plugin's successful ADD: the result object it returned, whose text `stdout` is (skel.ts's answer). */
+  result?: Record<string, unknown>;
 }
 
 /** One attachment whose DEL is about to run: the plugin binary, the pod's namespace and the interface. */

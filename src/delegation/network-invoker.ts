@@ -6,7 +6,7 @@ import type { PendingAdd, PluginRunner, ReleasePrepared } from '../cni/runner';
 import { versionAtLeast } from '../cni/version';
 import { parseResult, convertResult, type Result } from '../cni/result';
 import { logDebug, isLevelEnabled } from '../log/logger';
-import { decodeResult, pluginStdout } from './exec-plugin';
+import { decodeAnswer, pluginAnswer, type PluginAnswer } from './add-answer';
 import { locatePlugin } from './plugin-path';
 import { buildPluginStdin, pluginType, type NetworkConfig } from './network-config';
 import { loadCachedResult, removeCachedResult, writeCachedResult, type AttachmentKey, type CachedResult } from './result-cache';
@@ -49,7 +49,7 @@ function pluginEnv(ctx: InvokeContext, command: Command, rt: RuntimeConf): NodeJ
 }
 
 async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConfig, plugin: Record<string, unknown>,
-  rt: RuntimeConf, stdin: Buffer, prepared?: PendingAdd): Promise<string> {
+  rt: RuntimeConf, stdin: Buffer, prepared?: PendingAdd): Promise<PluginAnswer> {
   const type = pluginType(plugin);
   const label = `${type} ${command} (network "${net.name}"${rt.ifName ? `, interface ${rt.ifName}` : ''})`;
   const env = prepared?.env ?? pluginEnv(ctx, command, rt);
@@ -57,7 +57,7 @@ async function callPlugin(ctx: InvokeContext, command: Command, net: NetworkConf
   try {
     const pluginPath = prepared?.pluginPath ?? locatePlugin(ctx.runner, type, ctx.pluginDirs);
     const req = { pluginPath, env, stdin, timeoutMs: ctx.timeoutMs, label };
-    return pluginStdout(req, await ctx.runner.run(req));
+    return pluginAnswer(req, await ctx.runner.run(req));
   } catch (e) {
     // libcni's wording, so that the failing plugin is named however deep the chain is.
     throw toCniError(e).withContext(`plugin type="${type}" failed (${command.toLowerCase()})`);
@@ -92,7 +92,7 @@ export async function addNetwork(ctx: InvokeContext, net: NetworkConfig, rt: Run
   for (const plugin of net.plugins) {
     const prepared = prev === undefined && early?.net === net ? early.req : undefined;
     const stdin = prepared?.stdin ?? buildPluginStdin(net, plugin, prev, rt.capabilityArgs);
-    prev = decodeResult(await callPlugin(ctx, 'ADD', net, plugin, rt, stdin, prepared), net.cniVersion,
+    prev = decodeAnswer(await callPlugin(ctx, 'ADD', net, plugin, rt, stdin, prepared), net.cniVersion,
       `plugin "${pluginType(plugin)}" of network "${net.name}"`);
   }
   const raw = prev as Record<string, unknown>;

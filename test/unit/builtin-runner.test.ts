@@ -3,7 +3,10 @@ import { describe, expect, it, vi } from 'vitest';
 import { builtinRunner, loadBuiltinPlugin, runWithDeadline } from '../../src/builtins';
 import type { CniPlugin, Invocation } from '../../src/cni/skel';
 import { Stop, type ExecRequest, type PluginRunner, type StopSignal } from '../../src/cni/runner';
-import { spawnRunner } from '../../src/delegation/exec-plugin';
+import { decodeResult, spawnRunner } from '../../src/delegation/exec-plugin';
+import { decodeAnswer, pluginAnswer } from '../../src/delegation/add-answer';
+import { formatResult } from '../../src/cni/result';
+import { CniError } from '../../src/cni/errors';
 
 // A built-in runs inside multus: it cannot be killed, so at the deadline it is told to stop and must undo its work.
 
@@ -32,6 +35,25 @@ describe('runWithDeadline: a built-in under delegateTimeoutSeconds', () => {
     const out = await runWithDeadline(plugin(async () => ({ cniVersion: '1.0.0', ips: [] })), request(5_000), runner);
     expect(out).toMatchObject({ code: 0, stderr: '', timedOut: false });
     expect(JSON.parse(out.stdout)).toEqual({ cniVersion: '1.0.0', ips: [] });
+  });
+
+  it('hands a successful ADD\'s result object over, whose text is what the plugin printed, and decodes it as the text would be', async () => {
+    const given = { cniVersion: '1.0.0', interfaces: [{ name: 'net1', mac: '0a:58:0a:01:02:03', sandbox: '/x' }], ips: [{ address: '10.1.2.3/24', interface: 0 }], dns: {} };
+    const req = request(5_000);
+    const out = await runWithDeadline(plugin(async () => given), req, runner);
+    expect(out.result).toBe(given);
+    expect(out.stdout).toBe(formatResult(given));
+    expect(pluginAnswer(req, out)).toBe(given);
+    expect(decodeAnswer(pluginAnswer(req, out), '1.0.0', 'fake')).toEqual(decodeResult(out.stdout, '1.0.0', 'fake'));
+    // A result without a version takes the configuration's, as decoding its text does, without changing the object.
+    const bare = { ips: [] };
+    const noVersion = await runWithDeadline(plugin(async () => bare), req, runner);
+    expect(decodeAnswer(pluginAnswer(req, noVersion), '0.4.0', 'fake')).toEqual(decodeResult(noVersion.stdout, '0.4.0', 'fake'));
+    expect(bare).toEqual({ ips: [] });
+    // A failure has no object: its error is the plugin's, from its text.
+    const failing = await runWithDeadline(plugin(async () => { throw new CniError(7, 'no') }), req, runner);
+    expect(failing.result).toBeUndefined();
+    expect(() => pluginAnswer(req, failing)).toThrow(/no/);
   });
 
   it('arms no timer for a built-in that answers before the event loop turns, and one for the time left otherwise', async () => {

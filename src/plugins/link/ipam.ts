@@ -3,7 +3,7 @@ import type { Command } from '../../cni/environment';
 import { parseResult, type Result } from '../../cni/result';
 import type { ExecRequest } from '../../cni/runner';
 import type { Invocation } from '../../cni/skel';
-import { decodeResult, pluginStdout } from '../../delegation/exec-plugin';
+import { decodeAnswer, pluginAnswer, type PluginAnswer } from '../../delegation/add-answer';
 import { locatePlugin } from '../../delegation/plugin-path';
 
 // The reference plugins wait for IPAM without limit; the runtime's own timeout is the real bound, this only
@@ -16,9 +16,9 @@ const IPAM_TIMEOUT_MS = 120_000;
  * this executable then runs in this process). When this plugin's caller gives up, the IPAM call is stopped too.
  * Its error comes back unchanged.
  */
-export async function execIpam(inv: Invocation, type: string, command: Command): Promise<string> {
+export async function execIpam(inv: Invocation, type: string, command: Command): Promise<PluginAnswer> {
   const req = ipamRequest(inv, type, command);
-  return pluginStdout(req, await inv.runner.run(req));
+  return pluginAnswer(req, await inv.runner.run(req));
 }
 
 /** The request execIpam runs (what a runner is told to prepare for, too). */
@@ -34,8 +34,8 @@ export function ipamRequest(inv: Invocation, type: string, command: Command): Ex
 }
 
 /** What IPAM ADD printed, in the 1.x shape; an answer without any address is an error. */
-export function ipamResult(stdout: string, type: string, cniVersion: string): Result {
-  const result = parseResult(decodeResult(stdout, cniVersion, `IPAM plugin ${type}`), cniVersion);
+export function ipamResult(answer: PluginAnswer, type: string, cniVersion: string): Result {
+  const result = parseResult(decodeAnswer(answer, cniVersion, `IPAM plugin ${type}`), cniVersion);
   if (result.ips.length === 0) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
   return result;
 }

@@ -150,10 +150,10 @@ async function createInPod(req: AttachRequest, pod: PodHandle, undo: Undo[]): Pr
 async function addressing(req: AttachRequest, undo: Undo[]): Promise<Result | undefined> {
   const { ipamType, prevResult } = req.conf;
   if (ipamType) {
-    const stdout = await execIpam(req.inv, ipamType, 'ADD');
+    const answer = await execIpam(req.inv, ipamType, 'ADD');
     // Whatever it printed, it may hold an address now.
     undo.push(() => execIpam(req.inv, ipamType, 'DEL'));
-    return ipamResult(stdout, ipamType, req.inv.cniVersion);
+    return ipamResult(answer, ipamType, req.inv.cniVersion);
   }
   return prevResult?.ips.length ? prevResult : undefined;
 }
