@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -90,6 +91,21 @@ describe('installing a version', () => {
     expect(readFileSync(join(dir, 'node_modules/a/node_modules/b/package.json'), 'utf8')).toContain('"b"');
     expect(existsSync(join(dir, 'node_modules/dev'))).toBe(false);
     expect(readlinkSync(join(sb.binDir, MULTUS_LINK))).toBe(join(dir, 'bin/multus'));
+  });
+
+  it('carries the main bundle inline in the entry point, run as require would run it', () => {
+    put(join(appRoot, 'bin/multus'), '#!/usr/bin/env -S node --use-openssl-ca\n\'use strict\';\nrequire(\'../dist/bundle/main.js\').main();\n', 0o755);
+    put(join(appRoot, 'dist/bundle/main.js'), '"use strict";\nexports.main = () => process.stdout.write(`${require(\'./x.js\').x} ${__dirname} ${__filename} ${typeof require(\'node:path\').join}`);\n//# sourceMappingURL=main.js.map\n');
+    put(join(appRoot, 'dist/bundle/x.js'), 'exports.x = 42;\n');
+    const id = install();
+    const dir = join(sb.installDir, id);
+    const entry = readFileSync(join(dir, 'bin/multus'), 'utf8');
+    expect(entry).toMatch(new RegExp(`^#!${join(dir, 'node')} --use-openssl-ca\n'use strict';\n`));
+    expect(entry).not.toContain('require(\'../dist/bundle/main.js\')');
+    expect(entry).not.toContain('sourceMappingURL');
+    const r = spawnSync(process.execPath, [join(dir, 'bin/multus')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`42 ${join(dir, 'dist/bundle')} ${join(dir, 'dist/bundle/main.js')} function`);
   });
 
   it('writes nothing when the version is installed and linked already', () => {
