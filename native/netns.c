@@ -1,7 +1,7 @@
 // The system calls Node cannot make: setns(2), to work inside a pod's network namespace; an rtnetlink socket, the
 // kernel's interface for links, addresses and routes; and flock(2), the lock the reference host-local plugin takes
-// on its store (POSIX and lock-directory locks do not exclude it). Starting plugins is in process.c. Every fd the
-// helper opens is close-on-exec, so no plugin it starts inherits one.
+// on its store (POSIX and lock-directory locks do not exclude it). Starting plugins is in process.c, host-local's
+// file calls in fs.c. Every fd the helper opens is close-on-exec, so no plugin it starts inherits one.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "fs.h"
 #include "process.h"
 
 // Throws an Error with `errno`; `syscall` (may be NULL) names the failed call, as Node's own system errors do.
@@ -470,6 +471,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_process(env, exports);
+  register_fs(env, exports);
   return exports;
 }
 

@@ -64,6 +64,27 @@ interface NativeHelper {
   startPlugin(path: string, env: string[], stdin: Buffer, timeoutMs: number, maxOutput: number, graceMs: number, flags: number): StartedPlugin;
   /** _exit(2): ends the process at once, without Node's teardown. */
   exitNow(code: number): never;
+  /*
+   * File calls for host-local's store (native/fs.c): each answers a number (an fd, a count, 0) or the negative errno
+   * instead of throwing, and opens close-on-exec.
+   */
+  /** open(2) of `path`; with `regular`, -fsErrno.NOT_REGULAR (and nothing left open) for anything but a regular file. */
+  fsOpen(path: string, flags: number, mode: number, regular: boolean): number;
+  /** Up to `max` bytes as UTF-8 text, from `offset` (or the fd's position when negative); -EFBIG when longer. */
+  fsRead(fd: number, max: number, offset: number): string | number;
+  /** Writes all of `text` (UTF-8) at `offset` (or the fd's position when negative); the bytes written. */
+  fsWrite(fd: number, text: string, offset: number): number;
+  fsTruncate(fd: number, length: number): number;
+  fsClose(fd: number): number;
+  fsUnlink(path: string): number;
+  /** The names in a directory, without `.` and `..`. */
+  fsList(dir: string): string[] | number;
+  /** fsRead of each regular file `<dir>/<name>` (opened without following a symlink and without blocking), in one call. */
+  fsReadFiles(dir: string, names: string[], max: number): (string | number)[] | number;
+  /** libuv's (Node's) words for a negative errno that one of these answered: `no such file or directory`. */
+  fsErrorText(answer: number): string;
+  /** The errno values the answers are compared with, and NOT_REGULAR (not an errno). */
+  readonly fsErrno: Readonly<Record<'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EFBIG' | 'NOT_REGULAR', number>>;
 }
 
 export const LOCK_EX = 2;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,8 @@ import { parseIp } from '../../src/plugins/host-local/address';
 import { parseResolvConf } from '../../src/plugins/host-local/dns';
 import { holdsAddress, releaseAllExcept } from '../../src/plugins/host-local/release';
 import { networkDir, NetworkStore, ownerKey } from '../../src/plugins/host-local/store';
-import { caught } from '../helpers/caught';
+import { caught, rejected } from '../helpers/caught';
+import { lockStore } from '../../src/plugins/host-local/lock';
 
 // cni-contracts.md 4.4 (the store), 4.5 (CHECK, GC), 4.6 (resolvConf).
 
@@ -90,6 +92,38 @@ describe('host-local store', () => {
     mkdirSync(join(store.dir, '10.0.0.10'));
     symlinkSync(join(store.dir, '10.0.0.9'), join(store.dir, '10.0.0.11'));
     expect(store.reservations().map((r) => [r.name, r.owner])).toEqual([['10.0.0.9', 'a\r\neth0'], ['fd00::2', 'b\r\neth0']]);
+  });
+
+  it('reads a reservation of any length up to the bound, and one that is not a regular file or too long as none', () => {
+    const store = NetworkStore.open(dataDir, 'hlnet');
+    const long = `${'c'.repeat(8000)}\r\neth0`;
+    writeFileSync(join(store.dir, '10.0.0.2'), long);
+    writeFileSync(join(store.dir, '10.0.0.3'), '');
+    execFileSync('mkfifo', [join(store.dir, '10.0.0.4')]);
+    expect(store.reservations().map((r) => [r.name, r.owner])).toEqual([['10.0.0.2', long], ['10.0.0.3', '']]);
+  });
+
+  it('fails with Go\'s texts when the store cannot be used', async () => {
+    const store = NetworkStore.at(dataDir, 'hlnet');
+    // Its directory is a file: listing it, locking it.
+    writeFileSync(store.dir, '');
+    expect(() => store.reservations()).toThrow(new Error(`open ${store.dir}: not a directory`));
+    rmSync(store.dir);
+    store.create();
+    // The lock is a directory, then a FIFO (never opened for reading and waited on).
+    mkdirSync(join(store.dir, 'lock'));
+    expect((await rejected(lockStore(store.dir), Error)).message).toBe(`open ${join(store.dir, 'lock')}: illegal operation on a directory`);
+    rmSync(join(store.dir, 'lock'), { recursive: true });
+    execFileSync('mkfifo', [join(store.dir, 'lock')]);
+    expect((await rejected(lockStore(store.dir), Error)).message).toBe(`open ${join(store.dir, 'lock')}: not a regular file`);
+    // A reservation that is a directory cannot be released.
+    mkdirSync(join(store.dir, '10.0.0.5'));
+    expect(() => store.remove('10.0.0.5')).toThrow(new Error(`remove ${join(store.dir, '10.0.0.5')}: illegal operation on a directory`));
+    store.remove('10.0.0.6');
+    // last_reserved_ip.0 that cannot be opened for writing: the reservation is made, the error names the file.
+    mkdirSync(join(store.dir, 'last_reserved_ip.0'));
+    expect(() => store.reserve(parseIp('10.0.0.7')!, ownerKey('ctr-a', 'eth0'), 0)).toThrow(new Error(`open ${join(store.dir, 'last_reserved_ip.0')}: illegal operation on a directory`));
+    expect(readFileSync(join(store.dir, '10.0.0.7'), 'utf8')).toBe('ctr-a\r\neth0');
   });
 
   it('keeps every network inside dataDir', () => {

@@ -1,9 +1,9 @@
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { childPath } from '../../util/child-path';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { StopSignal } from '../../cni/runner';
 import { LOCK_EX, LOCK_NB, nativeHelper } from '../../netlink/native';
-import { goErrorText } from './go-error';
+import { fileError } from './go-error';
 import { lockHolders } from '../../util/lock-holder';
 
 /*
@@ -40,19 +40,12 @@ function busy(dir: string, details: string): CniError {
  * ENOTDIR).
  */
 function openLockFile(path: string, ifStoreExists: boolean): number | undefined {
-  let fd: number;
-  try {
-    // Never blocks (a FIFO planted at the name) and never follows a symlink out of the store.
-    fd = openSync(path, constants.O_CREAT | constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o750);
-  } catch (e) {
-    // No directory (ENOENT), or a file where one would be (ENOTDIR): no store.
-    if (ifStoreExists && ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) return undefined;
-    throw new Error(goErrorText(e, 'open', path));
-  }
-  if (!fstatSync(fd).isFile()) {
-    closeSync(fd);
-    throw new Error(`open ${path}: not a regular file`);
-  }
+  const { fsOpen, fsErrno } = nativeHelper();
+  // Never blocks (a FIFO planted at the name), never follows a symlink out of the store, and only a regular file.
+  const fd = fsOpen(path, constants.O_CREAT | constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o750, true);
+  // No directory (ENOENT), or a file where one would be (ENOTDIR): no store.
+  if (ifStoreExists && (fd === -fsErrno.ENOENT || fd === -fsErrno.ENOTDIR)) return undefined;
+  if (fd < 0) throw fileError(fd, 'open', path);
   return fd;
 }
 
@@ -90,9 +83,11 @@ async function lockFile(dir: string, ifStoreExists: boolean, signal?: StopSignal
   try {
     await flockBefore(fd, Date.now() + WAIT_MS, path, dir, signal);
   } catch (e) {
-    closeSync(fd);
+    nativeHelper().fsClose(fd);
     throw e;
   }
   // Closing the only descriptor of the open file drops the flock.
-  return () => closeSync(fd);
+  return () => {
+    nativeHelper().fsClose(fd);
+  };
 }

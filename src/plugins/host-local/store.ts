@@ -1,10 +1,11 @@
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { isSafeName } from '../../cni/environment';
+import { nativeHelper } from '../../netlink/native';
 import { formatIp, parseIp, type IP } from './address';
-import { goErrorText } from './go-error';
-import { readRegularFile } from '../../util/bounded-read';
+import { fileError, goErrorText } from './go-error';
+import { MAX_FILE_BYTES } from '../../util/bounded-read';
 import { makeDirs } from '../../util/atomic-file';
 import { childPath } from '../../util/child-path';
 
@@ -14,11 +15,15 @@ import { childPath } from '../../util/child-path';
  * address, containing `<containerID>\r\n<ifname>` with no newline (older plugins wrote the container ID alone), and
  * `last_reserved_ip.<range set index>` with the last address handed out from that set. Files are 0600.
  * Container IDs only ever appear in file contents, never in paths.
+ *
+ * The files are read and written through the native helper (native/fs.c), which the lock loads anyway: Node's fs
+ * functions are JavaScript that V8 compiles on first use in every process, and they answer an expected "taken" or
+ * "not there yet" with an Error and its stack.
  */
 
 const LAST_RESERVED_PREFIX = 'last_reserved_ip.';
-// Longer than any address text (an IPv6 one is at most 45 characters).
-const LAST_RESERVED_MAX = 64;
+// At least any address text (an IPv6 one is at most 45 characters): a longer content is no address.
+const LAST_RESERVED_MAX = 63;
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o755;
 
@@ -39,10 +44,6 @@ export function ownerKey(containerId: string, ifName: string): string {
 /** What the oldest reference versions wrote: the container ID alone, for any interface. */
 export function legacyOwnerKey(containerId: string): string {
   return containerId.trim();
-}
-
-function storeError(err: unknown, syscall: string, path: string): Error {
-  return new Error(goErrorText(err, syscall, path));
 }
 
 /** `<dataDir>/<name>`, refusing any name that would not be a single directory right under dataDir. */
@@ -76,7 +77,7 @@ export class NetworkStore {
     try {
       makeDirs(this.dir, DIR_MODE);
     } catch (e) {
-      throw storeError(e, 'mkdir', this.dir);
+      throw new Error(goErrorText(e, 'mkdir', this.dir));
     }
   }
 
@@ -94,27 +95,23 @@ export class NetworkStore {
    * win it. Records the address as the set's last reserved one. False when the address is taken.
    */
   reserve(ip: IP, owner: string, rangeId: number): boolean {
-    const path = childPath(this.dir, formatIp(ip));
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, FILE_MODE);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw storeError(e, 'open', path);
-    }
-    try {
-      writeSync(fd, owner);
-    } catch (e) {
-      closeSync(fd);
+    const { fsOpen, fsWrite, fsClose, fsErrno } = nativeHelper();
+    const name = formatIp(ip);
+    const path = childPath(this.dir, name);
+    const fd = fsOpen(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, FILE_MODE, false);
+    if (fd === -fsErrno.EEXIST) return false;
+    if (fd < 0) throw fileError(fd, 'open', path);
+    const written = fsWrite(fd, owner, -1);
+    fsClose(fd);
+    if (written < 0) {
       // An empty file would be a reservation nobody owns; the write error is still the one to report.
       try {
-        this.remove(formatIp(ip));
+        this.remove(name);
       } catch {
         // GC releases it, as it belongs to no attachment.
       }
-      throw storeError(e, 'write', path);
+      throw fileError(written, 'write', path);
     }
-    closeSync(fd);
     this.writeLastReserved(ip, rangeId);
     return true;
   }
@@ -125,58 +122,57 @@ export class NetworkStore {
    * reservation itself. The content is the same either way; a torn one only costs round robin its place.
    */
   private writeLastReserved(ip: IP, rangeId: number): void {
+    const { fsOpen, fsWrite, fsTruncate, fsClose } = nativeHelper();
     const path = childPath(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`);
-    const text = formatIp(ip);
+    // The descriptor lastReserved read it through, else opened now; never blocks on a FIFO planted at the name.
+    let fd = this.lastFds.get(rangeId);
+    this.lastFds.delete(rangeId);
+    if (fd === undefined) {
+      fd = fsOpen(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NONBLOCK, FILE_MODE, false);
+      if (fd < 0) throw fileError(fd, 'open', path);
+    }
     try {
-      // The descriptor lastReserved read it through, else opened now; never blocks on a FIFO planted at the name.
-      const fd = this.lastFds.get(rangeId) ?? openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NONBLOCK, FILE_MODE);
-      this.lastFds.delete(rangeId);
-      try {
-        const length = Buffer.byteLength(text);
-        writeSync(fd, text, 0);
-        // Only a longer old content (or one this call did not read) has a tail to cut.
-        if ((this.lastLength.get(rangeId) ?? Infinity) > length) ftruncateSync(fd, length);
-        this.lastLength.set(rangeId, length);
-      } finally {
-        closeSync(fd);
+      const length = fsWrite(fd, formatIp(ip), 0);
+      if (length < 0) throw fileError(length, 'write', path);
+      // Only a longer old content (or one this call did not read) has a tail to cut.
+      if ((this.lastLength.get(rangeId) ?? Infinity) > length) {
+        const cut = fsTruncate(fd, length);
+        if (cut < 0) throw fileError(cut, 'truncate', path);
       }
-    } catch (e) {
-      throw storeError(e, 'open', path);
+      this.lastLength.set(rangeId, length);
+    } finally {
+      fsClose(fd);
     }
   }
 
   /**
    * The set's last reserved address; unset or unreadable content only costs round robin its place. The file stays
    * open (for writing too) until the next reservation rewrites it or close(): one open and close per ADD fewer.
-   * Only a regular file is read and kept; an address is short, so a longer content is no address.
+   * Only a regular file is read and kept.
    */
   lastReserved(rangeId: number): IP | undefined {
-    let fd: number;
-    try {
-      fd = openSync(childPath(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`), constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-    } catch {
+    const { fsOpen, fsRead, fsClose } = nativeHelper();
+    const fd = fsOpen(childPath(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`), constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0, true);
+    if (fd < 0) return undefined;
+    const text = fsRead(fd, LAST_RESERVED_MAX, 0);
+    if (typeof text === 'number' && text !== -nativeHelper().fsErrno.EFBIG) {
+      fsClose(fd);
       return undefined;
     }
-    try {
-      if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
-      const buf = Buffer.allocUnsafe(LAST_RESERVED_MAX);
-      const length = readSync(fd, buf, 0, LAST_RESERVED_MAX, 0);
-      this.lastLength.set(rangeId, length);
-      const ip = length < LAST_RESERVED_MAX ? parseIp(buf.toString('utf8', 0, length)) : undefined;
-      this.closeLast(rangeId);
-      this.lastFds.set(rangeId, fd);
-      return ip;
-    } catch {
-      closeSync(fd);
-      return undefined;
-    }
+    const ip = typeof text === 'string' ? parseIp(text) : undefined;
+    // An address is ASCII, so its length is its size; for anything else the length is not known, and the rewrite cuts.
+    if (ip) this.lastLength.set(rangeId, (text as string).length);
+    else this.lastLength.delete(rangeId);
+    this.closeLast(rangeId);
+    this.lastFds.set(rangeId, fd);
+    return ip;
   }
 
   private closeLast(rangeId: number): void {
     const fd = this.lastFds.get(rangeId);
     if (fd === undefined) return;
     this.lastFds.delete(rangeId);
-    closeSync(fd);
+    nativeHelper().fsClose(fd);
   }
 
   /** Closes what lastReserved left open; the store's user calls it when done (before releasing the lock). */
@@ -190,21 +186,25 @@ export class NetworkStore {
    * reading refuses what is not a regular file anyway, and the listing with types cost every ADD 0.15 ms more.)
    */
   reservations(): Reservation[] {
-    let names;
-    try {
-      names = readdirSync(this.dir);
-    } catch (e) {
-      throw storeError(e, 'open', this.dir);
-    }
-    const out: Reservation[] = [];
+    const { fsList, fsReadFiles } = nativeHelper();
+    const names = fsList(this.dir);
+    if (typeof names === 'number') throw fileError(names, 'open', this.dir);
+    const ips: IP[] = [];
+    const named: string[] = [];
     for (const name of names) {
       const ip = parseIp(name);
       if (!ip) continue;
-      try {
-        out.push({ name, ip, owner: readRegularFile(childPath(this.dir, name)).toString('utf8').trim() });
-      } catch {
-        // Not a regular file (a directory, a link), or released by someone else between the listing and the read.
-      }
+      ips.push(ip);
+      named.push(name);
+    }
+    // All of them in one call: each is opened without following a symlink, and only a regular file is read.
+    const contents = named.length > 0 ? fsReadFiles(this.dir, named, MAX_FILE_BYTES) : [];
+    if (typeof contents === 'number') throw fileError(contents, 'open', this.dir);
+    const out: Reservation[] = [];
+    for (let i = 0; i < named.length; i++) {
+      const content = contents[i];
+      // A number: not a regular file (a directory, a link), or released by someone else since the listing.
+      if (typeof content === 'string') out.push({ name: named[i]!, ip: ips[i]!, owner: content.trim() });
     }
     // The reference walks in name order, which decides which address its messages name.
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -212,10 +212,9 @@ export class NetworkStore {
 
   /** Deletes a reservation; one that is already gone is what the caller wanted. */
   remove(name: string): void {
-    try {
-      unlinkSync(childPath(this.dir, name));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw storeError(e, 'remove', childPath(this.dir, name));
-    }
+    const { fsUnlink, fsErrno } = nativeHelper();
+    const path = childPath(this.dir, name);
+    const r = fsUnlink(path);
+    if (r < 0 && r !== -fsErrno.ENOENT) throw fileError(r, 'remove', path);
   }
 }

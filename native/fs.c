@@ -1,0 +1,330 @@
+// File system calls for host-local's store without Node's fs module. A host-local call is short (the process a Go
+// plugin starts for its IPAM lives about 40 ms, most of it Node's start), and Node's fs functions are JavaScript that
+// V8 compiles on each one's first use in every process (openSync, fstatSync, readdirSync, writeSync, ... with their
+// argument checks and error wrappers), then allocates a Stats object or an Error for what is an expected answer
+// (EEXIST when an address is taken, ENOENT for a store that does not exist yet). Here each call is one C function:
+// it returns a number (an fd, a count, 0) or the negative errno, never throws for what the system answered, and
+// opens every fd close-on-exec.
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <node_api.h>
+#include <uv.h>
+#include "fs.h"
+
+// Returned by an open that asked for a regular file and found something else: not an errno (those are below 4096).
+#define NOT_REGULAR (-4096)
+
+static napi_value number(napi_env env, int64_t n) {
+  napi_value out;
+  napi_create_int64(env, n, &out);
+  return out;
+}
+
+static bool args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, usage);
+    return false;
+  }
+  return true;
+}
+
+// A JavaScript string as a NUL-terminated UTF-8 copy (free it), its length in *out_len when asked; NULL after
+// throwing.
+static char *string_arg_len(napi_env env, napi_value value, const char *usage, size_t *out_len) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (s == NULL) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, value, s, len + 1, &len);
+  if (out_len != NULL) *out_len = len;
+  return s;
+}
+
+static char *string_arg(napi_env env, napi_value value, const char *usage) {
+  return string_arg_len(env, value, usage, NULL);
+}
+
+static bool int_arg(napi_env env, napi_value value, int64_t *out, const char *usage) {
+  if (napi_get_value_int64(env, value, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return false;
+  }
+  return true;
+}
+
+// Opens `path` close-on-exec; with `regular`, only a regular file (checked on the fd, so nothing can be swapped in
+// between): NOT_REGULAR otherwise.
+static int open_at(int dir, const char *path, int flags, int mode, bool regular) {
+  int fd = openat(dir, path, flags | O_CLOEXEC, mode);
+  if (fd < 0) return -errno;
+  if (regular) {
+    struct stat st;
+    int r = fstat(fd, &st) != 0 ? -errno : S_ISREG(st.st_mode) ? 0 : NOT_REGULAR;
+    if (r != 0) {
+      close(fd);
+      return r;
+    }
+  }
+  return fd;
+}
+
+// Reads a regular file, up to `max` bytes (from `offset`, or the fd's position when negative), into a new JavaScript
+// string (UTF-8); -EFBIG when there is more than `max`, the negative errno when a read fails.
+static napi_value read_text(napi_env env, int fd, int64_t max, int64_t offset) {
+  if (max < 0 || max > (1 << 30)) max = 1 << 30;
+  size_t cap = max < 4096 ? (size_t)max + 1 : 4096;
+  char *buf = malloc(cap);
+  if (buf == NULL) return number(env, -ENOMEM);
+  size_t len = 0;
+  for (;;) {
+    if (len == cap) {
+      if (len > (size_t)max) break;
+      size_t next = cap * 2 > (size_t)max + 1 ? (size_t)max + 1 : cap * 2;
+      char *grown = realloc(buf, next);
+      if (grown == NULL) {
+        free(buf);
+        return number(env, -ENOMEM);
+      }
+      buf = grown;
+      cap = next;
+    }
+    size_t want = cap - len;
+    ssize_t n = offset >= 0 ? pread(fd, buf + len, want, offset + (off_t)len) : read(fd, buf + len, want);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      free(buf);
+      return number(env, -err);
+    }
+    len += (size_t)n;
+    // A regular file (all this reads) comes short only at its end: no second read to hear it again.
+    if ((size_t)n < want) break;
+  }
+  if (len > (size_t)max) {
+    free(buf);
+    return number(env, -EFBIG);
+  }
+  napi_value out;
+  napi_create_string_utf8(env, buf, len, &out);
+  free(buf);
+  return out;
+}
+
+// fsOpen(path, flags, mode, regular): the fd, or the negative errno, or NOT_REGULAR.
+static napi_value fs_open(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsOpen(path, flags, mode, regular)";
+  napi_value argv[4];
+  if (!args(env, info, 4, argv, usage)) return NULL;
+  int64_t flags, mode;
+  bool regular;
+  if (!int_arg(env, argv[1], &flags, usage) || !int_arg(env, argv[2], &mode, usage)) return NULL;
+  if (napi_get_value_bool(env, argv[3], &regular) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  char *path = string_arg(env, argv[0], usage);
+  if (path == NULL) return NULL;
+  int fd = open_at(AT_FDCWD, path, (int)flags, (int)mode, regular);
+  free(path);
+  return number(env, fd);
+}
+
+// fsRead(fd, max, offset): the content as text, or the negative errno (-EFBIG: longer than max).
+static napi_value fs_read(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsRead(fd, max, offset)";
+  napi_value argv[3];
+  int64_t fd, max, offset;
+  if (!args(env, info, 3, argv, usage) || !int_arg(env, argv[0], &fd, usage) || !int_arg(env, argv[1], &max, usage)
+      || !int_arg(env, argv[2], &offset, usage)) {
+    return NULL;
+  }
+  return read_text(env, (int)fd, max, offset);
+}
+
+// fsWrite(fd, text, offset): writes all of the text (UTF-8) at `offset`, or at the fd's position when negative;
+// the bytes written, or the negative errno.
+static napi_value fs_write(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsWrite(fd, text, offset)";
+  napi_value argv[3];
+  int64_t fd, offset;
+  if (!args(env, info, 3, argv, usage) || !int_arg(env, argv[0], &fd, usage) || !int_arg(env, argv[2], &offset, usage)) {
+    return NULL;
+  }
+  size_t len;
+  char *text = string_arg_len(env, argv[1], usage, &len);
+  if (text == NULL) return NULL;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = offset >= 0 ? pwrite((int)fd, text + done, len - done, offset + (off_t)done) : write((int)fd, text + done, len - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      free(text);
+      return number(env, -err);
+    }
+    done += (size_t)n;
+  }
+  free(text);
+  return number(env, (int64_t)done);
+}
+
+// fsTruncate(fd, length): 0 or the negative errno.
+static napi_value fs_truncate(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsTruncate(fd, length)";
+  napi_value argv[2];
+  int64_t fd, length;
+  if (!args(env, info, 2, argv, usage) || !int_arg(env, argv[0], &fd, usage) || !int_arg(env, argv[1], &length, usage)) {
+    return NULL;
+  }
+  return number(env, ftruncate((int)fd, length) == 0 ? 0 : -errno);
+}
+
+// fsClose(fd): 0 or the negative errno (the fd is closed either way).
+static napi_value fs_close(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsClose(fd)";
+  napi_value argv[1];
+  int64_t fd;
+  if (!args(env, info, 1, argv, usage) || !int_arg(env, argv[0], &fd, usage)) return NULL;
+  return number(env, close((int)fd) == 0 ? 0 : -errno);
+}
+
+// fsUnlink(path): 0 or the negative errno.
+static napi_value fs_unlink(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsUnlink(path)";
+  napi_value argv[1];
+  if (!args(env, info, 1, argv, usage)) return NULL;
+  char *path = string_arg(env, argv[0], usage);
+  if (path == NULL) return NULL;
+  int r = unlink(path) == 0 ? 0 : -errno;
+  free(path);
+  return number(env, r);
+}
+
+// fsList(dir): the names in the directory ("." and ".." left out), or the negative errno.
+static napi_value fs_list(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsList(dir)";
+  napi_value argv[1];
+  if (!args(env, info, 1, argv, usage)) return NULL;
+  char *path = string_arg(env, argv[0], usage);
+  if (path == NULL) return NULL;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+  free(path);
+  if (fd < 0) return number(env, -errno);
+  DIR *dir = fdopendir(fd);
+  if (dir == NULL) {
+    int err = errno;
+    close(fd);
+    return number(env, -err);
+  }
+  napi_value names;
+  napi_create_array(env, &names);
+  uint32_t count = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *e = readdir(dir);
+    if (e == NULL) break;
+    if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0'))) continue;
+    napi_value name;
+    napi_create_string_utf8(env, e->d_name, NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, names, count++, name);
+  }
+  int err = errno;
+  closedir(dir);
+  return err != 0 ? number(env, -err) : names;
+}
+
+// fsReadFiles(dir, names, max): per name, the content of the regular file `<dir>/<name>` as text (opened without
+// following a symlink and without blocking), or a number: the negative errno, -EFBIG when longer than max,
+// NOT_REGULAR. The negative errno alone when the directory cannot be opened. One call for a store's reservations.
+static napi_value fs_read_files(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsReadFiles(dir, names, max)";
+  napi_value argv[3];
+  int64_t max;
+  uint32_t count;
+  if (!args(env, info, 3, argv, usage) || !int_arg(env, argv[2], &max, usage)) return NULL;
+  if (napi_get_array_length(env, argv[1], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  char *path = string_arg(env, argv[0], usage);
+  if (path == NULL) return NULL;
+  int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  free(path);
+  if (dir < 0) return number(env, -errno);
+  napi_value out;
+  napi_create_array_with_length(env, count, &out);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item, content;
+    char *name;
+    if (napi_get_element(env, argv[1], i, &item) != napi_ok || (name = string_arg(env, item, usage)) == NULL) {
+      close(dir);
+      return NULL;
+    }
+    // A name is one component: anything with a slash could reach outside the directory.
+    int fd = strchr(name, '/') != NULL ? -EINVAL : open_at(dir, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, true);
+    free(name);
+    if (fd < 0) {
+      content = number(env, fd);
+    } else {
+      content = read_text(env, fd, max, -1);
+      close(fd);
+    }
+    napi_set_element(env, out, i, content);
+  }
+  close(dir);
+  return out;
+}
+
+// fsErrorText(answer): "no such file or directory" for -ENOENT, the negative errno a call above answered, in Node's
+// own words (libuv's, which are negative errnos on Linux), so that messages read as they did through node:fs.
+static napi_value fs_error_text(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t err;
+  if (!args(env, info, 1, argv, "fsErrorText(answer)") || !int_arg(env, argv[0], &err, "fsErrorText(answer)")) return NULL;
+  napi_value out;
+  napi_create_string_utf8(env, uv_strerror((int)err), NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+// The numbers the JavaScript side compares answers with, from the system's headers.
+static napi_value errno_numbers(napi_env env) {
+  static const struct { const char *name; int value; } known[] = {
+    {"ENOENT", ENOENT}, {"EEXIST", EEXIST}, {"ENOTDIR", ENOTDIR}, {"EISDIR", EISDIR}, {"EFBIG", EFBIG},
+    {"NOT_REGULAR", -NOT_REGULAR},
+  };
+  napi_value out;
+  napi_create_object(env, &out);
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) napi_set_named_property(env, out, known[i].name, number(env, known[i].value));
+  return out;
+}
+
+void register_fs(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"fsErrno", NULL, NULL, NULL, NULL, errno_numbers(env), napi_enumerable, NULL},
+    {"fsOpen", NULL, fs_open, NULL, NULL, NULL, napi_default, NULL},
+    {"fsRead", NULL, fs_read, NULL, NULL, NULL, napi_default, NULL},
+    {"fsWrite", NULL, fs_write, NULL, NULL, NULL, napi_default, NULL},
+    {"fsTruncate", NULL, fs_truncate, NULL, NULL, NULL, napi_default, NULL},
+    {"fsClose", NULL, fs_close, NULL, NULL, NULL, napi_default, NULL},
+    {"fsUnlink", NULL, fs_unlink, NULL, NULL, NULL, napi_default, NULL},
+    {"fsList", NULL, fs_list, NULL, NULL, NULL, napi_default, NULL},
+    {"fsReadFiles", NULL, fs_read_files, NULL, NULL, NULL, napi_default, NULL},
+    {"fsErrorText", NULL, fs_error_text, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}
