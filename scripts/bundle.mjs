@@ -1,10 +1,11 @@
 // Bundles the executable's code after the compiler has checked it, into dist/bundle/: main.js (the entry: VERSION
-// and the dispatch), builtins.js (a CNI call: everything it can reach), plugins.js and host-local.js (the same with
-// less, for a process started as another built-in: src/builtin-bundles.ts) and run-human.js (the command line). The runtime
-// starts a process per pod, and with one file per module Node spent most of a call resolving, reading and compiling
-// about a hundred files (the CommonJS loader's path and package.json look-ups); a bundle costs one read. Each
-// bundle is whole on its own, and one process loads main.js and at most one of the other two, so no module exists
-// twice in a process. Inside a bundle, dynamic import() stays lazy (esbuild wraps such modules in init functions
+// and the dispatch), builtins.js with builtins-plugins.js (a CNI call: everything it can reach, in two parts, see
+// below), plugins.js and host-local.js (the same with less, for a process started as another built-in:
+// src/builtin-bundles.ts) and run-human.js (the command line). The runtime starts a process per pod, and with one
+// file per module Node spent most of a call resolving, reading and compiling about a hundred files (the CommonJS
+// loader's path and package.json look-ups); a bundle costs one read. One process loads main.js and one of
+// builtins.js (with, when needed, builtins-plugins.js, which takes the modules they share from it), plugins.js,
+// host-local.js and run-human.js, so no module exists twice in a process. Inside a bundle, dynamic import() stays lazy (esbuild wraps such modules in init functions
 // run on first use). Kept outside, loaded from node_modules only when used: `yaml` and `commander` (YAML
 // kubeconfigs, validate, the command line), and native addons (*.node). The bundles sit two directories below the project root, as dist/<dir>/*.js do: code
 // that finds the project's files relative to its own (build/Release/netns.node, dist/build-info.json, the
@@ -12,7 +13,7 @@
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,6 +21,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // caches of the previous build can never be used again.
 rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
 const lazyEntries = /^\.\/run-human$/;
+const requireDist = createRequire(import.meta.url);
 
 const common = {
   bundle: true,
@@ -39,11 +41,12 @@ const common = {
   supported: { 'dynamic-import': false },
   external: ['yaml', 'commander', '*.node'],
   logLevel: 'warning',
+  absWorkingDir: root,
 };
 
 await build({
   ...common,
-  entryPoints: ['main', 'builtins', 'run-human'].map((name) => join(root, `src/${name}.ts`)),
+  entryPoints: ['main', 'run-human'].map((name) => join(root, `src/${name}.ts`)),
   outdir: join(root, 'dist/bundle'),
   plugins: [{
     // main.ts's lazy import of run-human loads its bundle instead of copying it in (builtins it loads by path, with
@@ -55,12 +58,112 @@ await build({
   }],
 });
 
+// The CNI bundle, in two parts: builtins.js, what a multus call runs up to starting its primary's plugin (and the
+// rest of multus: its configuration, delegation, the Kubernetes client), and builtins-plugins.js, the built-in
+// plugins' code (the link plugins, host-local, rtnetlink), which a multus call loads, with a code cache of its own,
+// only when a built-in runs or is prepared (while the primary's plugin runs). V8 reads a whole code cache and the
+// bundle it belongs to before anything runs: for a pod's ADD (N=1) the plugins' part was 90 of the cache's 296 kB.
+// Each module exists once in a process: builtins-plugins.js takes the modules it shares with builtins.js from it (the
+// registry's loaders there import the plugins from builtins-plugins.js); code-cache.ts gives each bundle the other.
+const PART = 'builtins-plugins';
+// What goes into the part: the built-in plugins and rtnetlink (not the native helper, which the lock and the spawn
+// use). builtins.js reaches them only through dynamic import() (the registry's loaders, multus's default routes),
+// each of which becomes a require of the part's export for that module.
+const inPart = (rel) => /^src\/(plugins|netlink)\//.test(rel) && rel !== 'src/netlink/native.ts';
+const partExport = (rel) => rel.replace(/^src\//, '').replace(/\.ts$/, '').replace(/\W/g, '_');
+const srcRel = (abs) => relative(root, abs).split(sep).join('/');
+// A module's exports, as the compiler's output for it has them (types have none).
+const exportNames = (rel) => Object.keys(requireDist(join(root, 'dist', rel.replace(/^src\//, '').replace(/\.ts$/, '.js'))));
+const cutPlugins = (partPaths) => ({
+  name: 'cut-plugins',
+  setup(b) {
+    b.onResolve({ filter: /^\./ }, async (a) => {
+      if (a.pluginData === 'resolving' || a.namespace !== 'file') return undefined;
+      const r = await b.resolve(a.path, { kind: a.kind, importer: a.importer, resolveDir: a.resolveDir, pluginData: 'resolving' });
+      if (r.errors.length > 0 || !inPart(srcRel(r.path))) return undefined;
+      if (a.kind !== 'dynamic-import') {
+        return { errors: [{ text: `${srcRel(a.importer)} imports ${a.path} statically: builtins.js may reach builtins-plugins.js (${srcRel(r.path)}) only through import()` }] };
+      }
+      partPaths?.add(srcRel(r.path));
+      return { path: srcRel(r.path), namespace: 'part' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'part' }, (a) => ({
+      contents: `module.exports = require('./${PART}.js').${partExport(a.path)};`,
+      loader: 'js',
+    }));
+    b.onResolve({ filter: new RegExp(`^\\./${PART}\\.js$`) }, (a) => ({ path: a.path, external: true }));
+  },
+});
+// Pass 1: the modules builtins.js holds.
+const partPaths = new Set();
+const core = await build({ ...common, entryPoints: [join(root, 'src/builtins.ts')], write: false, metafile: true, outfile: join(root, 'dist/bundle/builtins.js'), plugins: [cutPlugins(partPaths)] });
+const inCore = new Set(Object.keys(core.metafile.inputs).filter((f) => !f.includes(':')));
+// The part: the plugins' modules, with every module builtins.js holds taken from it.
+const shared = new Set();
+await build({
+  ...common,
+  stdin: {
+    contents: ['\'use strict\';', ...[...partPaths].sort().map((p) => `export * as ${partExport(p)} from './${p.replace(/^src\//, '').replace(/\.ts$/, '')}';`)].join('\n'),
+    resolveDir: join(root, 'src'),
+    sourcefile: `src/${PART}.ts`,
+    loader: 'ts',
+  },
+  outfile: join(root, `dist/bundle/${PART}.js`),
+  plugins: [{
+    name: 'shared-with-builtins',
+    setup(b) {
+      b.onResolve({ filter: /^\./ }, async (a) => {
+        if (a.pluginData === 'resolving') return undefined;
+        const r = await b.resolve(a.path, { kind: a.kind, importer: a.importer, resolveDir: a.resolveDir, pluginData: 'resolving' });
+        if (r.errors.length > 0 || !inCore.has(srcRel(r.path))) return undefined;
+        shared.add(srcRel(r.path));
+        return { path: srcRel(r.path), namespace: 'shared' };
+      });
+      // Taken once, when the part loads, into bindings of its own: the part's code then refers to them directly, as
+      // within one bundle (through a module object, each use was a getter call: 5 ms more CPU in a pod's ADD).
+      b.onLoad({ filter: /.*/, namespace: 'shared' }, (a) => ({
+        contents: `const m = require('./builtins.js').__shared()[${JSON.stringify(a.path)}];\n${exportNames(a.path).map((n) => `export const ${n} = m.${n};`).join('\n')}\n`,
+        loader: 'js',
+      }));
+      b.onResolve({ filter: /^\.\/builtins\.js$/ }, (a) => ({ path: a.path, external: true }));
+    },
+  }],
+});
+// builtins.js itself: the registry, and what the part takes from it: `__shared()`, an object per shared module with
+// its exports (none is reassigned: the part takes their values). They are made, and the shared modules initialised,
+// only when the part first asks: a module of their own, loaded lazily, so that builtins.js's top level builds none of
+// them (namespace objects for the shared modules cost its top level about 0.4 ms).
+const sharedList = [...shared].sort();
+const sharedModule = [
+  ...sharedList.map((f, i) => `import { ${exportNames(f).map((n) => `${n} as s${i}_${n}`).join(', ')} } from './${f.replace(/^src\//, '').replace(/\.ts$/, '')}';`),
+  'export const bindings = {',
+  ...sharedList.map((f, i) => `  ${JSON.stringify(f)}: { ${exportNames(f).map((n) => `${n}: s${i}_${n}`).join(', ')} },`),
+  '};',
+].join('\n');
+await build({
+  ...common,
+  stdin: {
+    contents: "'use strict';\nexport * from './builtins';\nexport const __shared = () => require('./builtins-shared').bindings;\n",
+    resolveDir: join(root, 'src'),
+    sourcefile: 'src/builtins-entry.ts',
+    loader: 'ts',
+  },
+  outfile: join(root, 'dist/bundle/builtins.js'),
+  plugins: [cutPlugins(), {
+    name: 'shared-bindings',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/builtins-shared$/ }, () => ({ path: 'src/builtins-shared.ts', namespace: 'shared-bindings' }));
+      b.onLoad({ filter: /.*/, namespace: 'shared-bindings' }, () => ({ contents: sharedModule, loader: 'ts', resolveDir: join(root, 'src') }));
+    },
+  }],
+});
+
 // The smaller bundles (src/builtin-bundles.ts): the registry (builtins.ts) once more for each, with the built-ins it
 // does not hold left out. Their loaders import their code from a directory of their name (./multus/…,
 // ./plugins/macvlan/…); here those imports become a module that throws when loaded, which no call reaches: a process
 // that loaded such a bundle runs what it does not hold as a binary (builtins.ts, builtinAt). The tsc output is already
 // there (npm run build runs tsc first).
-const { BUNDLES, BUILTIN_BUNDLES } = createRequire(import.meta.url)(join(root, 'dist/builtin-bundles.js'));
+const { BUNDLES, BUILTIN_BUNDLES } = requireDist(join(root, 'dist/builtin-bundles.js'));
 for (const [index, bundle] of BUNDLES.entries()) {
   if (index === 0) continue; // builtins.js, built above
   const leftOut = Object.keys(BUILTIN_BUNDLES).filter((name) => BUNDLES.indexOf(BUILTIN_BUNDLES[name]) < index);

@@ -18,6 +18,9 @@
  * a rebuilt bundle of the same length must never meet the old code. It lives next to the bundle, written by the same
  * owner (root) that installs the bundle, so it is trusted no more than the bundle is. Failing to read or write it
  * only costs the compile.
+ * A bundle may require a sibling bundle (`./name.js`): the CNI bundle's second part, builtins-plugins.js, which a
+ * multus call loads only when it runs or prepares a built-in (scripts/bundle.mjs), and which requires builtins.js back
+ * for the modules they share. Each is loaded once, with its own cache of the same kind.
  */
 import { readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -55,12 +58,32 @@ function save(script: Script, file: string, cacheFile: string, stamp: string, ge
   }
 }
 
+// The bundles this process loaded, by path, and the caches to write at exit, by one listener added when the first
+// bundle is loaded: before the one a CNI call adds last (builtins.ts), which ends the process, so that a bundle
+// loaded during the call (builtins-plugins.js, while the primary's plugin runs) still writes its cache.
+const loadedBundles = new Map<string, unknown>();
+const toSave: (() => void)[] = [];
+let listening = false;
+
+function listenForExit(): void {
+  if (listening) return;
+  listening = true;
+  process.once('exit', (code) => {
+    if (code === 0) for (const save of toSave) save();
+  });
+}
+
 /**
  * `require(file)` of a CommonJS bundle for a call of `kind`, compiled with (and, when missing and the call succeeds,
  * leaving behind) that kind's code cache. `load` is the caller's own require, which resolves the bundle's requires
- * as its own: the bundles sit side by side (node:module's createRequire alone costs a millisecond to load).
+ * as its own: the bundles sit side by side (node:module's createRequire alone costs a millisecond to load). A
+ * bundle's require of a sibling bundle (`./name.js`: the CNI bundle's plugins part, which in turn requires the CNI
+ * bundle for the modules they share) gets that bundle as loaded here, once, with its own cache of the same kind.
  */
 export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS.Require): T {
+  const known = loadedBundles.get(file);
+  if (known !== undefined) return known as T;
+  listenForExit();
   const stamp = buildStamp(file);
   // The kind comes from the environment: it names a file only as a plain word.
   const cacheFile = join(dirname(file), `${stamp}${kind.replace(/[^\w:+-]/g, '_')}${SUFFIX}`);
@@ -83,12 +106,20 @@ export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS
   const source = `(function (exports, require, module, __filename, __dirname) { ${readRegularFile(file, { follow: true }).toString('latin1')}\n});`;
   const script = new Script(source, { filename: file, ...(cachedData && { cachedData }) });
   if (script.cachedDataRejected) generation = 0;
-  if (generation < GENERATIONS) {
-    process.once('exit', (code) => {
-      if (code === 0) save(script, file, cacheFile, stamp, generation + 1);
-    });
-  }
+  if (generation < GENERATIONS) toSave.push(() => save(script, file, cacheFile, stamp, generation + 1));
+  const dir = dirname(file);
+  const bundleRequire = ((id: string) => (id.startsWith('./') && id.endsWith('.js') && !id.includes('/', 2)
+    ? requireWithCodeCache(join(dir, id), kind, load)
+    : load(id))) as NodeJS.Require;
   const module = { exports: {} as T };
-  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, load, module, file, dirname(file));
+  // Known before its top level runs, as Node's module cache is: a bundle it requires may require it back.
+  loadedBundles.set(file, module.exports);
+  try {
+    (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, bundleRequire, module, file, dir);
+  } catch (e) {
+    loadedBundles.delete(file);
+    throw e;
+  }
+  loadedBundles.set(file, module.exports);
   return module.exports;
 }

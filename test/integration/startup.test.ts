@@ -100,6 +100,51 @@ describe('the bundles of the built-ins other than multus', () => {
   });
 });
 
+// The CNI bundle comes in two parts (scripts/bundle.mjs): builtins.js, all a multus call needs up to starting its
+// primary's plugin, and builtins-plugins.js, the built-in plugins and rtnetlink, loaded with a code cache of its own
+// only when a built-in runs (or is prepared while the primary runs).
+describe('the CNI bundle\'s two parts', () => {
+  const work = new Workdir();
+  afterAll(() => work.remove());
+  const bundleDir = join(ROOT, 'dist/bundle');
+  const sources = (bundle: string) => (JSON.parse(readFileSync(join(bundleDir, `${bundle}.map`), 'utf8')) as { sources: string[] })
+    .sources.map((s) => s.replace(/^(\.\.\/)+/, ''));
+
+  it('hold each module once: the plugins and rtnetlink only in builtins-plugins.js, which takes the rest from builtins.js', () => {
+    const core = sources('builtins.js').filter((m) => m.startsWith('src/'));
+    const part = sources('builtins-plugins.js').filter((m) => m.startsWith('src/'));
+    expect(core).toContain('src/multus/add.ts');
+    expect(core.filter((m) => /^src\/(plugins|netlink)\//.test(m))).toEqual(['src/netlink/native.ts']);
+    expect(part).toContain('src/plugins/macvlan/plugin.ts');
+    expect(part).toContain('src/netlink/rtnl.ts');
+    expect(part.filter((m) => core.includes(m))).toEqual([]);
+    // What they share, builtins-plugins.js takes from builtins.js.
+    expect(sources('builtins-plugins.js')).toContain('shared:src/cni/errors.ts');
+  });
+
+  it('a multus call loads builtins-plugins.js, with a code cache of its kind, only when it runs a built-in', () => {
+    writeFileSync(join(work.binDir, 'answer'), '#!/bin/sh\necho \'{"cniVersion":"1.0.0"}\'\n', { mode: 0o755 });
+    const answer = { cniVersion: '1.0.0', name: 'startup-split-answer', type: 'answer' };
+    const hostLocal = { cniVersion: '1.0.0', name: 'startup-split-hl', type: 'host-local', ipam: { type: 'host-local', subnet: '10.253.0.0/24', dataDir: work.ipamDir } };
+    const calls: Array<[string, unknown[]]> = [['startup-split-none', [answer]], ['startup-split-both', [answer, hostLocal]]];
+    for (const [name, delegates] of calls) {
+      // Linked under a name of its own (any name that is not a built-in's is multus): its caches carry that name.
+      const multus = ourPlugin(work.binDir, name);
+      const conf = { cniVersion: '1.0.0', name, type: 'multus', cniDir: work.cniDir, binDir: work.binDir, builtinPlugins: ['host-local'], delegates };
+      const call = { conf, containerId: name, netns: work.fakeNetns, path: work.binDir };
+      const add = execPluginSync(multus, { ...call, command: 'ADD' });
+      expect(add.status, add.stdout + add.stderr).toBe(0);
+      expect(execPluginSync(multus, { ...call, command: 'DEL' }).status).toBe(0);
+    }
+    const caches = readdirSync(bundleDir).filter((f) => f.includes('.startup-split-')).map((f) => f.replace(/\.\d+-\d+\./, '.')).sort();
+    expect(caches).toEqual([
+      'builtins-plugins.js.startup-split-both:ADD.v8cache', 'builtins-plugins.js.startup-split-both:DEL.v8cache',
+      'builtins.js.startup-split-both:ADD.v8cache', 'builtins.js.startup-split-both:DEL.v8cache',
+      'builtins.js.startup-split-none:ADD.v8cache', 'builtins.js.startup-split-none:DEL.v8cache',
+    ]);
+  });
+});
+
 // Every TLS context makes node parse the 144 root certificates it ships (25–45 ms of CPU), even one given its own
 // certificate-authority, unless node runs with --use-openssl-ca: a Kubernetes call pays it once per process.
 describe('how bin/multus starts node', () => {

@@ -91,3 +91,32 @@ describe('loading a bundle with its V8 code cache', () => {
     expect(caches()[0]).not.toBe(first);
   });
 });
+
+describe('bundles that require each other', () => {
+  // a.js requires b.js when asked; b.js requires a.js back (as builtins-plugins.js takes its shared modules from
+  // builtins.js). An exit listener added between the two loads ends the process, as builtins.ts's does.
+  const run = (loadB: boolean): string => {
+    const r = spawnSync(process.execPath, ['-e', `const a = require(${JSON.stringify(join(ROOT, 'dist/code-cache.js'))})
+      .requireWithCodeCache(${JSON.stringify(join(dir, 'a.js'))}, 'multus:ADD', require);
+      process.once('exit', (code) => process.reallyExit(code));
+      if (${loadB}) process.stdout.write(a.b().answer());`], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    return r.stdout;
+  };
+  beforeEach(() => {
+    writeFileSync(join(dir, 'a.js'), "exports.n = 21;\nexports.b = () => require('./b.js');\n");
+    writeFileSync(join(dir, 'b.js'), "const a = require('./a.js');\nexports.answer = () => `${a.n * 2} ${a.b() === exports}`;\n");
+  });
+
+  it('loads each once, the one from the other as it is, and each writes a cache of its own', () => {
+    expect(run(true)).toBe('42 true');
+    expect(caches().map((f) => f.replace(/\.\d+-\d+\./, '.'))).toEqual(['a.js.multus:ADD.v8cache', 'b.js.multus:ADD.v8cache']);
+  });
+
+  it('writes the cache of a bundle loaded after the first one\'s cache was complete', () => {
+    for (let n = 0; n < GENERATIONS; n++) run(false);
+    expect(caches().map((f) => f.replace(/\.\d+-\d+\./, '.'))).toEqual(['a.js.multus:ADD.v8cache']);
+    expect(run(true)).toBe('42 true');
+    expect(caches().map((f) => f.replace(/\.\d+-\d+\./, '.'))).toEqual(['a.js.multus:ADD.v8cache', 'b.js.multus:ADD.v8cache']);
+  });
+});
