@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
@@ -215,7 +216,8 @@ static napi_value fs_unlink(napi_env env, napi_callback_info info) {
   return number(env, r);
 }
 
-// fsList(dir): the names in the directory ("." and ".." left out), or the negative errno.
+// fsList(dir): the names in the directory ("." and ".." left out), or the negative errno. getdents64 directly:
+// opendir's stream would cost an fstat and two fcntl calls more.
 static napi_value fs_list(napi_env env, napi_callback_info info) {
   static const char usage[] = "fsList(dir)";
   napi_value argv[1];
@@ -225,27 +227,31 @@ static napi_value fs_list(napi_env env, napi_callback_info info) {
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
   free(path);
   if (fd < 0) return number(env, -errno);
-  DIR *dir = fdopendir(fd);
-  if (dir == NULL) {
-    int err = errno;
-    close(fd);
-    return number(env, -err);
-  }
   napi_value names;
   napi_create_array(env, &names);
   uint32_t count = 0;
+  // A store's directory is an entry per address and two more: a few calls' worth at most.
+  char buf[16384] __attribute__((aligned(8)));
   for (;;) {
-    errno = 0;
-    struct dirent *e = readdir(dir);
-    if (e == NULL) break;
-    if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0'))) continue;
-    napi_value name;
-    napi_create_string_utf8(env, e->d_name, NAPI_AUTO_LENGTH, &name);
-    napi_set_element(env, names, count++, name);
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return number(env, -err);
+    }
+    if (n == 0) break;
+    for (long at = 0; at < n;) {
+      const struct dirent64 *e = (const struct dirent64 *)(buf + at);
+      at += e->d_reclen;
+      if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0'))) continue;
+      napi_value name;
+      napi_create_string_utf8(env, e->d_name, NAPI_AUTO_LENGTH, &name);
+      napi_set_element(env, names, count++, name);
+    }
   }
-  int err = errno;
-  closedir(dir);
-  return err != 0 ? number(env, -err) : names;
+  close(fd);
+  return names;
 }
 
 // fsReadFiles(dir, names, max): per name, the content of the regular file `<dir>/<name>` as text (opened without

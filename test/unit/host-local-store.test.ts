@@ -126,6 +126,15 @@ describe('host-local store', () => {
     expect(readFileSync(join(store.dir, '10.0.0.7'), 'utf8')).toBe('ctr-a\r\neth0');
   });
 
+  it('lists a store larger than one read of its directory', () => {
+    const store = NetworkStore.open(dataDir, 'hlnet');
+    const names = Array.from({ length: 700 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
+    for (const name of names) writeFileSync(join(store.dir, name), `ctr-${name}\r\neth0`);
+    const found = store.reservations();
+    expect(found.map((r) => r.name)).toEqual([...names].sort());
+    expect(found.every((r) => r.owner === `ctr-${r.name}\r\neth0`)).toBe(true);
+  });
+
   it('keeps every network inside dataDir', () => {
     for (const bad of ['..', '.', '', 'a/b', '../x', '.hidden', '-x']) {
       expect(caught(() => networkDir(dataDir, bad)).message, bad).toBe('invalid characters found in network name');
