@@ -5,7 +5,7 @@ import type { ReleasePrepared } from '../cni/runner';
 import type { Invocation } from '../cni/skel';
 import { addNetwork, prepareAdds, type RuntimeConf } from '../delegation/network-invoker';
 import { writeCachedResult } from '../delegation/result-cache';
-import { logVerbose } from '../log/logger';
+import { isLevelEnabled, logVerbose } from '../log/logger';
 import { prepareCall, podPrefix, runtimeConfFor, type MultusCall } from './call';
 import { delegateLabel, type Delegate } from './delegate';
 import { applyDefaultRoutes, planDefaultRoutes, rewriteRoutes } from './default-route';
@@ -140,9 +140,11 @@ async function attach(call: MultusCall, kube: KubeContext | undefined): Promise<
         if (i === 0) convertResult(out.result, conf.cniVersion);
         results.push(out.result);
         rts.push(rt);
-        const added = addedInterfaceMessage(rt.ifName, out.result, delegateLabel(d));
-        if (added) kube?.events?.normal('AddedInterface', added);
-        logVerbose(`${podPrefix(call, delegateLabel(d))}: added interface ${rt.ifName}`);
+        // Messages made only for someone to get them: per attachment, without Kubernetes or verbose logs, nobody does.
+        const events = kube?.events;
+        const added = events && addedInterfaceMessage(rt.ifName, out.result, delegateLabel(d));
+        if (added) events.normal('AddedInterface', added);
+        if (isLevelEnabled('verbose')) logVerbose(`${podPrefix(call, delegateLabel(d))}: added interface ${rt.ifName}`);
       } catch (e) {
         return undo(call, delegates.slice(0, i + 1), i, toCniError(e),
           `${podPrefix(call, delegateLabel(d))}: error adding container to network "${d.net.name}" on interface ${rt.ifName}`);

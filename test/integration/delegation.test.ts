@@ -175,6 +175,8 @@ describe('delegation to spy plugins', () => {
     const logFile = join(work.dir, 'multus.log');
     const conf = multusConf([spyConf('a'), spyConf('old', { cniVersion: '0.3.1' }), spyConf('c')], { logFile, logLevel: 'verbose', logToStderr: false });
     expect(call('ADD', conf).status).toBe(0);
+    // With verbose logs, each attachment says it was added (the line is only made when someone gets it).
+    expect(readFileSync(logFile, 'utf8')).toMatch(/\[verbose\] .*: added interface net2\n/);
     const check = call('CHECK', conf);
     expect(check.stdout).toBe('');
     expect(check.status).toBe(0);
