@@ -322,12 +322,14 @@ static void finish(struct run *r) {
 static bool drain(struct run *r, struct watched *w, struct buffer *b, bool is_out);
 
 // Kills the plugin's process group (the plugin leads it, setsid: the group outlives it while anything it started
-// lives), stops reading (stderr once more: it may say why, and its event may have come after stdout's overflow),
+// lives), stops reading (each pipe once more: what the plugin wrote before is its answer, and stderr may say why;
+// its event may have come after stdout's overflow or after the exit),
 // and gives the plugin a second to be gone, so that no zombie is left behind.
 static void kill_group(struct run *r) {
   if (r->state != RUNNING) return;
   r->state = KILLING;
   kill(-r->pid, SIGKILL);
+  if (r->out.fd >= 0 && !r->overflow) drain(r, &r->out, &r->out_buf, true);
   if (r->err.fd >= 0) drain(r, &r->err, &r->err_buf, false);
   unwatch(r, &r->in);
   unwatch(r, &r->out);
