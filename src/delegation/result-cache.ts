@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { childPath } from '../util/child-path';
 import { writeFileAtomic, removeFile } from '../util/atomic-file';
@@ -6,6 +6,7 @@ import type { ArgPairs } from '../cni/cni-args';
 import { configBase64, type NetworkConfig } from './network-config';
 import { parseJson } from '../cni/json-text';
 import { readRegularFile } from '../util/bounded-read';
+import { nativeHelper } from '../netlink/native';
 
 /** Which attachment a cache entry belongs to; libcni names the file after these three. */
 export interface AttachmentKey {
@@ -37,23 +38,20 @@ const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | c
 /**
  * Writes the file of a new attachment in place: created exclusively (so nothing planted at the name is followed or
  * overwritten), written, closed; the temporary file and rename of the atomic path cost a file creation more, and
- * file creations are what an attachment's cache costs. False when the name is taken or the directory is missing.
+ * file creations are what an attachment's cache costs. Through the native helper's calls, which multus has loaded
+ * already (Node's openSync, writeSync and closeSync checked their arguments and converted the text in JavaScript:
+ * about 0.02 ms of every attachment). False when the name is taken or the directory is missing.
  */
 function createFile(path: string, data: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, CREATE_NEW, 0o600);
-  } catch {
-    return false;
-  }
-  try {
-    writeSync(fd, data);
-  } catch (e) {
-    closeSync(fd);
+  const { fsOpen, fsWrite, fsClose, fsErrorText } = nativeHelper();
+  const fd = fsOpen(path, CREATE_NEW, 0o600, false);
+  if (fd < 0) return false;
+  const written = fsWrite(fd, data, -1);
+  fsClose(fd);
+  if (written < 0) {
     removeFile(path);
-    throw e;
+    throw new Error(`write ${path}: ${fsErrorText(written)}`);
   }
-  closeSync(fd);
   return true;
 }
 
