@@ -12,8 +12,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -21,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,9 +29,6 @@
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
 #endif
 
 // Asks a run not to use pidfd_open, as on a kernel before 5.3 (RHEL 8's 4.18): the tests take both ways.
@@ -618,38 +612,14 @@ done:
   return out;
 }
 
-// The process that frees this one's memory: it shares the memory (CLONE_VM) and the fd table (CLONE_FILES, where
-// only a pidfd of this process is left), waits until this process is gone, and exits, the memory's last user.
-static int free_memory_after(void *arg) {
-  int pidfd = (int)(intptr_t)arg;
-  // Only when nothing else wants the CPU: the runtime, woken by the same exit, goes first.
-  struct sched_param idle = {0};
-  syscall(SYS_sched_setscheduler, 0, SCHED_IDLE, &idle);
-  // Node's handlers are in the memory it shares, but nothing of Node runs here.
-  uint64_t all = ~0ULL;
-  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof all);
-  struct pollfd p = {.fd = pidfd, .events = POLLIN};
-  while (syscall(SYS_poll, &p, 1, -1) <= 0) continue;
-  return 0;
-}
-
 // exitNow(code): ends the process at once with `code` (_exit), skipping Node's teardown (about 1.3 ms), for a call
 // whose output is all written: stdout and the log are written synchronously, and the event loop has run dry.
-// Freeing a process's memory takes this machine 1.5-2.5 ms (40 MB mapped, 6 MB of it Node's own), and the runtime
-// learns of the exit only after it: a process that shares the memory and outlives this one frees it instead, at
-// idle priority, with every fd of this process closed before (the runtime waits for the end of stdout too). Where
-// the kernel has no pidfd_open (5.3) or close_range (5.9), the process frees its memory itself.
 static napi_value exit_now(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   int32_t code = 0;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc >= 1) napi_get_value_int32(env, argv[0], &code);
-  int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-  if (pidfd < 0 || (pidfd > 0 && syscall(SYS_close_range, 0, pidfd - 1, 0) != 0) || syscall(SYS_close_range, pidfd + 1, ~0U, 0) != 0) _exit(code);
-  size_t size = 65536;
-  char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack != MAP_FAILED) clone(free_memory_after, stack + size, CLONE_VM | CLONE_FILES | SIGCHLD, (void *)(intptr_t)pidfd);
   _exit(code);
 }
 

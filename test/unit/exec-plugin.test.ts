@@ -265,23 +265,11 @@ describe.each([['with a pidfd', 0], ['without a pidfd', RUN_NO_PIDFD]])('the nat
 });
 
 describe('exitNow', () => {
-  it('ends the process with the code, its output complete, and leaves no process behind (the one freeing its memory)', async () => {
+  it('ends the process with the code and its output complete', () => {
     const addon = resolve(__dirname, '../../build/Release/netns.node');
-    // A token in the command line: a process sharing the memory shows the same command line.
-    const token = `exit-now-${process.pid}-${Date.now()}`;
     const script = `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(addon)}); const fs = require('fs');
-      const held = fs.openSync('/dev/null', 'r'); fs.writeSync(1, 'answer'); fs.writeSync(2, 'log'); m.exports.exitNow(7); // ${token}`;
+      fs.writeSync(1, 'answer'); fs.writeSync(2, 'log'); m.exports.exitNow(7); fs.writeSync(1, ' more');`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     expect([r.status, r.signal, r.stdout, r.stderr]).toEqual([7, null, 'answer', 'log']);
-    const left = (): string[] => readdirSync('/proc').filter((pid) => {
-      try {
-        return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(token);
-      } catch {
-        return false; // gone meanwhile
-      }
-    });
-    // It runs only when nothing else wants a CPU (SCHED_IDLE): on a busy machine that can take a while.
-    for (let i = 0; i < 600 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(left()).toEqual([]);
   });
 });
