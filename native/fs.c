@@ -56,8 +56,13 @@ static char *string_arg_len(napi_env env, napi_value value, const char *usage, s
   return s;
 }
 
-static char *string_arg(napi_env env, napi_value value, const char *usage) {
-  return string_arg_len(env, value, usage, NULL);
+// A path (or a name in a directory) as string_arg_len gives it, and in *nul whether it has a NUL inside, which C
+// would cut it at: such a path is refused with EINVAL, as Go's system calls refuse it (Node throws).
+static char *path_arg(napi_env env, napi_value value, const char *usage, bool *nul) {
+  size_t len;
+  char *s = string_arg_len(env, value, usage, &len);
+  *nul = s != NULL && strlen(s) != len;
+  return s;
 }
 
 static bool int_arg(napi_env env, napi_value value, int64_t *out, const char *usage) {
@@ -138,9 +143,10 @@ static napi_value fs_open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
-  char *path = string_arg(env, argv[0], usage);
+  bool nul;
+  char *path = path_arg(env, argv[0], usage, &nul);
   if (path == NULL) return NULL;
-  int fd = open_at(AT_FDCWD, path, (int)flags, (int)mode, regular);
+  int fd = nul ? -EINVAL : open_at(AT_FDCWD, path, (int)flags, (int)mode, regular);
   free(path);
   return number(env, fd);
 }
@@ -209,9 +215,10 @@ static napi_value fs_unlink(napi_env env, napi_callback_info info) {
   static const char usage[] = "fsUnlink(path)";
   napi_value argv[1];
   if (!args(env, info, 1, argv, usage)) return NULL;
-  char *path = string_arg(env, argv[0], usage);
+  bool nul;
+  char *path = path_arg(env, argv[0], usage, &nul);
   if (path == NULL) return NULL;
-  int r = unlink(path) == 0 ? 0 : -errno;
+  int r = nul ? -EINVAL : unlink(path) == 0 ? 0 : -errno;
   free(path);
   return number(env, r);
 }
@@ -222,11 +229,12 @@ static napi_value fs_list(napi_env env, napi_callback_info info) {
   static const char usage[] = "fsList(dir)";
   napi_value argv[1];
   if (!args(env, info, 1, argv, usage)) return NULL;
-  char *path = string_arg(env, argv[0], usage);
+  bool nul;
+  char *path = path_arg(env, argv[0], usage, &nul);
   if (path == NULL) return NULL;
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+  int fd = nul ? -EINVAL : open(path, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
   free(path);
-  if (fd < 0) return number(env, -errno);
+  if (fd < 0) return number(env, nul ? fd : -errno);
   napi_value names;
   napi_create_array(env, &names);
   uint32_t count = 0;
@@ -267,22 +275,24 @@ static napi_value fs_read_files(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
-  char *path = string_arg(env, argv[0], usage);
+  bool nul;
+  char *path = path_arg(env, argv[0], usage, &nul);
   if (path == NULL) return NULL;
-  int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dir = nul ? -EINVAL : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   free(path);
-  if (dir < 0) return number(env, -errno);
+  if (dir < 0) return number(env, nul ? dir : -errno);
   napi_value out;
   napi_create_array_with_length(env, count, &out);
   for (uint32_t i = 0; i < count; i++) {
     napi_value item, content;
     char *name;
-    if (napi_get_element(env, argv[1], i, &item) != napi_ok || (name = string_arg(env, item, usage)) == NULL) {
+    bool nul;
+    if (napi_get_element(env, argv[1], i, &item) != napi_ok || (name = path_arg(env, item, usage, &nul)) == NULL) {
       close(dir);
       return NULL;
     }
     // A name is one component: anything with a slash could reach outside the directory.
-    int fd = strchr(name, '/') != NULL ? -EINVAL : open_at(dir, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, true);
+    int fd = nul || strchr(name, '/') != NULL ? -EINVAL : open_at(dir, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, true);
     free(name);
     if (fd < 0) {
       content = number(env, fd);

@@ -124,6 +124,10 @@ describe('host-local store', () => {
     mkdirSync(join(store.dir, 'last_reserved_ip.0'));
     expect(() => store.reserve(parseIp('10.0.0.7')!, ownerKey('ctr-a', 'eth0'), 0)).toThrow(new Error(`open ${join(store.dir, 'last_reserved_ip.0')}: illegal operation on a directory`));
     expect(readFileSync(join(store.dir, '10.0.0.7'), 'utf8')).toBe('ctr-a\r\neth0');
+    // A path with a NUL in it is refused as the system refuses it to Go, never cut short at the NUL.
+    const cut = NetworkStore.at(`${dataDir}\0x`, 'hlnet');
+    expect(() => cut.reservations()).toThrow(new Error(`open ${cut.dir}: invalid argument`));
+    expect((await rejected(lockStore(cut.dir), Error)).message).toBe(`open ${join(cut.dir, 'lock')}: invalid argument`);
   });
 
   it('lists a store larger than one read of its directory', () => {
