@@ -22,9 +22,9 @@
 // Returned by an open that asked for a regular file and found something else: not an errno (those are below 4096).
 #define NOT_REGULAR (-4096)
 
-static napi_value number(napi_env env, int64_t n) {
+static napi_value number(napi_env env, int32_t n) {
   napi_value out;
-  napi_create_int64(env, n, &out);
+  napi_create_int32(env, n, &out);
   return out;
 }
 
@@ -65,8 +65,8 @@ static char *path_arg(napi_env env, napi_value value, const char *usage, bool *n
   return s;
 }
 
-static bool int_arg(napi_env env, napi_value value, int64_t *out, const char *usage) {
-  if (napi_get_value_int64(env, value, out) != napi_ok) {
+static bool int_arg(napi_env env, napi_value value, int32_t *out, const char *usage) {
+  if (napi_get_value_int32(env, value, out) != napi_ok) {
     napi_throw_type_error(env, NULL, usage);
     return false;
   }
@@ -91,7 +91,7 @@ static int open_at(int dir, const char *path, int flags, int mode, bool regular)
 
 // Reads a regular file, up to `max` bytes (from `offset`, or the fd's position when negative), into a new JavaScript
 // string (UTF-8); -EFBIG when there is more than `max`, the negative errno when a read fails.
-static napi_value read_text(napi_env env, int fd, int64_t max, int64_t offset) {
+static napi_value read_text(napi_env env, int fd, int32_t max, int32_t offset) {
   if (max < 0 || max > (1 << 30)) max = 1 << 30;
   size_t cap = max < 4096 ? (size_t)max + 1 : 4096;
   char *buf = malloc(cap);
@@ -136,7 +136,7 @@ static napi_value fs_open(napi_env env, napi_callback_info info) {
   static const char usage[] = "fsOpen(path, flags, mode, regular)";
   napi_value argv[4];
   if (!args(env, info, 4, argv, usage)) return NULL;
-  int64_t flags, mode;
+  int32_t flags, mode;
   bool regular;
   if (!int_arg(env, argv[1], &flags, usage) || !int_arg(env, argv[2], &mode, usage)) return NULL;
   if (napi_get_value_bool(env, argv[3], &regular) != napi_ok) {
@@ -155,7 +155,7 @@ static napi_value fs_open(napi_env env, napi_callback_info info) {
 static napi_value fs_read(napi_env env, napi_callback_info info) {
   static const char usage[] = "fsRead(fd, max, offset)";
   napi_value argv[3];
-  int64_t fd, max, offset;
+  int32_t fd, max, offset;
   if (!args(env, info, 3, argv, usage) || !int_arg(env, argv[0], &fd, usage) || !int_arg(env, argv[1], &max, usage)
       || !int_arg(env, argv[2], &offset, usage)) {
     return NULL;
@@ -168,7 +168,7 @@ static napi_value fs_read(napi_env env, napi_callback_info info) {
 static napi_value fs_write(napi_env env, napi_callback_info info) {
   static const char usage[] = "fsWrite(fd, text, offset)";
   napi_value argv[3];
-  int64_t fd, offset;
+  int32_t fd, offset;
   if (!args(env, info, 3, argv, usage) || !int_arg(env, argv[0], &fd, usage) || !int_arg(env, argv[2], &offset, usage)) {
     return NULL;
   }
@@ -187,14 +187,14 @@ static napi_value fs_write(napi_env env, napi_callback_info info) {
     done += (size_t)n;
   }
   free(text);
-  return number(env, (int64_t)done);
+  return number(env, (int32_t)done);
 }
 
 // fsTruncate(fd, length): 0 or the negative errno.
 static napi_value fs_truncate(napi_env env, napi_callback_info info) {
   static const char usage[] = "fsTruncate(fd, length)";
   napi_value argv[2];
-  int64_t fd, length;
+  int32_t fd, length;
   if (!args(env, info, 2, argv, usage) || !int_arg(env, argv[0], &fd, usage) || !int_arg(env, argv[1], &length, usage)) {
     return NULL;
   }
@@ -205,7 +205,7 @@ static napi_value fs_truncate(napi_env env, napi_callback_info info) {
 static napi_value fs_close(napi_env env, napi_callback_info info) {
   static const char usage[] = "fsClose(fd)";
   napi_value argv[1];
-  int64_t fd;
+  int32_t fd;
   if (!args(env, info, 1, argv, usage) || !int_arg(env, argv[0], &fd, usage)) return NULL;
   return number(env, close((int)fd) == 0 ? 0 : -errno);
 }
@@ -268,7 +268,7 @@ static napi_value fs_list(napi_env env, napi_callback_info info) {
 static napi_value fs_read_files(napi_env env, napi_callback_info info) {
   static const char usage[] = "fsReadFiles(dir, names, max)";
   napi_value argv[3];
-  int64_t max;
+  int32_t max;
   uint32_t count;
   if (!args(env, info, 3, argv, usage) || !int_arg(env, argv[2], &max, usage)) return NULL;
   if (napi_get_array_length(env, argv[1], &count) != napi_ok) {
@@ -310,7 +310,7 @@ static napi_value fs_read_files(napi_env env, napi_callback_info info) {
 // own words (libuv's, which are negative errnos on Linux), so that messages read as they did through node:fs.
 static napi_value fs_error_text(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  int64_t err;
+  int32_t err;
   if (!args(env, info, 1, argv, "fsErrorText(answer)") || !int_arg(env, argv[0], &err, "fsErrorText(answer)")) return NULL;
   napi_value out;
   napi_create_string_utf8(env, uv_strerror((int)err), NAPI_AUTO_LENGTH, &out);
