@@ -58,84 +58,100 @@ await build({
   }],
 });
 
-// The CNI bundle, in two parts: builtins.js, what a multus call runs up to starting its primary's plugin (and the
-// rest of multus: its configuration, delegation, the Kubernetes client), and builtins-plugins.js, the built-in
-// plugins' code (the link plugins, host-local, rtnetlink), which a multus call loads, with a code cache of its own,
-// only when a built-in runs or is prepared (while the primary's plugin runs). V8 reads a whole code cache and the
-// bundle it belongs to before anything runs: for a pod's ADD (N=1) the plugins' part was 90 of the cache's 296 kB.
-// Each module exists once in a process: builtins-plugins.js takes the modules it shares with builtins.js from it (the
-// registry's loaders there import the plugins from builtins-plugins.js); code-cache.ts gives each bundle the other.
-const PART = 'builtins-plugins';
-// What goes into the part: the built-in plugins and rtnetlink (not the native helper, which the lock and the spawn
-// use). builtins.js reaches them only through dynamic import() (the registry's loaders, multus's default routes),
-// each of which becomes a require of the part's export for that module.
-const inPart = (rel) => /^src\/(plugins|netlink)\//.test(rel) && rel !== 'src/netlink/native.ts';
+// The CNI bundle, in parts: builtins.js, what a multus call runs up to starting its primary's plugin (its
+// configuration, delegation, the lock, the spawn), and parts it loads, each with a code cache of its own, only when
+// it needs them: builtins-plugins.js, the built-in plugins and rtnetlink, when a built-in runs or is prepared (while
+// the primary's plugin runs); builtins-kube.js, the Kubernetes client, when the configuration has a kubeconfig. V8
+// reads a whole code cache and the bundle it belongs to before anything runs: for a pod's ADD (N=1) the plugins were
+// 90 of the cache's 296 kB, and a call without Kubernetes never runs the client's 41 kB. builtins.js reaches a part's
+// modules only through import() (the registry's loaders, multus's default routes, its Kubernetes context), each of
+// which becomes the part's export for that module. A part's modules are initialised when it loads: they are all
+// needed then (a part that held both the client and the plugins loaded node:tls into every pod's ADD). Each module
+// exists once in a process: a part takes the modules it shares with builtins.js from it (code-cache.ts gives each
+// bundle the others), and no module is in two parts.
+const PARTS = [
+  { name: 'builtins-plugins', holds: (rel) => /^src\/(plugins|netlink)\//.test(rel) && rel !== 'src/netlink/native.ts' },
+  { name: 'builtins-kube', holds: (rel) => /^src\/k8s\//.test(rel) && !KUBE_IN_CORE.includes(rel) },
+];
+// Used before a delegate runs whatever the configuration (names' rules, device-info paths).
+const KUBE_IN_CORE = ['src/k8s/names.ts', 'src/k8s/device-info.ts'];
+const partOf = (rel) => PARTS.find((part) => part.holds(rel));
 const partExport = (rel) => rel.replace(/^src\//, '').replace(/\.ts$/, '').replace(/\W/g, '_');
 const srcRel = (abs) => relative(root, abs).split(sep).join('/');
+const fromSrc = (rel) => `./${rel.replace(/^src\//, '').replace(/\.ts$/, '')}`;
 // A module's exports, as the compiler's output for it has them (types have none).
 const exportNames = (rel) => Object.keys(requireDist(join(root, 'dist', rel.replace(/^src\//, '').replace(/\.ts$/, '.js'))));
-const cutPlugins = (partPaths) => ({
-  name: 'cut-plugins',
+const cutParts = (partPaths) => ({
+  name: 'cut-parts',
   setup(b) {
     b.onResolve({ filter: /^\./ }, async (a) => {
       if (a.pluginData === 'resolving' || a.namespace !== 'file') return undefined;
       const r = await b.resolve(a.path, { kind: a.kind, importer: a.importer, resolveDir: a.resolveDir, pluginData: 'resolving' });
-      if (r.errors.length > 0 || !inPart(srcRel(r.path))) return undefined;
+      const part = r.errors.length > 0 ? undefined : partOf(srcRel(r.path));
+      if (!part) return undefined;
       if (a.kind !== 'dynamic-import') {
-        return { errors: [{ text: `${srcRel(a.importer)} imports ${a.path} statically: builtins.js may reach builtins-plugins.js (${srcRel(r.path)}) only through import()` }] };
+        return { errors: [{ text: `${srcRel(a.importer)} imports ${a.path} statically: builtins.js may reach ${part.name}.js (${srcRel(r.path)}) only through import()` }] };
       }
-      partPaths?.add(srcRel(r.path));
-      return { path: srcRel(r.path), namespace: 'part' };
+      partPaths?.get(part.name)?.add(srcRel(r.path));
+      return { path: srcRel(r.path), namespace: 'part', pluginData: part.name };
     });
     b.onLoad({ filter: /.*/, namespace: 'part' }, (a) => ({
-      contents: `module.exports = require('./${PART}.js').${partExport(a.path)};`,
+      contents: `module.exports = require('./${a.pluginData}.js').${partExport(a.path)};`,
       loader: 'js',
     }));
-    b.onResolve({ filter: new RegExp(`^\\./${PART}\\.js$`) }, (a) => ({ path: a.path, external: true }));
+    b.onResolve({ filter: /^\.\/builtins-\w+\.js$/ }, (a) => ({ path: a.path, external: true }));
   },
 });
-// Pass 1: the modules builtins.js holds.
-const partPaths = new Set();
-const core = await build({ ...common, entryPoints: [join(root, 'src/builtins.ts')], write: false, metafile: true, outfile: join(root, 'dist/bundle/builtins.js'), plugins: [cutPlugins(partPaths)] });
+// Pass 1: the modules builtins.js holds, and those it imports from each part.
+const partPaths = new Map(PARTS.map((part) => [part.name, new Set()]));
+const core = await build({ ...common, entryPoints: [join(root, 'src/builtins.ts')], write: false, metafile: true, outfile: join(root, 'dist/bundle/builtins.js'), plugins: [cutParts(partPaths)] });
 const inCore = new Set(Object.keys(core.metafile.inputs).filter((f) => !f.includes(':')));
-// The part: the plugins' modules, with every module builtins.js holds taken from it.
+// The parts: each with every module builtins.js holds taken from it, its modules initialised when first asked for.
 const shared = new Set();
-await build({
-  ...common,
-  stdin: {
-    contents: ['\'use strict\';', ...[...partPaths].sort().map((p) => `export * as ${partExport(p)} from './${p.replace(/^src\//, '').replace(/\.ts$/, '')}';`)].join('\n'),
-    resolveDir: join(root, 'src'),
-    sourcefile: `src/${PART}.ts`,
-    loader: 'ts',
-  },
-  outfile: join(root, `dist/bundle/${PART}.js`),
-  plugins: [{
-    name: 'shared-with-builtins',
-    setup(b) {
-      b.onResolve({ filter: /^\./ }, async (a) => {
-        if (a.pluginData === 'resolving') return undefined;
-        const r = await b.resolve(a.path, { kind: a.kind, importer: a.importer, resolveDir: a.resolveDir, pluginData: 'resolving' });
-        if (r.errors.length > 0 || !inCore.has(srcRel(r.path))) return undefined;
-        shared.add(srcRel(r.path));
-        return { path: srcRel(r.path), namespace: 'shared' };
-      });
-      // Taken once, when the part loads, into bindings of its own: the part's code then refers to them directly, as
-      // within one bundle (through a module object, each use was a getter call: 5 ms more CPU in a pod's ADD).
-      b.onLoad({ filter: /.*/, namespace: 'shared' }, (a) => ({
-        contents: `const m = require('./builtins.js').__shared()[${JSON.stringify(a.path)}];\n${exportNames(a.path).map((n) => `export const ${n} = m.${n};`).join('\n')}\n`,
-        loader: 'js',
-      }));
-      b.onResolve({ filter: /^\.\/builtins\.js$/ }, (a) => ({ path: a.path, external: true }));
+const inParts = new Map();
+for (const part of PARTS) {
+  const built = await build({
+    ...common,
+    stdin: {
+      contents: ['\'use strict\';', ...[...partPaths.get(part.name)].sort().map((p) => `export * as ${partExport(p)} from '${fromSrc(p)}';`)].join('\n'),
+      resolveDir: join(root, 'src'),
+      sourcefile: `${part.name}.ts`,
+      loader: 'ts',
     },
-  }],
-});
-// builtins.js itself: the registry, and what the part takes from it: `__shared()`, an object per shared module with
-// its exports (none is reassigned: the part takes their values). They are made, and the shared modules initialised,
-// only when the part first asks: a module of their own, loaded lazily, so that builtins.js's top level builds none of
+    outfile: join(root, `dist/bundle/${part.name}.js`),
+    metafile: true,
+    plugins: [{
+      name: 'shared-with-builtins',
+      setup(b) {
+        b.onResolve({ filter: /^\./ }, async (a) => {
+          if (a.pluginData === 'resolving') return undefined;
+          const r = await b.resolve(a.path, { kind: a.kind, importer: a.importer, resolveDir: a.resolveDir, pluginData: 'resolving' });
+          if (r.errors.length > 0 || !inCore.has(srcRel(r.path))) return undefined;
+          shared.add(srcRel(r.path));
+          return { path: srcRel(r.path), namespace: 'shared' };
+        });
+        // Taken once, when the part loads, into bindings of its own: the part's code then refers to them directly, as
+        // within one bundle (through a module object, each use was a getter call: 5 ms more CPU in a pod's ADD).
+        b.onLoad({ filter: /.*/, namespace: 'shared' }, (a) => ({
+          contents: `const m = require('./builtins.js').__shared()[${JSON.stringify(a.path)}];\n${exportNames(a.path).map((n) => `export const ${n} = m.${n};`).join('\n')}\n`,
+          loader: 'js',
+        }));
+        b.onResolve({ filter: /^\.\/builtins\.js$/ }, (a) => ({ path: a.path, external: true }));
+      },
+    }],
+  });
+  for (const f of Object.keys(built.metafile.inputs).filter((f) => f.startsWith('src/'))) {
+    if (inParts.has(f)) throw new Error(`bundle.mjs: ${f} is in both ${inParts.get(f)}.js and ${part.name}.js: import it from builtins.js's side`);
+    inParts.set(f, part.name);
+  }
+}
+// builtins.js itself: the registry, and what the parts take from it: `__shared()`, an object per shared module with
+// its exports (none is reassigned: a part takes their values). They are made, and the shared modules initialised,
+// only when a part first asks: a module of their own, loaded lazily, so that builtins.js's top level builds none of
 // them (namespace objects for the shared modules cost its top level about 0.4 ms).
 const sharedList = [...shared].sort();
 const sharedModule = [
-  ...sharedList.map((f, i) => `import { ${exportNames(f).map((n) => `${n} as s${i}_${n}`).join(', ')} } from './${f.replace(/^src\//, '').replace(/\.ts$/, '')}';`),
+  ...sharedList.map((f, i) => `import { ${exportNames(f).map((n) => `${n} as s${i}_${n}`).join(', ')} } from '${fromSrc(f)}';`),
   'export const bindings = {',
   ...sharedList.map((f, i) => `  ${JSON.stringify(f)}: { ${exportNames(f).map((n) => `${n}: s${i}_${n}`).join(', ')} },`),
   '};',
@@ -145,11 +161,11 @@ await build({
   stdin: {
     contents: "'use strict';\nexport * from './builtins';\nexport const __shared = () => require('./builtins-shared').bindings;\n",
     resolveDir: join(root, 'src'),
-    sourcefile: 'src/builtins-entry.ts',
+    sourcefile: 'builtins-entry.ts',
     loader: 'ts',
   },
   outfile: join(root, 'dist/bundle/builtins.js'),
-  plugins: [cutPlugins(), {
+  plugins: [cutParts(), {
     name: 'shared-bindings',
     setup(b) {
       b.onResolve({ filter: /^\.\/builtins-shared$/ }, () => ({ path: 'src/builtins-shared.ts', namespace: 'shared-bindings' }));

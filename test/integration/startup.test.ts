@@ -100,29 +100,34 @@ describe('the bundles of the built-ins other than multus', () => {
   });
 });
 
-// The CNI bundle comes in two parts (scripts/bundle.mjs): builtins.js, all a multus call needs up to starting its
-// primary's plugin, and builtins-plugins.js, the built-in plugins and rtnetlink, loaded with a code cache of its own
-// only when a built-in runs (or is prepared while the primary runs).
-describe('the CNI bundle\'s two parts', () => {
+// The CNI bundle comes in parts (scripts/bundle.mjs): builtins.js, all a multus call needs up to starting its
+// primary's plugin, builtins-plugins.js, the built-in plugins and rtnetlink, loaded with a code cache of its own only
+// when a built-in runs (or is prepared while the primary runs), and builtins-kube.js, only with Kubernetes.
+describe('the CNI bundle\'s parts', () => {
   const work = new Workdir();
   afterAll(() => work.remove());
   const bundleDir = join(ROOT, 'dist/bundle');
   const sources = (bundle: string) => (JSON.parse(readFileSync(join(bundleDir, `${bundle}.map`), 'utf8')) as { sources: string[] })
     .sources.map((s) => s.replace(/^(\.\.\/)+/, ''));
 
-  it('hold each module once: the plugins and rtnetlink only in builtins-plugins.js, which takes the rest from builtins.js', () => {
+  it('hold each module once: the plugins and rtnetlink in builtins-plugins.js, the Kubernetes client in builtins-kube.js', () => {
     const core = sources('builtins.js').filter((m) => m.startsWith('src/'));
-    const part = sources('builtins-plugins.js').filter((m) => m.startsWith('src/'));
+    const plugins = sources('builtins-plugins.js').filter((m) => m.startsWith('src/'));
+    const kube = sources('builtins-kube.js').filter((m) => m.startsWith('src/'));
     expect(core).toContain('src/multus/add.ts');
-    expect(core.filter((m) => /^src\/(plugins|netlink)\//.test(m))).toEqual(['src/netlink/native.ts']);
-    expect(part).toContain('src/plugins/macvlan/plugin.ts');
-    expect(part).toContain('src/netlink/rtnl.ts');
-    expect(part.filter((m) => core.includes(m))).toEqual([]);
-    // What they share, builtins-plugins.js takes from builtins.js.
+    expect(core.filter((m) => /^src\/(plugins|netlink)\/|^src\/k8s\/(client|api|http1|kubeconfig)/.test(m))).toEqual(['src/netlink/native.ts']);
+    expect(plugins).toContain('src/plugins/macvlan/plugin.ts');
+    expect(plugins).toContain('src/netlink/rtnl.ts');
+    expect(kube).toContain('src/k8s/client.ts');
+    expect(kube).toContain('src/k8s/api.ts');
+    expect([...plugins, ...kube].filter((m) => core.includes(m))).toEqual([]);
+    expect(plugins.filter((m) => kube.includes(m) && !m.endsWith('-entry.ts'))).toEqual([]);
+    // What they share, the parts take from builtins.js.
     expect(sources('builtins-plugins.js')).toContain('shared:src/cni/errors.ts');
+    expect(sources('builtins-kube.js')).toContain('shared:src/cni/errors.ts');
   });
 
-  it('a multus call loads builtins-plugins.js, with a code cache of its kind, only when it runs a built-in', () => {
+  it('a multus call loads builtins-plugins.js, with a code cache of its kind, only when it runs a built-in; without Kubernetes, never builtins-kube.js', () => {
     writeFileSync(join(work.binDir, 'answer'), '#!/bin/sh\necho \'{"cniVersion":"1.0.0"}\'\n', { mode: 0o755 });
     const answer = { cniVersion: '1.0.0', name: 'startup-split-answer', type: 'answer' };
     const hostLocal = { cniVersion: '1.0.0', name: 'startup-split-hl', type: 'host-local', ipam: { type: 'host-local', subnet: '10.253.0.0/24', dataDir: work.ipamDir } };
