@@ -184,6 +184,13 @@ describe('delegation to spy plugins', () => {
     expect(readFileSync(logFile, 'utf8')).toMatch(/\[verbose\] .*CHECK skipped: network "old" has cniVersion 0\.3\.1/);
   });
 
+  it('prints a long answer whole (one longer than a pipe takes in one write)', () => {
+    const add = call('ADD', multusConf([spyConf('a', {}, { routes: 200 })]));
+    expect(add.status).toBe(0);
+    expect(add.stdout.length).toBeGreaterThan(4096);
+    expect(add.json?.routes).toHaveLength(201);
+  });
+
   it('converts the primary result to the version multus is configured with', () => {
     const conf = multusConf([spyConf('a', { cniVersion: '0.4.0' })], { cniVersion: '1.1.0' });
     const add = call('ADD', conf);
