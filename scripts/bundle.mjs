@@ -11,7 +11,7 @@
 // that finds the project's files relative to its own (build/Release/netns.node, dist/build-info.json, the
 // installer's application root) works in both.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,6 +150,10 @@ for (const part of PARTS) {
 // only when a part first asks: a module of their own, loaded lazily, so that builtins.js's top level builds none of
 // them (namespace objects for the shared modules cost its top level about 0.4 ms).
 const sharedList = [...shared].sort();
+// A part takes the values: an export that is reassigned later would leave it an old one.
+for (const f of sharedList) {
+  if (/^export let /m.test(readFileSync(join(root, f), 'utf8'))) throw new Error(`bundle.mjs: ${f} exports a let, which the parts would take the first value of`);
+}
 const sharedModule = [
   ...sharedList.map((f, i) => `import { ${exportNames(f).map((n) => `${n} as s${i}_${n}`).join(', ')} } from '${fromSrc(f)}';`),
   'export const bindings = {',

@@ -94,6 +94,8 @@ describe('installing a version', () => {
   });
 
   it('carries the main bundle inline in the entry point, run as require would run it', () => {
+    // The checkout's entry point requires it as the installer expects (otherwise the copy would require it too).
+    expect(readFileSync(join(__dirname, '../../bin/multus'), 'utf8')).toContain("\nrequire('../dist/bundle/main.js').main();\n");
     put(join(appRoot, 'bin/multus'), '#!/usr/bin/env -S node --use-openssl-ca\n\'use strict\';\nrequire(\'../dist/bundle/main.js\').main();\n', 0o755);
     put(join(appRoot, 'dist/bundle/main.js'), '"use strict";\nexports.main = () => process.stdout.write(`${require(\'./x.js\').x} ${__dirname} ${__filename} ${typeof require(\'node:path\').join}`);\n//# sourceMappingURL=main.js.map\n');
     put(join(appRoot, 'dist/bundle/x.js'), 'exports.x = 42;\n');
