@@ -1,15 +1,16 @@
 // Bundles the executable's code after the compiler has checked it, into dist/bundle/: main.js (the entry: VERSION
-// and the dispatch), builtins.js with builtins-plugins.js (a CNI call: everything it can reach, in two parts, see
-// below), plugins.js and host-local.js (the same with less, for a process started as another built-in:
-// src/builtin-bundles.ts) and run-human.js (the command line). The runtime starts a process per pod, and with one
-// file per module Node spent most of a call resolving, reading and compiling about a hundred files (the CommonJS
-// loader's path and package.json look-ups); a bundle costs one read. One process loads main.js and one of
-// builtins.js (with, when needed, builtins-plugins.js, which takes the modules they share from it), plugins.js,
-// host-local.js and run-human.js, so no module exists twice in a process. Inside a bundle, dynamic import() stays lazy (esbuild wraps such modules in init functions
-// run on first use). Kept outside, loaded from node_modules only when used: `yaml` and `commander` (YAML
-// kubeconfigs, validate, the command line), and native addons (*.node). The bundles sit two directories below the project root, as dist/<dir>/*.js do: code
-// that finds the project's files relative to its own (build/Release/netns.node, dist/build-info.json, the
-// installer's application root) works in both.
+// and the dispatch), builtins.js with its parts builtins-plugins.js and builtins-kube.js (a CNI call: everything it
+// can reach, see below), builtins-whole.js (the same in one bundle, for DEL, CHECK and GC), plugins.js and
+// host-local.js (the same with less, for a process started as another built-in: src/builtin-bundles.ts) and
+// run-human.js (the command line). The runtime starts a process per pod, and with one file per module Node spent
+// most of a call resolving, reading and compiling about a hundred files (the CommonJS loader's path and package.json
+// look-ups); a bundle costs one read. One process loads main.js and one of builtins.js (with, when needed, its
+// parts, which take the modules they share from it), builtins-whole.js, plugins.js, host-local.js and run-human.js,
+// so no module exists twice in a process. Inside a bundle, dynamic import() stays lazy (esbuild wraps such modules
+// in init functions run on first use). Kept outside, loaded from node_modules only when used: `yaml` and
+// `commander` (YAML kubeconfigs, validate, the command line), and native addons (*.node). The bundles sit two
+// directories below the project root, as dist/<dir>/*.js do: code that finds the project's files relative to its
+// own (build/Release/netns.node, dist/build-info.json, the installer's application root) works in both.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -177,6 +178,10 @@ await build({
     },
   }],
 });
+
+// builtins-whole.js: the registry with everything in one bundle, for the verbs that run their built-ins at once
+// (src/builtin-bundles.ts, bundleFile).
+await build({ ...common, entryPoints: [join(root, 'src/builtins.ts')], outfile: join(root, 'dist/bundle/builtins-whole.js') });
 
 // The smaller bundles (src/builtin-bundles.ts): the registry (builtins.ts) once more for each, with the built-ins it
 // does not hold left out. Their loaders import their code from a directory of their name (./multus/…,

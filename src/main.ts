@@ -4,7 +4,7 @@
  * when started as a plugin other than multus) and a person's command line run-human (another), never two.
  */
 import { basename, join } from 'node:path';
-import { bundleFor } from './builtin-bundles';
+import { bundleFile } from './builtin-bundles';
 import { versionInfoJson } from './cni/version';
 import { writeStdout } from './util/stdout';
 
@@ -22,7 +22,7 @@ export function main(): void {
   // Both bundles are builtins.ts, one without multus: the same runCni.
   const run = command
     ? import('./code-cache').then(({ requireWithCodeCache }) => {
-      const file = join(__dirname, `${bundleFor(name)}.js`);
+      const file = join(__dirname, `${bundleFile(name, command)}.js`);
       const cni = requireWithCodeCache<typeof import('./builtins')>(file, `${name}:${command}`, require);
       return cni.runCni(name);
     })
