@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { answer, failure, prepareCall, readCall, type CniPlugin, type PluginHost, type PluginOutput } from './cni/skel';
 import { Stop, type ExecOutcome, type ExecRequest, type PendingAdd, type PendingDel, type PluginRunner, type ReleasePrepared } from './cni/runner';
 import { spawnRunner } from './delegation/exec-plugin';
-import { logDebug, logError } from './log/logger';
+import { isLevelEnabled, logDebug, logError } from './log/logger';
 import { nativeHelper } from './netlink/native';
 import { readBoundedFd } from './util/bounded-read';
 import { bundleFor, bundleHolds, isBuiltinName, type BuiltinName, type BundleName } from './builtin-bundles';
@@ -234,7 +234,7 @@ function makeRunner(pinned: ReadonlySet<string>, bundle: BundleName): PluginRunn
     async run(req) {
       const name = at(req.pluginPath);
       if (name === undefined) return spawnRunner.run(req);
-      logDebug(`${req.label}: ${req.pluginPath.startsWith(PINNED) ? `${name} is a built-in plugin` : `${req.pluginPath} is this executable`}; running ${name} in-process`);
+      if (isLevelEnabled('debug')) logDebug(`${req.label}: ${req.pluginPath.startsWith(PINNED) ? `${name} is a built-in plugin` : `${req.pluginPath} is this executable`}; running ${name} in-process`);
       return runWithDeadline(await loadBuiltinPlugin(name), req, runner);
     },
 
