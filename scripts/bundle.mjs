@@ -181,7 +181,7 @@ await build({
 
 // builtins-whole.js: the registry with everything in one bundle, for the verbs that run their built-ins at once
 // (src/builtin-bundles.ts, bundleFile).
-await build({ ...common, entryPoints: [join(root, 'src/builtins.ts')], outfile: join(root, 'dist/bundle/builtins-whole.js') });
+await build({ ...common, entryPoints: [join(root, 'src/builtins-whole.ts')], outfile: join(root, 'dist/bundle/builtins-whole.js') });
 
 // The smaller bundles (src/builtin-bundles.ts): the registry (builtins.ts) once more for each, with the built-ins it
 // does not hold left out. Their loaders import their code from a directory of their name (./multus/…,
