@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,137 @@ static napi_value fs_read_files(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// Reads `fd` up to its end (a read that returns nothing), at most `max` bytes, into a new malloc'd buffer (*out, its
+// length in *len; free it): 0, -EFBIG when there is more than `max`, or the negative errno. A non-blocking descriptor
+// that says "not yet" (a runtime's stdin may be one) is waited for.
+static int read_to_end(int fd, int32_t max, char **out, size_t *len) {
+  if (max < 0) max = 0;
+  size_t cap = 65536, used = 0;
+  char *buf = malloc(cap);
+  if (buf == NULL) return -ENOMEM;
+  for (;;) {
+    if (used == cap) {
+      char *grown = realloc(buf, cap * 2);
+      if (grown == NULL) {
+        free(buf);
+        return -ENOMEM;
+      }
+      buf = grown;
+      cap *= 2;
+    }
+    ssize_t n = read(fd, buf + used, cap - used);
+    if (n < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, -1);
+        continue;
+      }
+      free(buf);
+      return -err;
+    }
+    if (n == 0) break;
+    used += (size_t)n;
+    if (used > (size_t)max) {
+      free(buf);
+      return -EFBIG;
+    }
+  }
+  *out = buf;
+  *len = used;
+  return 0;
+}
+
+// fsReadBytes(fd, max): all the bytes up to the end (stdin, a code cache) as a Buffer, or the negative errno (-EFBIG:
+// more than max). Node's readSync, Buffer.allocUnsafe, subarray and concat are each compiled on first use.
+static napi_value fs_read_bytes(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsReadBytes(fd, max)";
+  napi_value argv[2];
+  int32_t fd, max;
+  if (!args(env, info, 2, argv, usage) || !int_arg(env, argv[0], &fd, usage) || !int_arg(env, argv[1], &max, usage)) return NULL;
+  char *buf;
+  size_t len;
+  int r = read_to_end((int)fd, max, &buf, &len);
+  if (r != 0) return number(env, r);
+  napi_value out;
+  napi_status s = napi_create_buffer_copy(env, len, buf, NULL, &out);
+  free(buf);
+  return s == napi_ok ? out : number(env, -ENOMEM);
+}
+
+// fsReadLatin1(fd, prefix, suffix, max): prefix, the bytes up to the end read as Latin-1, and suffix, in one new
+// string (a bundle in its module wrapper: one string of the bundle's size instead of two), or the negative errno.
+static napi_value fs_read_latin1(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsReadLatin1(fd, prefix, suffix, max)";
+  napi_value argv[4];
+  int32_t fd, max;
+  if (!args(env, info, 4, argv, usage) || !int_arg(env, argv[0], &fd, usage) || !int_arg(env, argv[3], &max, usage)) return NULL;
+  size_t plen, slen;
+  if (napi_get_value_string_latin1(env, argv[1], NULL, 0, &plen) != napi_ok
+      || napi_get_value_string_latin1(env, argv[2], NULL, 0, &slen) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  char *body;
+  size_t len;
+  int r = read_to_end((int)fd, max, &body, &len);
+  if (r != 0) return number(env, r);
+  char *all = malloc(plen + len + slen + 1);
+  if (all == NULL) {
+    free(body);
+    return number(env, -ENOMEM);
+  }
+  napi_get_value_string_latin1(env, argv[1], all, plen + 1, &plen);
+  memcpy(all + plen, body, len);
+  free(body);
+  napi_get_value_string_latin1(env, argv[2], all + plen + len, slen + 1, &slen);
+  napi_value out;
+  napi_status s = napi_create_string_latin1(env, all, plen + len + slen, &out);
+  free(all);
+  return s == napi_ok ? out : number(env, -ENOMEM);
+}
+
+// fsStat(fd): [size, modification time in whole milliseconds] of an open file, or the negative errno.
+static napi_value fs_stat(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsStat(fd)";
+  napi_value argv[1];
+  int32_t fd;
+  if (!args(env, info, 1, argv, usage) || !int_arg(env, argv[0], &fd, usage)) return NULL;
+  struct stat st;
+  if (syscall(SYS_fstat, (int)fd, &st) != 0) return number(env, -errno);
+  napi_value out, size, mtime;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_double(env, (double)st.st_size, &size);
+  napi_create_double(env, (double)st.st_mtim.tv_sec * 1000 + (double)(st.st_mtim.tv_nsec / 1000000), &mtime);
+  napi_set_element(env, out, 0, size);
+  napi_set_element(env, out, 1, mtime);
+  return out;
+}
+
+// fsSameFile(a, b): 1 when both paths are the same file (device and inode, following symlinks), 0 when not, or the
+// negative errno of the stat that failed. (The system calls, not glibc 2.33's new stat symbols: see open_at.)
+static napi_value fs_same_file(napi_env env, napi_callback_info info) {
+  static const char usage[] = "fsSameFile(a, b)";
+  napi_value argv[2];
+  if (!args(env, info, 2, argv, usage)) return NULL;
+  bool nul_a, nul_b;
+  char *a = path_arg(env, argv[0], usage, &nul_a);
+  if (a == NULL) return NULL;
+  char *b = path_arg(env, argv[1], usage, &nul_b);
+  if (b == NULL) {
+    free(a);
+    return NULL;
+  }
+  struct stat sa, sb;
+  int r = nul_a || nul_b ? -EINVAL
+      : syscall(SYS_newfstatat, AT_FDCWD, a, &sa, 0) != 0 || syscall(SYS_newfstatat, AT_FDCWD, b, &sb, 0) != 0 ? -errno
+      : sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  free(a);
+  free(b);
+  return number(env, r);
+}
+
 // fsErrorText(answer): "no such file or directory" for -ENOENT, the negative errno a call above answered, in Node's
 // own words (libuv's, which are negative errnos on Linux), so that messages read as they did through node:fs.
 static napi_value fs_error_text(napi_env env, napi_callback_info info) {
@@ -342,6 +474,10 @@ void register_fs(napi_env env, napi_value exports) {
     {"fsList", NULL, fs_list, NULL, NULL, NULL, napi_default, NULL},
     {"fsReadFiles", NULL, fs_read_files, NULL, NULL, NULL, napi_default, NULL},
     {"fsErrorText", NULL, fs_error_text, NULL, NULL, NULL, napi_default, NULL},
+    {"fsReadBytes", NULL, fs_read_bytes, NULL, NULL, NULL, napi_default, NULL},
+    {"fsReadLatin1", NULL, fs_read_latin1, NULL, NULL, NULL, napi_default, NULL},
+    {"fsStat", NULL, fs_stat, NULL, NULL, NULL, napi_default, NULL},
+    {"fsSameFile", NULL, fs_same_file, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -5,7 +5,7 @@ import { Stop, type ExecOutcome, type ExecRequest, type PendingAdd, type Pending
 import { spawnRunner } from './delegation/exec-plugin';
 import { isLevelEnabled, logDebug, logError } from './log/logger';
 import { nativeHelper } from './netlink/native';
-import { readBoundedFd } from './util/bounded-read';
+import { MAX_FILE_BYTES } from './util/bounded-read';
 import { bundleFor, bundleHolds, isBuiltinName, type BuiltinName, type BundleName } from './builtin-bundles';
 import { writeStdout } from './util/stdout';
 
@@ -95,7 +95,7 @@ export async function runCni(name: string): Promise<void> {
   // main.ts loaded the bundle of this name: the plugins it runs in-process are the ones that bundle holds.
   const bundle = bundleFor(name);
   const runner = bundle === 'builtins' ? builtinRunner : makeRunner(new Set(), bundle);
-  const out = await runPlugin(await loadBuiltinPlugin(name), process.env, () => readBoundedFd(0), { runner });
+  const out = await runPlugin(await loadBuiltinPlugin(name), process.env, readStdin, { runner, sameFile });
   answerOut(out.stdout);
   process.exitCode = out.exitCode;
   // The answer and every log line are written synchronously, and 'exit' comes once the event loop ran dry (the code
@@ -108,6 +108,23 @@ export async function runCni(name: string): Promise<void> {
       // Without the helper, Node ends the process itself.
     }
   });
+}
+
+/**
+ * The runtime's configuration, all of stdin up to a bound, read by the native helper: Node's readSync and Buffer
+ * functions, compiled on their first use, cost every call about as much as the read.
+ */
+function readStdin(): Buffer {
+  const fs = nativeHelper();
+  const bytes = fs.fsReadBytes(0, MAX_FILE_BYTES);
+  if (bytes === -fs.fsErrno.EFBIG) throw new Error(`more than ${MAX_FILE_BYTES} bytes`);
+  if (typeof bytes === 'number') throw new Error(`cannot read stdin: ${fs.fsErrorText(bytes)}`);
+  return bytes;
+}
+
+/** The netns check's comparison (skel.ts) by the native helper. */
+function sameFile(a: string, b: string): number {
+  return nativeHelper().fsSameFile(a, b);
 }
 
 // At most what a pipe takes whole or not at all (PIPE_BUF), counting 3 bytes of UTF-8 per character.
@@ -196,7 +213,7 @@ export async function runWithDeadline(plugin: CniPlugin, req: ExecRequest, runne
   armWhenLoopTurns(arm);
   if (req.signal?.aborted) giveUp();
   req.signal?.addEventListener('abort', giveUp, { once: true });
-  const call = runPlugin(plugin, req.env, () => req.stdin, { runner, signal: stop });
+  const call = runPlugin(plugin, req.env, () => req.stdin, { runner, signal: stop, sameFile });
   try {
     const first = await Promise.race([call, ended]);
     if (first !== 'ended') {
@@ -272,7 +289,7 @@ function makeRunner(pinned: ReadonlySet<string>, bundle: BundleName): PluginRunn
           if (until) await new Promise((resolve) => setImmediate(resolve));
           const plugin = await loadBuiltinPlugin(name);
           if (released || waited) return;
-          const { inv, release } = prepareCall(add.env, add.stdin, { runner });
+          const { inv, release } = prepareCall(add.env, add.stdin, { runner, sameFile });
           releases.push(release);
           if (inv && plugin.prepareAdd) releases.push(plugin.prepareAdd(inv));
         }

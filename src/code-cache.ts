@@ -22,19 +22,19 @@
  * multus call loads only when it runs or prepares a built-in (scripts/bundle.mjs), and which requires builtins.js back
  * for the modules they share. Each is loaded once, with its own cache of the same kind.
  */
-import { readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { constants, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Script } from 'node:vm';
-import { readRegularFile } from './util/bounded-read';
+import type { Script } from 'node:vm';
+import { nativeHelper } from './netlink/native';
+import { MAX_FILE_BYTES } from './util/bounded-read';
 
 const SUFFIX = '.v8cache';
 /** How many successful calls of one kind write its cache, each adding what it compiled to what it read. */
 export const GENERATIONS = 4;
 
 /** The bundle's caches share `<bundle>.<size>-<mtime>.`; what follows is the kind. */
-function buildStamp(file: string): string {
-  const st = statSync(file);
-  return `${basename(file)}.${st.size}-${Math.floor(st.mtimeMs)}.`;
+function buildStamp(file: string, [size, mtimeMs]: [number, number]): string {
+  return `${basename(file)}.${size}-${mtimeMs}.`;
 }
 
 function save(script: Script, file: string, cacheFile: string, stamp: string, generation: number): void {
@@ -63,8 +63,8 @@ function save(script: Script, file: string, cacheFile: string, stamp: string, ge
 // loaded during the call (builtins-plugins.js, while the primary's plugin runs) still writes its cache.
 const loadedBundles = new Map<string, unknown>();
 const toSave: (() => void)[] = [];
-const WRAP_START = Buffer.from('(function (exports, require, module, __filename, __dirname) { ');
-const WRAP_END = Buffer.from('\n});');
+const WRAP_START = '(function (exports, require, module, __filename, __dirname) { ';
+const WRAP_END = '\n});';
 let listening = false;
 
 function listenForExit(): void {
@@ -88,30 +88,41 @@ export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS
   const known = loadedBundles.get(file);
   if (known !== undefined) return known as T;
   listenForExit();
-  const stamp = buildStamp(file);
+  // Both files are read by the native helper, which the call needs anyway (locks, sockets, plugins): with Node's fs
+  // and Buffer functions (open, fstat, read, allocUnsafe, subarray, concat, toString), V8 compiled each on its first
+  // use in every process. Opened without blocking and only as regular files, read up to a bound, as every state file.
+  const fs = nativeHelper();
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK;
+  const fd = fs.fsOpen(file, flags, 0, true);
+  // The bundle is ASCII (esbuild escapes everything else: scripts/bundle.mjs), so Latin-1 reads it as UTF-8 would,
+  // without decoding. One string, Node's CommonJS wrapper (module.wrap) and all, so that the bundle sees what a
+  // required file sees: joined as strings, the text and the copy V8 flattens it into for the compile were two
+  // strings of the bundle's size in the young generation (the parts are below V8's 128 kB for large objects), which
+  // made a pod ADD with one network scavenge at its end (1 ms).
+  const st = fd < 0 ? fd : fs.fsStat(fd);
+  const source = typeof st === 'number' ? st : fs.fsReadLatin1(fd, WRAP_START, WRAP_END, MAX_FILE_BYTES);
+  if (fd >= 0) fs.fsClose(fd);
+  if (typeof source === 'number') {
+    throw new Error(`cannot read ${file}: ${source === -fs.fsErrno.NOT_REGULAR ? 'not a regular file' : fs.fsErrorText(source)}`);
+  }
+  const stamp = buildStamp(file, st as [number, number]);
   // The kind comes from the environment: it names a file only as a plain word.
   const cacheFile = join(dirname(file), `${stamp}${kind.replace(/[^\w:+-]/g, '_')}${SUFFIX}`);
-  // Both files are read with one open, fstat and read each: readFileSync's way through its options, a stat of its
-  // own and, for text, its UTF-8 decoder took every call about 0.3 ms more (Node compiles each of its own functions on
-  // first use).
-  let cachedData: Buffer | undefined;
+  let cachedData: Uint8Array | undefined;
   let generation = 0;
-  try {
-    const bytes = readRegularFile(cacheFile);
-    if (bytes.length > 1 && bytes[0]! >= 1 && bytes[0]! <= GENERATIONS) {
-      generation = bytes[0]!;
-      cachedData = bytes.subarray(1);
-    }
-  } catch {
-    // the first call of this kind with this build: compiled from source, and the cache written at exit
+  // Our own file: a symlink is not followed. Missing or unreadable, the first call of this kind with this build:
+  // compiled from source, and the cache written at exit.
+  const cacheFd = fs.fsOpen(cacheFile, flags | constants.O_NOFOLLOW, 0, true);
+  const bytes = cacheFd < 0 ? cacheFd : fs.fsReadBytes(cacheFd, MAX_FILE_BYTES);
+  if (cacheFd >= 0) fs.fsClose(cacheFd);
+  if (typeof bytes !== 'number' && bytes.length > 1 && bytes[0]! >= 1 && bytes[0]! <= GENERATIONS) {
+    generation = bytes[0]!;
+    // A view, not Buffer's subarray (compiled on first use).
+    cachedData = new Uint8Array(bytes.buffer, bytes.byteOffset + 1, bytes.length - 1);
   }
-  // Node's CommonJS wrapper (module.wrap), so that the bundle sees what a required file sees. The bundle is ASCII
-  // (esbuild escapes everything else: scripts/bundle.mjs), so Latin-1 reads it as UTF-8 would, without decoding.
-  // One string, wrapper and all, made from the bytes: joined as strings, the text and the copy V8 flattens it into
-  // for the compile were two strings of the bundle's size in the young generation (the parts are below V8's 128 kB
-  // for large objects), which made a pod ADD with one network scavenge at its end (1 ms).
-  const source = Buffer.concat([WRAP_START, readRegularFile(file, { follow: true }), WRAP_END]).toString('latin1');
-  const script = new Script(source, { filename: file, ...(cachedData && { cachedData }) });
+  // node:vm when a bundle is compiled, not when main.ts imports this module: VERSION never needs it.
+  const { Script: VmScript } = require('node:vm') as typeof import('node:vm');
+  const script = new VmScript(source, { filename: file, ...(cachedData && { cachedData }) });
   if (script.cachedDataRejected) generation = 0;
   if (generation < GENERATIONS) toSave.push(() => save(script, file, cacheFile, stamp, generation + 1));
   const dir = dirname(file);

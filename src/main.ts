@@ -5,6 +5,7 @@
  */
 import { basename, join } from 'node:path';
 import { bundleFile } from './builtin-bundles';
+import { requireWithCodeCache } from './code-cache';
 import { versionInfoJson } from './cni/version';
 import { writeStdout } from './util/stdout';
 
@@ -16,21 +17,30 @@ export function main(): void {
   }
   // The name the executable was started under (a symlink such as /opt/cni/bin/macvlan) says which plugin it is.
   const name = basename(process.argv[1] ?? 'multus');
+  if (!command) {
+    import('./run-human').then(({ runHuman }) => runHuman(name)).catch(internalError);
+    return;
+  }
   // A CNI call's code (a bundle beside this file, in dist/bundle/ as in the compiler's dist/) comes with a code cache:
-  // the runtime starts one such process per pod. A person's command line is loaded plainly.
-  // (code-cache loads node:vm, which VERSION does not need.) The cache is kept per kind of call: plugin and verb.
-  // Both bundles are builtins.ts, one without multus: the same runCni.
-  const run = command
-    ? import('./code-cache').then(({ requireWithCodeCache }) => {
-      const file = join(__dirname, `${bundleFile(name, command)}.js`);
-      const cni = requireWithCodeCache<typeof import('./builtins')>(file, `${name}:${command}`, require);
-      return cni.runCni(name);
-    })
-    : import('./run-human').then(({ runHuman }) => runHuman(name));
+  // the runtime starts one such process per pod. The cache is kept per kind of call: plugin and verb. Both bundles
+  // are builtins.ts, one without multus: the same runCni. code-cache.ts is imported, not loaded with import(): the
+  // module wrappers and promise callbacks of a lazy import were functions V8 compiled in every call (this file has
+  // no code cache); it loads node:vm only when it compiles, so VERSION does not.
+  let run: Promise<void>;
+  try {
+    const file = join(__dirname, `${bundleFile(name, command)}.js`);
+    run = requireWithCodeCache<typeof import('./builtins')>(file, `${name}:${command}`, require).runCni(name);
+  } catch (err) {
+    run = Promise.reject(err);
+  }
   run.catch((err: unknown) => {
-    // Only a bug gets here; the runtime still deserves an error object rather than silence.
-    process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
-    if (command) writeStdout(JSON.stringify({ code: 999, msg: `internal error: ${(err as Error)?.message ?? String(err)}` }));
-    process.exitCode = 1;
+    internalError(err);
+    writeStdout(JSON.stringify({ code: 999, msg: `internal error: ${(err as Error)?.message ?? String(err)}` }));
   });
+}
+
+/** Only a bug gets here; the runtime still deserves an error object rather than silence. */
+function internalError(err: unknown): void {
+  process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+  process.exitCode = 1;
 }

@@ -28,6 +28,12 @@ export interface Invocation {
 export interface PluginHost {
   runner: PluginRunner;
   signal?: StopSignal;
+  /**
+   * Whether two paths (symlinks followed) are one file: 1, 0, or the negative errno of the stat that failed; for the
+   * netns check. The executable gives the native helper's (builtins.ts): node:fs's statSync and its Stats were
+   * compiled on their first use in every call. Without it, node:fs's stat.
+   */
+  sameFile?: (a: string, b: string) => number;
 }
 
 export interface CniPlugin {
@@ -107,34 +113,36 @@ export function checkNetConf(conf: Record<string, unknown>, problems: Problems):
     : { problem: `${shown(raw)} is not a string`, fix: `write the version as a JSON string, one of ${SUPPORTED_VERSIONS.join(', ')}` });
 }
 
-// This process's own namespace, looked at once: entering a pod's namespace (native/netns.c) always comes back to it
-// before returning, so every in-process plugin call of the process compares against the same file.
-let ownNetns: { dev: number; ino: number } | undefined;
-// The paths found to be another namespace, so that the ADD of a delegate and of its IPAM plugin, and those of the
+// The paths found to be another namespace than this process's own (entering a pod's namespace, native/netns.c,
+// always comes back to it before returning), so that the ADD of a delegate and of its IPAM plugin, and those of the
 // next delegates of the same pod, do not look again (two `stat`s per attachment).
 const notOwn = new Set<string>();
 
-function isOwnNetns(path: string): boolean {
-  if (notOwn.has(path)) return false;
+function statSameFile(a: string, b: string): number {
   try {
-    ownNetns ??= statSync('/proc/self/ns/net');
-    const s = statSync(path);
-    if (s.dev === ownNetns.dev && s.ino === ownNetns.ino) return true;
-    notOwn.add(path);
-    return false;
+    const sa = statSync(a);
+    const sb = statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino ? 1 : 0;
   } catch {
-    return false;
+    return -1;
   }
+}
+
+function isOwnNetns(path: string, sameFile: (a: string, b: string) => number): boolean {
+  if (notOwn.has(path)) return false;
+  const same = sameFile('/proc/self/ns/net', path);
+  if (same === 0) notOwn.add(path);
+  return same === 1;
 }
 
 /**
  * A plugin given the host's own namespace would configure the node instead of the pod; refuse before acting
  * (the Go skel checks after, which is too late to protect anything).
  */
-function checkNetnsIsNotOurs(cmd: CmdArgs, env: NodeJS.ProcessEnv): void {
+function checkNetnsIsNotOurs(cmd: CmdArgs, env: NodeJS.ProcessEnv, host: PluginHost): void {
   const override = (env.CNI_NETNS_OVERRIDE ?? '').toLowerCase();
   if (override === '1' || override === 'true' || cmd.netns === '') return;
-  if (isOwnNetns(cmd.netns)) {
+  if (isOwnNetns(cmd.netns, host.sameFile ?? statSameFile)) {
     throw new CniError(ErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same");
   }
 }
@@ -256,7 +264,7 @@ export function readCall(env: NodeJS.ProcessEnv, readStdin: () => Buffer, host: 
       throw new CniError(ErrorCode.IncompatibleVersion, `config version does not allow ${cmd.command}`,
         `"cniVersion" is "${version}"; ${cmd.command} needs ${min} or later`);
     }
-    if (cmd.command === 'ADD' || cmd.command === 'DEL' || cmd.command === 'CHECK') checkNetnsIsNotOurs(cmd, env);
+    if (cmd.command === 'ADD' || cmd.command === 'DEL' || cmd.command === 'CHECK') checkNetnsIsNotOurs(cmd, env, host);
     return { inv: { cmd, stdin, config, cniVersion: version, env, runner: host.runner, signal: host.signal } };
   } catch (err) {
     return { answer: failure(err, cniVersion) };

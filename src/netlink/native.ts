@@ -81,6 +81,14 @@ interface NativeHelper {
   fsList(dir: string): string[] | number;
   /** fsRead of each regular file `<dir>/<name>` (opened without following a symlink and without blocking), in one call. */
   fsReadFiles(dir: string, names: string[], max: number): (string | number)[] | number;
+  /** All of an fd's bytes up to its end (stdin, a code cache), waiting when it is non-blocking; -EFBIG past `max`. */
+  fsReadBytes(fd: number, max: number): Buffer | number;
+  /** `prefix`, an fd's bytes up to its end as Latin-1, and `suffix`, in one string; -EFBIG past `max` bytes. */
+  fsReadLatin1(fd: number, prefix: string, suffix: string, max: number): string | number;
+  /** fstat(2) of an open file: its size and its modification time in whole milliseconds. */
+  fsStat(fd: number): [size: number, mtimeMs: number] | number;
+  /** 1 when both paths (symlinks followed) are one file, 0 when not, or the negative errno of the stat that failed. */
+  fsSameFile(a: string, b: string): number;
   /** libuv's (Node's) words for a negative errno that one of these answered: `no such file or directory`. */
   fsErrorText(answer: number): string;
   /** The errno values the answers are compared with, and NOT_REGULAR (not an errno). */
@@ -90,9 +98,14 @@ interface NativeHelper {
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 
-let helper: NativeHelper | undefined;
+// The installed executable carries the main bundle inline, and a copy of this module with it: it loads the helper to
+// read the CNI bundle and its code cache, and the CNI bundle's own copy of this module finds it loaded (an addon's
+// init run twice would make a second set of its functions and state).
+const LOADED = Symbol.for('multus-ts.nativeHelper');
+const shared = globalThis as { [LOADED]?: NativeHelper };
 
 export function nativeHelper(): NativeHelper {
+  let helper = shared[LOADED];
   if (helper === undefined) {
     try {
       // Loaded as require would, without its look-up (the package scope's package.json, a stat and a realpath of
@@ -101,6 +114,7 @@ export function nativeHelper(): NativeHelper {
       const module = { exports: {} as NativeHelper };
       process.dlopen(module, join(__dirname, '../../build/Release/netns.node'));
       helper = module.exports;
+      shared[LOADED] = helper;
     } catch (e) {
       throw new CniError(ErrorCode.Internal, `the native netns helper is not built (run npm ci): ${(e as Error).message}`);
     }

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBoundedFd, readRegularFile } from '../../src/util/bounded-read';
+import { readRegularFile } from '../../src/util/bounded-read';
+import { nativeHelper } from '../../src/netlink/native';
 import { parseJson } from '../../src/cni/json-text';
 import { makeDirs } from '../../src/util/atomic-file';
 import { caught } from '../helpers/caught';
@@ -94,15 +95,15 @@ describe('makeDirs', () => {
   }
 });
 
-describe('readBoundedFd (stdin)', () => {
+describe('fsReadBytes (stdin, code caches)', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'multus-ts-readfd-'));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-  const readAll = (content: Buffer, maxBytes?: number): Buffer => {
+  const readAll = (content: Buffer, maxBytes = 1 << 24): Buffer | number => {
     const path = join(tmp, `in-${content.length}`);
     writeFileSync(path, content);
     const fd = openSync(path, 'r');
     try {
-      return readBoundedFd(fd, maxBytes);
+      return nativeHelper().fsReadBytes(fd, maxBytes);
     } finally {
       closeSync(fd);
     }
@@ -110,11 +111,50 @@ describe('readBoundedFd (stdin)', () => {
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => i % 251));
 
   it('returns everything up to the end, whether it fills no, one or several of its buffers', () => {
-    for (const n of [0, 143, 65535, 65536, 65537, 3 * 65536 + 7]) expect(readAll(bytes(n)).equals(bytes(n))).toBe(true);
+    for (const n of [0, 143, 65535, 65536, 65537, 3 * 65536 + 7]) expect((readAll(bytes(n)) as Buffer).equals(bytes(n))).toBe(true);
   });
 
   it('refuses more than its bound', () => {
-    expect(readAll(bytes(70000), 70000).length).toBe(70000);
-    expect(() => readAll(bytes(70001), 70000)).toThrow('more than 70000 bytes');
+    expect((readAll(bytes(70000), 70000) as Buffer).length).toBe(70000);
+    expect(readAll(bytes(70001), 70000)).toBe(-nativeHelper().fsErrno.EFBIG);
+  });
+});
+
+describe('fsReadLatin1, fsStat and fsSameFile (the code cache\'s reads, the netns check)', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'multus-ts-readsrc-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const fs = nativeHelper();
+
+  it('reads a file between a prefix and a suffix as Latin-1, up to its bound, and stats it as Node does', () => {
+    const path = join(tmp, 'bundle.js');
+    const body = Buffer.concat([Buffer.from('x'.repeat(70000)), Buffer.from([0xe9, 0x41])]);
+    writeFileSync(path, body);
+    const fd = openSync(path, 'r');
+    try {
+      expect(fs.fsReadLatin1(fd, '(a ', '\n)', 1 << 20)).toBe(`(a ${body.toString('latin1')}\n)`);
+      expect(fs.fsReadLatin1(fd, '', '', 1 << 20)).toBe('');
+      const st = statSync(path);
+      expect(fs.fsStat(fd)).toEqual([st.size, Math.floor(st.mtimeMs)]);
+    } finally {
+      closeSync(fd);
+    }
+    const again = openSync(path, 'r');
+    try {
+      expect(fs.fsReadLatin1(again, '', '', 70001)).toBe(-fs.fsErrno.EFBIG);
+    } finally {
+      closeSync(again);
+    }
+    expect(fs.fsStat(1 << 20)).toBeLessThan(0);
+  });
+
+  it('tells whether two paths are one file, following symlinks', () => {
+    const a = join(tmp, 'a');
+    writeFileSync(a, '');
+    writeFileSync(join(tmp, 'b'), '');
+    symlinkSync(a, join(tmp, 'link'));
+    expect(fs.fsSameFile(a, join(tmp, 'link'))).toBe(1);
+    expect(fs.fsSameFile(a, join(tmp, 'b'))).toBe(0);
+    expect(fs.fsSameFile(a, join(tmp, 'missing'))).toBe(-fs.fsErrno.ENOENT);
+    expect(fs.fsSameFile(a, `${a}\0x`)).toBeLessThan(0);
   });
 });
