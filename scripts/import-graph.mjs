@@ -32,8 +32,9 @@ export const LAYERS = {
   'main.ts': 6,
   // The two entries main.ts loads lazily (each bundled on its own: builtins.ts for a CNI call, run-human.ts for the
   // command line), how it loads the CNI one, and the names of the built-ins with the bundle each is in, which both
-  // main.ts and builtins.ts read.
+  // main.ts and builtins.ts read. builtins-whole.ts is builtins.ts again, the entry of its one-bundle build.
   'builtins.ts': 6,
+  'builtins-whole.ts': 6,
   'builtin-bundles.ts': 6,
   'run-human.ts': 6,
   'code-cache.ts': 6,
