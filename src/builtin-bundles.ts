@@ -42,6 +42,7 @@ export function bundleHolds(bundle: BundleName, name: BuiltinName): boolean {
  * builtins-whole.js. Both hold every plugin.
  */
 export function bundleFile(name: string, command: string): string {
-  const bundle = bundleFor(name);
+  // bundleFor written out: main.ts runs this inline in bin/multus, compiled in every call without a code cache.
+  const bundle = Object.hasOwn(BUILTIN_BUNDLES, name) ? BUILTIN_BUNDLES[name as BuiltinName] : 'builtins';
   return bundle === 'builtins' && (command === 'DEL' || command === 'CHECK' || command === 'GC') ? 'builtins-whole' : bundle;
 }

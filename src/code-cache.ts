@@ -32,11 +32,6 @@ const SUFFIX = '.v8cache';
 /** How many successful calls of one kind write its cache, each adding what it compiled to what it read. */
 export const GENERATIONS = 4;
 
-/** The bundle's caches share `<bundle>.<size>-<mtime>.`; what follows is the kind. */
-function buildStamp(file: string, [size, mtimeMs]: [number, number]): string {
-  return `${basename(file)}.${size}-${mtimeMs}.`;
-}
-
 function save(script: Script, file: string, cacheFile: string, stamp: string, generation: number): void {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
@@ -67,16 +62,6 @@ const WRAP_START = '(function (exports, require, module, __filename, __dirname) 
 const WRAP_END = '\n});';
 let listening = false;
 
-function listenForExit(): void {
-  if (listening) return;
-  listening = true;
-  // `on`, not `once` (exit comes once): once's wrapper removes the listener as it runs, and Node's removeListener,
-  // compiled on that first use, took the exit 0.2 ms; the index loop spares the array iterator's first use too.
-  process.on('exit', (code) => {
-    if (code === 0) for (let i = 0; i < toSave.length; i++) toSave[i]!();
-  });
-}
-
 /**
  * `require(file)` of a CommonJS bundle for a call of `kind`, compiled with (and, when missing and the call succeeds,
  * leaving behind) that kind's code cache. `load` is the caller's own require, which resolves the bundle's requires
@@ -87,7 +72,17 @@ function listenForExit(): void {
 export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS.Require): T {
   const known = loadedBundles.get(file);
   if (known !== undefined) return known as T;
-  listenForExit();
+  // This file runs inline in bin/multus, which V8 compiles in every call without a code cache: the steps up to the
+  // bundle's compile are written out here rather than as small functions (each one compiled on its first call), and
+  // without a regular expression (compiled on its first use).
+  if (!listening) {
+    listening = true;
+    // `on`, not `once` (exit comes once): once's wrapper removes the listener as it runs, and Node's removeListener,
+    // compiled on that first use, took the exit 0.2 ms; the index loop spares the array iterator's first use too.
+    process.on('exit', (code) => {
+      if (code === 0) for (let i = 0; i < toSave.length; i++) toSave[i]!();
+    });
+  }
   // Both files are read by the native helper, which the call needs anyway (locks, sockets, plugins): with Node's fs
   // and Buffer functions (open, fstat, read, allocUnsafe, subarray, concat, toString), V8 compiled each on its first
   // use in every process. Opened without blocking and only as regular files, read up to a bound, as every state file.
@@ -105,9 +100,17 @@ export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS
   if (typeof source === 'number') {
     throw new Error(`cannot read ${file}: ${source === -fs.fsErrno.NOT_REGULAR ? 'not a regular file' : fs.fsErrorText(source)}`);
   }
-  const stamp = buildStamp(file, st as [number, number]);
-  // The kind comes from the environment: it names a file only as a plain word.
-  const cacheFile = join(dirname(file), `${stamp}${kind.replace(/[^\w:+-]/g, '_')}${SUFFIX}`);
+  // The bundle's caches share `<bundle>.<size>-<mtime>.`; what follows is the kind.
+  const [size, mtimeMs] = st as [number, number];
+  const stamp = `${basename(file)}.${size}-${mtimeMs}.`;
+  // The kind comes from the environment: it names a file only as a plain word (\w, `:`, `+` and `-` as they are,
+  // anything else as `_`).
+  let plainKind = '';
+  for (let i = 0; i < kind.length; i++) {
+    const c = kind.charCodeAt(i);
+    plainKind += (c >= 48 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 43 || c === 45 ? kind[i] : '_';
+  }
+  const cacheFile = join(dirname(file), `${stamp}${plainKind}${SUFFIX}`);
   let cachedData: Uint8Array | undefined;
   let generation = 0;
   // Our own file: a symlink is not followed. Missing or unreadable, the first call of this kind with this build:

@@ -9,7 +9,7 @@ import { requireWithCodeCache } from './code-cache';
 import { versionInfoJson } from './cni/version';
 import { writeStdout } from './util/stdout';
 
-export function main(): void {
+function main(): void {
   const command = process.env.CNI_COMMAND;
   if (command === 'VERSION') {
     writeStdout(versionInfoJson());
@@ -44,3 +44,7 @@ function internalError(err: unknown): void {
   process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
   process.exitCode = 1;
 }
+
+// `export =`, not `export function`: the bundle assigns module.exports itself, without esbuild's ES module glue
+// (__toCommonJS, __copyProps, __export and a getter per export), functions V8 compiled in every call for bin/multus.
+export = { main };
