@@ -110,7 +110,9 @@ export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS
     const c = kind.charCodeAt(i);
     plainKind += (c >= 48 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 43 || c === 45 ? kind[i] : '_';
   }
-  const cacheFile = join(dirname(file), `${stamp}${plainKind}${SUFFIX}`);
+  // Joined as text: `file` is an absolute, normalized path (path.join, compiled on first use, would add nothing).
+  const dir = dirname(file);
+  const cacheFile = `${dir}/${stamp}${plainKind}${SUFFIX}`;
   let cachedData: Uint8Array | undefined;
   let generation = 0;
   // Our own file: a symlink is not followed. Missing or unreadable, the first call of this kind with this build:
@@ -128,9 +130,8 @@ export function requireWithCodeCache<T>(file: string, kind: string, load: NodeJS
   const script = new VmScript(source, { filename: file, ...(cachedData && { cachedData }) });
   if (script.cachedDataRejected) generation = 0;
   if (generation < GENERATIONS) toSave.push(() => save(script, file, cacheFile, stamp, generation + 1));
-  const dir = dirname(file);
   const bundleRequire = ((id: string) => (id.startsWith('./') && id.endsWith('.js') && !id.includes('/', 2)
-    ? requireWithCodeCache(join(dir, id), kind, load)
+    ? requireWithCodeCache(`${dir}/${id.slice(2)}`, kind, load)
     : load(id))) as NodeJS.Require;
   const module = { exports: {} as T };
   // Known before its top level runs, as Node's module cache is: a bundle it requires may require it back.

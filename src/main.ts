@@ -3,7 +3,7 @@
  * VERSION answers from one small module, a CNI call loads one bundled file with a V8 code cache (builtins, or plugins
  * when started as a plugin other than multus) and a person's command line run-human (another), never two.
  */
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { bundleFile } from './builtin-bundles';
 import { requireWithCodeCache } from './code-cache';
 import { versionInfoJson } from './cni/version';
@@ -28,7 +28,7 @@ function main(): void {
   // no code cache); it loads node:vm only when it compiles, so VERSION does not.
   let run: Promise<void>;
   try {
-    const file = join(__dirname, `${bundleFile(name, command)}.js`);
+    const file = `${__dirname}/${bundleFile(name, command)}.js`;
     run = requireWithCodeCache<typeof import('./builtins')>(file, `${name}:${command}`, require).runCni(name);
   } catch (err) {
     run = Promise.reject(err);

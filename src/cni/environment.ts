@@ -42,7 +42,9 @@ export function validateContainerId(id: string): void {
 
 export function validateInterfaceName(name: string): void {
   if (name === '') throw new CniError(ErrorCode.InvalidEnvironment, 'interface name is empty');
-  if (Buffer.byteLength(name) > 15) {
+  // Its UTF-8 length: at least one byte per UTF-16 unit and at most three, so only a name of 6 to 15 units needs
+  // counting (Buffer.byteLength is compiled on its first use; eth0 and net1 never need it).
+  if (name.length > 15 || (name.length > 5 && Buffer.byteLength(name) > 15)) {
     throw new CniError(ErrorCode.InvalidEnvironment, 'interface name is too long', 'interface name should be less than 16 characters');
   }
   if (name === '.' || name === '..') throw new CniError(ErrorCode.InvalidEnvironment, 'interface name is . or ..');

@@ -121,12 +121,14 @@ export function ipToBytes(ip: string): Buffer {
   return out;
 }
 
-const V4_MAPPED_PREFIX = Buffer.from('00000000000000000000ffff', 'hex');
-
 /** The 4 bytes of an IPv4 address, also when written IPv4-mapped in 16 bytes (Go's To4); else undefined. */
 export function ipv4Bytes(b: Buffer): Buffer | undefined {
   if (b.length === 4) return b;
-  return b.length === 16 && b.subarray(0, 12).equals(V4_MAPPED_PREFIX) ? b.subarray(12) : undefined;
+  if (b.length !== 16 || b[10] !== 0xff || b[11] !== 0xff) return undefined;
+  // The ::ffff:0:0/96 prefix compared byte by byte: a prefix Buffer made when this module loads compiled Buffer.from
+  // and its hex decoding in every process.
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return undefined;
+  return b.subarray(12);
 }
 
 /** Go's net.IP.String(): dotted IPv4 (IPv4-mapped included), else RFC 5952 IPv6 (first longest zero run as ::). */
