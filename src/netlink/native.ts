@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 
 /** What a plugin started by startPlugin did: its exit code (null when a signal ended it), outputs and end. */
@@ -112,7 +111,8 @@ export function nativeHelper(): NativeHelper {
       // every directory up to /: half a millisecond of every call that takes a lock or opens a socket). The bundles
       // sit as deep below the project as dist/netlink/ does.
       const module = { exports: {} as NativeHelper };
-      process.dlopen(module, join(__dirname, '../../build/Release/netns.node'));
+      // (Joined as text: dlopen takes the `..`, and path.join was compiled on its first use in every call.)
+      process.dlopen(module, `${__dirname}/../../build/Release/netns.node`);
       helper = module.exports;
       shared[LOADED] = helper;
     } catch (e) {
