@@ -18,7 +18,12 @@ function main(): void {
   // The name the executable was started under (a symlink such as /opt/cni/bin/macvlan) says which plugin it is.
   const name = basename(process.argv[1] ?? 'multus');
   if (!command) {
-    import('./run-human').then(({ runHuman }) => runHuman(name)).catch(internalError);
+    // require, not import(): esbuild's __toESM and its helpers would be more code for V8 to compile in every call.
+    try {
+      (require('./run-human') as typeof import('./run-human')).runHuman(name).catch(internalError);
+    } catch (err) {
+      internalError(err);
+    }
     return;
   }
   // A CNI call's code (a bundle beside this file, in dist/bundle/ as in the compiler's dist/) comes with a code cache:
