@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
+#include "args.h"
 #include "fs.h"
 
 // Returned by an open that asked for a regular file and found something else: not an errno (those are below 4096).
@@ -39,29 +40,11 @@ static bool args(napi_env env, napi_callback_info info, size_t want, napi_value 
   return true;
 }
 
-// A JavaScript string as a NUL-terminated UTF-8 copy (free it), its length in *out_len when asked; NULL after
-// throwing.
-static char *string_arg_len(napi_env env, napi_value value, const char *usage, size_t *out_len) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, usage);
-    return NULL;
-  }
-  char *s = malloc(len + 1);
-  if (s == NULL) {
-    napi_throw_error(env, NULL, "out of memory");
-    return NULL;
-  }
-  napi_get_value_string_utf8(env, value, s, len + 1, &len);
-  if (out_len != NULL) *out_len = len;
-  return s;
-}
-
-// A path (or a name in a directory) as string_arg_len gives it, and in *nul whether it has a NUL inside, which C
+// A path (or a name in a directory) as string_copy gives it, and in *nul whether it has a NUL inside, which C
 // would cut it at: such a path is refused with EINVAL, as Go's system calls refuse it (Node throws).
 static char *path_arg(napi_env env, napi_value value, const char *usage, bool *nul) {
   size_t len;
-  char *s = string_arg_len(env, value, usage, &len);
+  char *s = string_copy(env, value, usage, &len);
   *nul = s != NULL && strlen(s) != len;
   return s;
 }
@@ -175,7 +158,7 @@ static napi_value fs_write(napi_env env, napi_callback_info info) {
     return NULL;
   }
   size_t len;
-  char *text = string_arg_len(env, argv[1], usage, &len);
+  char *text = string_copy(env, argv[1], usage, &len);
   if (text == NULL) return NULL;
   size_t done = 0;
   while (done < len) {

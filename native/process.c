@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
+#include "args.h"
 #include "process.h"
 
 #ifndef SYS_pidfd_open
@@ -454,17 +455,10 @@ static void run_free(napi_env env, void *data, void *hint) {
   maybe_free(r);
 }
 
-static char *string_arg(napi_env env, napi_value v) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
-  char *s = malloc(len + 1);
-  if (s != NULL) napi_get_value_string_utf8(env, v, s, len + 1, &len);
-  return s;
-}
-
 // startPlugin(path, env, stdin, timeoutMs, maxOutput, graceMs, flags): starts `path` (argv [path]) with `env`
 // ("KEY=value" strings) and returns {pid, done, stop}; throws as Node's spawn does when it cannot be started
 // (code ENOENT, EACCES, ETXTBSY...). `done` resolves to {code, signal, stdout, stderr, timedOut, overflow, reaped}.
+#define START_USAGE "startPlugin(path, env, stdin, timeoutMs, maxOutput, graceMs, flags)"
 static napi_value start_plugin(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
@@ -479,16 +473,16 @@ static napi_value start_plugin(napi_env env, napi_callback_info info) {
       napi_get_value_double(env, argv[3], &timeout_ms) != napi_ok || napi_get_value_double(env, argv[4], &max_output) != napi_ok ||
       napi_get_value_double(env, argv[5], &grace_ms) != napi_ok || napi_get_value_uint32(env, argv[6], &flags) != napi_ok ||
       napi_get_array_length(env, argv[1], &env_count) != napi_ok) {
-    napi_throw_type_error(env, NULL, "startPlugin(path, env, stdin, timeoutMs, maxOutput, graceMs, flags)");
+    napi_throw_type_error(env, NULL, START_USAGE);
     return NULL;
   }
-  char *path = string_arg(env, argv[0]);
+  char *path = string_copy(env, argv[0], START_USAGE, NULL);
   char **envp = calloc(env_count + 1, sizeof *envp);
   struct run *r = calloc(1, sizeof *r);
   bool ok = path != NULL && envp != NULL && r != NULL;
   for (uint32_t i = 0; ok && i < env_count; i++) {
     napi_value item;
-    ok = napi_get_element(env, argv[1], i, &item) == napi_ok && (envp[i] = string_arg(env, item)) != NULL;
+    ok = napi_get_element(env, argv[1], i, &item) == napi_ok && (envp[i] = string_copy(env, item, START_USAGE, NULL)) != NULL;
   }
   napi_value out = NULL;
   int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
